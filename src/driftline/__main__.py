@@ -1,0 +1,3 @@
+from driftline.cli.main import app
+
+app(prog_name="driftline")

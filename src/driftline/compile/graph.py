@@ -1,0 +1,156 @@
+"""Pure compiler core: typed pipeline configs -> DVC stage and plot definitions (plain dicts).
+
+No I/O here. `render.py` turns these dicts into file text; `writer.py` touches the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from driftline.config.errors import ConfigProblem
+from driftline.config.pipeline import PipelineConfig
+from driftline.paths import SPLITS, PipelinePaths
+
+STEPS = ("ingest", "validate", "label", "split", "featurize", "train", "evaluate")
+
+PRIMARY_METRIC = {"binary": "auc", "regression": "rmse", "multiclass": "multi_logloss"}
+CURVE_METRICS = {
+    "binary": ("auc", "binary_logloss"),
+    "regression": ("rmse", "l1"),
+    "multiclass": ("multi_logloss", "multi_error"),
+}
+NO_CACHE = {"cache": False}
+
+
+def stage_name(pipeline: str, step: str) -> str:
+    return f"{pipeline}-{step}"
+
+
+def _stage(pipeline: str, step: str, *, deps: list[str], params: list[str], outs: list[Any],
+           metrics: list[Any] = (), always_changed: bool = False) -> dict[str, Any]:
+    """One dvc.yaml stage in DVC's own key order, empty fields dropped."""
+    stage: dict[str, Any] = {"cmd": f"driftline run {step} {pipeline}"}
+    if deps:
+        stage["deps"] = sorted(set(deps))
+    if params:
+        stage["params"] = sorted(set(params))
+    if outs:
+        stage["outs"] = outs
+    if metrics:
+        stage["metrics"] = list(metrics)
+    if always_changed:
+        stage["always_changed"] = True
+    return stage
+
+
+def pipeline_stages(name: str, cfg: PipelineConfig) -> dict[str, dict[str, Any]]:
+    """The stages of one pipeline, keyed by stage name, in run order."""
+    from driftline.data.sources import source_files
+
+    p = PipelinePaths(name)
+
+    def key(suffix: str) -> str:
+        return f"{name}.{suffix}"
+
+    ds = cfg.dataset
+    source = ds.source.model_dump()
+    columns_keys = [key("dataset.id")] if ds.id else []
+    time_keys = [key("dataset.timestamp")] if ds.timestamp else []
+    label_files = [cfg.label.path] if cfg.label.kind == "join" else []
+    reads_server = ds.source.kind == "sql" and getattr(ds.source, "url", None) is not None
+
+    stages = {
+        "ingest": _stage(name, "ingest", deps=source_files(source), params=[key("dataset.source")],
+                         outs=[p.raw], always_changed=reads_server),
+        "validate": _stage(name, "validate", deps=[p.raw], params=[key("schema")],
+                           outs=[p.validated, p.quarantine], metrics=[{p.validation_report: NO_CACHE}]),
+        "label": _stage(name, "label", deps=[p.validated, *label_files],
+                        params=[key("label"), key("target"), key("task")],
+                        outs=[p.labelled, p.unlabelled]),
+        "split": _stage(name, "split", deps=[p.labelled], params=[key("split"), key("target"), *(time_keys if cfg.split.kind == "time" else [])],
+                        outs=[p.split_dir]),
+        "featurize": _stage(name, "featurize", deps=[p.split_dir],
+                            params=[key("features"), key("target"), key("task"), *columns_keys, *time_keys],
+                            outs=[p.features_dir, p.fitted_features]),
+        "train": _stage(name, "train", deps=[p.features_dir, p.fitted_features],
+                        params=[key("model"), key("target"), key("task")],
+                        outs=[p.model, p.model_meta, {p.training_curves: NO_CACHE}, {p.feature_importance: NO_CACHE}],
+                        metrics=[{p.train_summary: NO_CACHE}]),
+        "evaluate": _stage(name, "evaluate", deps=[p.features_dir, p.fitted_features, p.model, p.model_meta],
+                           params=[key("model.threshold"), key("target"), key("task")],
+                           outs=[p.predictions, *({p.plot(n): NO_CACHE} for n in plot_names(cfg.task))],
+                           metrics=[{p.metrics: NO_CACHE}]),
+    }
+    return {stage_name(name, step): stages[step] for step in STEPS}
+
+
+def plot_names(task: str) -> tuple[str, ...]:
+    return {
+        "binary": ("roc", "precision_recall", "calibration"),
+        "regression": ("residuals", "predicted_vs_actual"),
+        "multiclass": ("confusion",),
+    }[task]
+
+
+def pipeline_plots(name: str, cfg: PipelineConfig) -> list[dict[str, Any]]:
+    """Top-level dvc.yaml plot definitions: the pictures `dvc plots show` draws."""
+    p = PipelinePaths(name)
+    train_metric, _ = CURVE_METRICS[cfg.task]
+    specs: dict[str, dict[str, Any]] = {
+        "training_curves": {"template": "linear", "x": "iteration",
+                            "y": {p.training_curves: [f"train_{train_metric}", f"valid_{train_metric}"]},
+                            "title": f"{name}: training curves ({train_metric})"},
+        "feature_importance": {"template": "bar_horizontal_sorted", "x": "gain",
+                               "y": {p.feature_importance: "feature"},
+                               "title": f"{name}: feature importance (gain)"},
+        "roc": {"template": "simple", "x": "fpr", "y": {p.plot("roc"): "tpr"},
+                "title": f"{name}: ROC (test split)", "x_label": "false positive rate", "y_label": "true positive rate"},
+        "precision_recall": {"template": "simple", "x": "recall", "y": {p.plot("precision_recall"): "precision"},
+                             "title": f"{name}: precision-recall (test split)"},
+        "calibration": {"template": "simple", "x": "mean_predicted", "y": {p.plot("calibration"): "fraction_positive"},
+                        "title": f"{name}: calibration (test split)",
+                        "x_label": "mean predicted probability", "y_label": "observed default rate"},
+        "residuals": {"template": "scatter", "x": "predicted", "y": {p.plot("residuals"): "residual"},
+                      "title": f"{name}: residuals (test split)"},
+        "predicted_vs_actual": {"template": "scatter", "x": "actual", "y": {p.plot("predicted_vs_actual"): "predicted"},
+                                "title": f"{name}: predicted vs actual (test split)"},
+        "confusion": {"template": "confusion", "x": "actual", "y": {p.plot("confusion"): "predicted"},
+                      "title": f"{name}: confusion matrix (test split)"},
+    }
+    chosen = ("training_curves", "feature_importance", *plot_names(cfg.task))
+    return [{f"{name}-{plot}": specs[plot]} for plot in chosen]
+
+
+def _out_paths(stage: Mapping[str, Any]) -> list[str]:
+    paths = []
+    for field in ("outs", "metrics"):
+        for out in stage.get(field, []):
+            paths.extend(out.keys() if isinstance(out, Mapping) else [out])
+    return paths
+
+
+def check_graph(stages: Mapping[str, Mapping[str, Any]]) -> list[ConfigProblem]:
+    """Graph rules: no two stages write one path (or one inside the other's folder)."""
+    problems = []
+    owners: dict[str, str] = {}
+    for name, stage in stages.items():
+        for path in _out_paths(stage):
+            for other_path, other in owners.items():
+                overlap = path == other_path or path.startswith(other_path + "/") or other_path.startswith(path + "/")
+                if overlap:
+                    problems.append(ConfigProblem(name.split("-")[0], "", f"stages '{other}' and '{name}' both write '{path}'"))
+            owners[path] = name
+    return problems
+
+
+def compile_project(configs: Mapping[str, PipelineConfig]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(dvc.yaml data, params.yaml data without the fingerprint) for every pipeline, in name order."""
+    stages: dict[str, Any] = {}
+    plots: list[dict[str, Any]] = []
+    params: dict[str, Any] = {}
+    for name in sorted(configs):
+        stages.update(pipeline_stages(name, configs[name]))
+        plots.extend(pipeline_plots(name, configs[name]))
+        params[name] = configs[name].to_params()
+    return {"stages": stages, "plots": plots}, params

@@ -1,0 +1,135 @@
+"""Typed schemas of the config groups under conf/ (dataset, schema, label, split).
+
+The `features` and `model` groups are declared next to the code that runs them
+(`driftline.features.pipeline.FeaturePlan`, `driftline.models.spec.ModelSpec`).
+Every model forbids unknown keys, so a misspelt key is an error, never silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- dataset ---------------------------------------------------------------------------------
+
+
+class GeneratorSource(Strict):
+    kind: Literal["generator"]
+    generator: Literal["loans"] = "loans"
+    rows: int = Field(50_000, ge=1)
+    seed: int = 7
+    start: str = "2024-01-01"
+    end: str = "2025-12-31"
+    drift: Literal["none", "covariate", "concept"] = "none"
+    strength: float = Field(1.0, ge=0)
+    batch: int = Field(0, ge=0)
+
+
+class CsvSource(Strict):
+    kind: Literal["csv"]
+    path: str
+    delimiter: str = ","
+    parse_dates: list[str] = []
+
+
+class ParquetSource(Strict):
+    kind: Literal["parquet"]
+    path: str
+
+
+class SqlSource(Strict):
+    kind: Literal["sql"]
+    query: str
+    params: dict[str, Any] = {}
+    url: str | None = None
+    path: str | None = None
+    parse_dates: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SqlSource:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("give exactly one of 'url' (a SQLAlchemy URL) or 'path' (a SQLite file)")
+        return self
+
+
+Source = Annotated[
+    Union[GeneratorSource, CsvSource, ParquetSource, SqlSource], Field(discriminator="kind")
+]
+
+
+class DatasetSpec(Strict):
+    source: Source
+    timestamp: str | None = None
+    id: str | None = None
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+ColumnKind = Literal["float", "int", "binary", "bool", "category", "string", "datetime"]
+NUMERIC_KINDS = ("float", "int", "binary", "bool")
+
+
+class ColumnSpec(Strict):
+    dtype: ColumnKind
+    nullable: bool = False
+    ge: float | None = None
+    le: float | None = None
+    isin: list[str | int | float] | None = None
+    unique: bool = False
+
+
+class SchemaSpec(Strict):
+    columns: dict[str, ColumnSpec]
+    max_bad_share: float = Field(0.01, ge=0, le=1)
+    extra_columns: Literal["keep", "drop", "error"] = "drop"
+
+
+# --- label -----------------------------------------------------------------------------------
+
+
+class ColumnLabel(Strict):
+    kind: Literal["column"]
+    column: str
+
+
+class RuleLabel(Strict):
+    kind: Literal["rule"]
+    column: str
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    value: float | int | str
+
+
+class JoinLabel(Strict):
+    kind: Literal["join"]
+    path: str
+    on: str
+    column: str
+
+
+LabelSpec = Annotated[Union[ColumnLabel, RuleLabel, JoinLabel], Field(discriminator="kind")]
+
+
+# --- split -----------------------------------------------------------------------------------
+
+
+class SplitSpec(Strict):
+    kind: Literal["random", "time", "group"] = "random"
+    valid: float = Field(0.15, gt=0, lt=1)
+    test: float = Field(0.15, gt=0, lt=1)
+    seed: int = 0
+    stratify: bool = True
+    group: str | None = None
+
+    @model_validator(mode="after")
+    def _shares(self) -> SplitSpec:
+        if self.valid + self.test >= 0.9:
+            raise ValueError("valid + test must leave at least 10% of rows for training")
+        if self.kind == "group" and not self.group:
+            raise ValueError("a group split needs 'group': the column whose values stay together")
+        return self

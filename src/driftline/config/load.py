@@ -1,0 +1,83 @@
+"""Load pipelines: compose, type-check, then run the whole-program checks; collect every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from driftline.config.compose import ComposedPipeline, ComposeError, compose_pipeline, pipeline_names
+from driftline.config.errors import ConfigError, ConfigProblem
+from driftline.config.locate import clean_loc, dotted, suggest
+from driftline.config.pipeline import PIPELINE_NAME, PipelineConfig
+
+RESERVED_NAMES = {"driftline", "stages", "vars", "plots", "metrics"}
+
+
+def _pydantic_problems(composed: ComposedPipeline, error: ValidationError) -> list[ConfigProblem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        path, owner = clean_loc(PipelineConfig, item["loc"])
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            key = str(path[-1]) if path else ""
+            message = f"unknown key '{key}'"
+            hint = suggest(owner, key)
+            message += f"; {hint}" if hint else ""
+        elif kind == "missing":
+            message = "required key is missing"
+        else:
+            message = item["msg"]
+            if kind not in ("value_error",) and "input" in item and not isinstance(item["input"], (dict, list)):
+                message += f" (got {item['input']!r})"
+        message = message.removeprefix("Value error, ")
+        problems.append(ConfigProblem(composed.name, dotted(path), message, composed.file_for(path)))
+    return problems
+
+
+def load_pipeline(root: Path, name: str) -> PipelineConfig:
+    """Compose and check one pipeline; raise ConfigError listing every problem."""
+    if not PIPELINE_NAME.match(name) or name in RESERVED_NAMES:
+        raise ConfigError(
+            [ConfigProblem(name, "", "a pipeline name must start with a letter and use only letters, digits and '_' (and not be a reserved word)", f"pipelines/{name}.yaml")]
+        )
+    try:
+        composed = compose_pipeline(root, name)
+    except ComposeError as exc:
+        raise ConfigError([exc.problem]) from exc
+    try:
+        cfg = PipelineConfig.model_validate(composed.data)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_problems(composed, exc)) from None
+
+    from driftline.config.checks import check_pipeline
+    from driftline.project import inside_project
+
+    def exists(rel: str) -> bool:
+        target = inside_project(root, rel)
+        return target is not None and target.is_file()
+
+    problems = [
+        ConfigProblem(name, dotted(path), message, composed.file_for(path))
+        for path, message in check_pipeline(cfg, exists)
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def load_all(root: Path) -> dict[str, PipelineConfig]:
+    """Every pipeline under pipelines/, or one ConfigError with the problems of all of them."""
+    names = pipeline_names(root)
+    if not names:
+        raise ConfigError([ConfigProblem("(project)", "", "no pipelines found: add pipelines/<name>.yaml", "pipelines/")])
+    configs: dict[str, PipelineConfig] = {}
+    problems: list[ConfigProblem] = []
+    for name in names:
+        try:
+            configs[name] = load_pipeline(root, name)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return configs

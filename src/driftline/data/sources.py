@@ -1,0 +1,254 @@
+"""Registry of data sources: a ``kind`` in the dataset config maps to one small reader function.
+
+Each reader takes the (already validated) source spec and the project root and returns a
+DataFrame. Files must live inside the project so DVC can track them; `source_files` lists them
+for a stage's ``deps``. Adding a source is one function here, one entry in `SOURCES` and one test.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from driftline.data.generator import generate_loans
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SourceReader = Callable[[Mapping[str, Any], Path], "pd.DataFrame"]
+
+GENERATORS: dict[str, Callable[..., pd.DataFrame]] = {"loans": generate_loans}
+
+_GENERATOR_ARGS = ("rows", "seed", "start", "end", "drift", "strength", "batch")
+
+# Words that can smuggle a write into a SELECT/WITH (data-modifying CTEs, SELECT ... INTO,
+# INTO OUTFILE) or have no business in one; quote an identifier that happens to match one.
+_WRITE_KEYWORDS = frozenset(
+    ("insert", "update", "delete", "merge", "upsert", "into", "create", "drop", "alter")
+    + ("truncate", "grant", "revoke", "attach", "detach")
+)
+
+
+class SourceError(Exception):
+    """A source cannot be read: missing or escaping file, bad key, refused or failing query."""
+
+
+def resolve_inside(root: Path, rel: str, what: str) -> Path:
+    """Return the absolute path of project-relative `rel`; it must stay inside `root` and exist.
+
+    The check is on the path as written (no ``..`` or absolute path leading outside `root`);
+    symlinks inside the project are followed when reading, as DVC's cache may use them.
+    """
+    if not isinstance(rel, str) or not rel.strip():
+        raise SourceError(f"{what}: path must be a non-empty string, got {rel!r}")
+    root_abs = Path(os.path.abspath(root))
+    candidate = Path(os.path.normpath(root_abs / rel))
+    inside = _is_within(candidate, root_abs) or (
+        Path(rel).is_absolute() and _is_within(Path(os.path.realpath(rel)), root_abs.resolve())
+    )
+    if not inside:
+        raise SourceError(f"{what}: path {rel!r} is outside the project root {root_abs}")
+    if not candidate.exists():
+        raise SourceError(f"{what}: file not found: {rel!r} (looked for {candidate})")
+    return candidate
+
+
+def read_source(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
+    """Read the source described by `spec` (dispatch on ``spec["kind"]``)."""
+    return _reader(spec)(spec, Path(root))
+
+
+def source_files(spec: Mapping[str, Any]) -> list[str]:
+    """Project-relative files the source reads, for DVC ``deps``; [] for generators and URLs."""
+    kind = spec.get("kind")
+    _reader(spec)  # unknown kinds fail here too
+    if kind in ("csv", "parquet") or (kind == "sql" and spec.get("url") is None):
+        rel = posixpath.normpath(PurePath(_required(spec, "path")).as_posix())
+        if rel == ".." or rel.startswith("../"):
+            raise SourceError(f"{kind} source: path {spec['path']!r} is outside the project root")
+        return [rel]
+    return []
+
+
+def read_generator(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
+    """Generate a demo data set in memory: ``{kind: generator, generator: loans, rows: 1000}``."""
+    name = spec.get("generator", "loans")
+    if name not in GENERATORS:
+        known = ", ".join(sorted(GENERATORS))
+        raise SourceError(f"generator source: unknown generator {name!r}; known: {known}")
+    kwargs = {key: spec[key] for key in _GENERATOR_ARGS if key in spec}
+    try:
+        return GENERATORS[name](**kwargs)
+    except ValueError as exc:
+        raise SourceError(f"generator source {name!r}: {exc}") from exc
+
+
+def read_csv(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
+    """Read a CSV file inside the project; ``parse_dates`` columns become datetimes."""
+    import pandas as pd
+
+    rel = _required(spec, "path")
+    path = resolve_inside(root, rel, "csv source")
+    try:
+        frame = pd.read_csv(path, sep=spec.get("delimiter") or ",")
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"csv source {rel!r}: cannot read file: {exc}") from exc
+    return _parse_dates(frame, spec.get("parse_dates") or [], f"csv source {rel!r}")
+
+
+def read_parquet(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
+    """Read a Parquet file (or dataset folder) inside the project."""
+    import pandas as pd
+
+    rel = _required(spec, "path")
+    path = resolve_inside(root, rel, "parquet source")
+    try:
+        return pd.read_parquet(path, engine="pyarrow")
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"parquet source {rel!r}: cannot read file: {exc}") from exc
+
+
+def read_sql(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
+    """Run one read-only, parameterised SELECT against a SQLite file or a SQLAlchemy URL.
+
+    The query is refused unless it is a single SELECT/WITH statement without write keywords;
+    it runs in a transaction that is always rolled back (read-only where the database allows).
+    These are guards, not a sandbox: give server sources a read-only database user.
+    """
+    import pandas as pd
+    import sqlalchemy as sa
+
+    query = _required(spec, "query")
+    params = spec.get("params") or {}
+    url, rel = spec.get("url"), spec.get("path")
+    if (url is None) == (rel is None):
+        raise SourceError("sql source: set exactly one of 'url' (a SQLAlchemy URL) or 'path'")
+    if not isinstance(params, Mapping):
+        raise SourceError(f"sql source: 'params' must be a mapping, got {type(params).__name__}")
+    if not isinstance(query, str):
+        raise SourceError(f"sql source: 'query' must be a string, got {type(query).__name__}")
+    check_read_only_query(query)
+
+    if rel is not None:
+        database = resolve_inside(root, rel, "sql source")
+        target = sa.URL.create(
+            "sqlite",
+            database=f"file:{quote(str(database), safe='/')}",
+            query={"mode": "ro", "uri": "true"},
+        )
+        label = f"sql source {rel!r}"
+    else:
+        try:
+            target = sa.make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise SourceError(f"sql source: invalid 'url': {exc}") from exc
+        label = f"sql source {target.render_as_string(hide_password=True)!r}"
+
+    try:
+        engine = sa.create_engine(target, hide_parameters=True)
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        raise SourceError(f"{label}: cannot create engine: {exc}") from exc
+    try:
+        with engine.connect() as conn:
+            try:
+                if engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("PRAGMA query_only = ON")
+                elif engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                result = conn.execute(sa.text(query), dict(params))
+                columns = list(result.keys())
+                rows = result.fetchall()
+            finally:
+                conn.rollback()
+    except sa.exc.SQLAlchemyError as exc:
+        raise SourceError(f"{label}: query failed: {exc}") from exc
+    finally:
+        engine.dispose()
+    frame = pd.DataFrame.from_records([tuple(row) for row in rows], columns=columns)
+    return _parse_dates(frame, spec.get("parse_dates") or [], label)
+
+
+SOURCES: dict[str, SourceReader] = {
+    "generator": read_generator,
+    "csv": read_csv,
+    "parquet": read_parquet,
+    "sql": read_sql,
+}
+
+
+def check_read_only_query(query: str) -> None:
+    """Raise SourceError unless `query` is one SELECT/WITH statement with no write keywords."""
+    code = _strip_literals(query).strip()
+    if code.endswith(";"):
+        code = code[:-1].rstrip()
+    if ";" in code:
+        raise SourceError("sql source: the query must be a single statement (found ';')")
+    words = [word.lower() for word in re.findall(r"[A-Za-z_][A-Za-z0-9_$]*", code)]
+    if not words or words[0] not in ("select", "with"):
+        first = words[0].upper() if words else "nothing"
+        raise SourceError(f"sql source: only SELECT/WITH queries are allowed, got {first}")
+    refused = sorted(set(words) & _WRITE_KEYWORDS)
+    if refused:
+        raise SourceError(
+            f"sql source: refusing a query containing {', '.join(w.upper() for w in refused)}"
+            " (quote an identifier with that name)"
+        )
+
+
+def _strip_literals(query: str) -> str:
+    """Blank out comments, string literals and quoted identifiers, keeping the SQL structure."""
+    pattern = re.compile(
+        r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]",
+        re.DOTALL,
+    )
+    code = pattern.sub(" ", query)
+    if "'" in code or '"' in code or "/*" in code or "`" in code:
+        raise SourceError("sql source: unterminated quote or comment in query")
+    return code
+
+
+def _parse_dates(frame: pd.DataFrame, columns: list[str] | str, label: str) -> pd.DataFrame:
+    import warnings
+
+    import pandas as pd
+
+    if isinstance(columns, str):
+        columns = [columns]
+    for column in columns:
+        if column not in frame.columns:
+            raise SourceError(f"{label}: parse_dates column {column!r} not found")
+        try:
+            frame[column] = pd.to_datetime(frame[column], format="ISO8601")
+        except (TypeError, ValueError):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")
+                    frame[column] = pd.to_datetime(frame[column])
+            except (TypeError, ValueError, UserWarning) as exc:
+                raise SourceError(
+                    f"{label}: cannot parse column {column!r} as dates"
+                    f" (ISO 8601 is always understood): {exc}"
+                ) from exc
+    return frame
+
+
+def _reader(spec: Mapping[str, Any]) -> SourceReader:
+    kind = spec.get("kind")
+    if kind not in SOURCES:
+        raise SourceError(f"unknown source kind {kind!r}; known: {', '.join(sorted(SOURCES))}")
+    return SOURCES[kind]
+
+
+def _required(spec: Mapping[str, Any], key: str) -> Any:
+    if spec.get(key) is None:
+        raise SourceError(f"{spec.get('kind')} source: missing required key {key!r}")
+    return spec[key]
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents

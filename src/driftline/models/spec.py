@@ -1,0 +1,258 @@
+"""The `model` config group: which learner, its parameters, and how long to train.
+
+This module is imported by the config compiler, which must start fast, so it never imports
+lightgbm. The names LightGBM accepts are read from `lgbm_params.json`, a file dumped once from
+the installed library (regenerate with `python -m driftline.models.spec`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Task = Literal["binary", "regression", "multiclass"]
+TASKS: tuple[str, ...] = ("binary", "regression", "multiclass")
+
+PARAMS_FILE = "lgbm_params.json"
+
+# Parameters driftline derives itself; a user value would silently fight the pipeline.
+_RESERVED: dict[str, str] = {
+    "objective": "driftline sets the objective from the task (binary, regression, multiclass)",
+    "metric": "driftline sets the metrics from the task",
+    "num_class": "driftline sets num_class from the labels of a multiclass task",
+    "num_iterations": "set model.num_boost_round instead",
+    "early_stopping_round": "set model.early_stopping_rounds instead",
+    "categorical_feature": (
+        "driftline marks categorical features from pandas 'category' dtypes set by the features config"
+    ),
+}
+# LightGBM command-line options that name files or modes; driftline passes data in memory,
+# and a file named here would be a dependency DVC does not track.
+_CLI_ONLY = (
+    "task",
+    "config",
+    "data",
+    "valid",
+    "input_model",
+    "output_model",
+    "output_result",
+    "convert_model",
+    "convert_model_language",
+    "label_column",
+    "weight_column",
+    "group_column",
+    "ignore_column",
+    "header",
+    "save_binary",
+)
+_RESERVED.update(
+    dict.fromkeys(_CLI_ONLY, "it is a LightGBM command-line file option; driftline passes data in memory")
+)
+
+_METRICS: dict[str, list[str]] = {
+    "binary": ["auc", "binary_logloss"],
+    "regression": ["rmse", "l1"],
+    "multiclass": ["multi_logloss", "multi_error"],
+}
+
+
+@cache
+def lightgbm_param_aliases() -> dict[str, list[str]]:
+    """{canonical LightGBM parameter: [its names, canonical first]} as shipped with driftline."""
+    text = resources.files("driftline.models").joinpath(PARAMS_FILE).read_text(encoding="utf-8")
+    return dict(json.loads(text)["params"])
+
+
+@cache
+def _alias_to_param() -> dict[str, str]:
+    return {alias: param for param, aliases in lightgbm_param_aliases().items() for alias in aliases}
+
+
+def canonical_param_name(name: str) -> str | None:
+    """LightGBM's main name for `name` (itself or an alias), or None if LightGBM does not know it."""
+    return _alias_to_param().get(name)
+
+
+def _is_plain_value(value: Any) -> bool:
+    scalar = (bool, int, float, str)
+    if isinstance(value, scalar):
+        return not (isinstance(value, float) and not math.isfinite(value))
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain_value(item) and not isinstance(item, (list, tuple)) for item in value)
+    return False
+
+
+class LightGBMParams(BaseModel):
+    """LightGBM parameters. `None` means "LightGBM's default" and is not passed to LightGBM.
+
+    Common parameters are typed and range-checked. Any other key must be a LightGBM parameter
+    name or alias; aliases are renamed to LightGBM's main name, so `min_child_samples: 5`
+    becomes `min_data_in_leaf: 5` and is checked like it.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    boosting: Literal["gbdt", "dart", "rf"] | None = None
+    num_leaves: int | None = Field(None, ge=2)
+    learning_rate: float | None = Field(None, gt=0)
+    max_depth: int | None = None
+    min_data_in_leaf: int | None = Field(None, ge=0)
+    min_sum_hessian_in_leaf: float | None = Field(None, ge=0)
+    feature_fraction: float | None = Field(None, gt=0, le=1)
+    bagging_fraction: float | None = Field(None, gt=0, le=1)
+    bagging_freq: int | None = Field(None, ge=0)
+    lambda_l1: float | None = Field(None, ge=0)
+    lambda_l2: float | None = Field(None, ge=0)
+    min_gain_to_split: float | None = Field(None, ge=0)
+    max_bin: int | None = Field(None, ge=2)
+    extra_trees: bool | None = None
+    is_unbalance: bool | None = None
+    scale_pos_weight: float | None = Field(None, gt=0)
+    seed: int | None = None
+    num_threads: int | None = Field(None, ge=0)
+    deterministic: bool | None = None
+    verbosity: int = -1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_names(cls, data: Any) -> Any:
+        """Rename aliases to main names; report every unknown, reserved or repeated key at once."""
+        if not isinstance(data, dict):
+            return data
+        errors: list[str] = []
+        renamed: dict[str, Any] = {}
+        given_as: dict[str, str] = {}
+        for key, value in data.items():
+            key = str(key)
+            param = canonical_param_name(key)
+            if param is None:
+                errors.append(_unknown_message(key))
+                continue
+            if param in _RESERVED:
+                alias_note = "" if key == param else f" (an alias of '{param}')"
+                errors.append(
+                    f"LightGBM parameter '{key}'{alias_note} is not allowed here: {_RESERVED[param]}"
+                )
+                continue
+            if param in given_as:
+                errors.append(
+                    f"LightGBM parameter '{param}' is given twice (as '{given_as[param]}' and '{key}')"
+                )
+                continue
+            if param not in cls.model_fields and value is not None and not _is_plain_value(value):
+                errors.append(
+                    f"LightGBM parameter '{key}' must be a number, string, bool or a list of them, "
+                    f"got {value!r}"
+                )
+                continue
+            given_as[param] = key
+            renamed[param] = value
+        if errors:
+            raise ValueError("; ".join(errors))
+        return renamed
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> LightGBMParams:
+        errors: list[str] = []
+        if self.bagging_fraction is not None and self.bagging_fraction < 1 and not self.bagging_freq:
+            errors.append(
+                "bagging_fraction < 1 has no effect unless bagging_freq > 0 (LightGBM ignores it)"
+            )
+        if self.is_unbalance and self.scale_pos_weight is not None:
+            errors.append("set is_unbalance or scale_pos_weight, not both (LightGBM refuses both)")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    def to_lightgbm(self) -> dict[str, Any]:
+        """The parameters the user set, by LightGBM main name, without the `None` ones."""
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+
+def _unknown_message(key: str) -> str:
+    # Prefer LightGBM's main names, so 'num_leafs' suggests 'num_leaves', not the alias 'num_leaf'.
+    main_names = sorted(lightgbm_param_aliases())
+    aliases = sorted(set(_alias_to_param()) - set(main_names))
+    close = difflib.get_close_matches(key, main_names, n=1, cutoff=0.6) or difflib.get_close_matches(
+        key, aliases, n=1, cutoff=0.6
+    )
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown LightGBM parameter '{key}'{hint}"
+
+
+class ModelSpec(BaseModel):
+    """The `model` config group."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["lightgbm"] = "lightgbm"
+    params: LightGBMParams = Field(default_factory=LightGBMParams)
+    num_boost_round: int = Field(1000, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
+    threshold: float = Field(0.5, gt=0, lt=1)  # decision threshold for binary tasks
+
+
+def check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+
+
+def lightgbm_params(spec: ModelSpec, task: str, num_class: int | None) -> dict[str, Any]:
+    """The full parameter dict for `lightgbm.train`: the user's params plus what the task implies.
+
+    Training is deterministic by default: `deterministic=True`, `seed=0`, and row-wise histogram
+    building forced, because LightGBM's timing-based choice between row- and column-wise is
+    itself a source of run-to-run differences.
+    """
+    check_task(task)
+    if task == "multiclass":
+        if num_class is None or num_class < 2:
+            raise ValueError(f"a multiclass task needs num_class >= 2, got {num_class!r}")
+    elif num_class is not None and not (task == "binary" and num_class == 2):
+        raise ValueError(f"num_class is only for multiclass tasks, got {num_class!r} for {task!r}")
+
+    params: dict[str, Any] = {
+        "deterministic": True,
+        "seed": 0,
+        "num_threads": 0,
+    }
+    user = spec.params.to_lightgbm()
+    if "force_col_wise" not in user and "force_row_wise" not in user:
+        params["force_row_wise"] = True
+    params.update(user)
+    params["objective"] = task
+    params["metric"] = list(_METRICS[task])
+    if task == "multiclass":
+        params["num_class"] = num_class
+    return dict(sorted(params.items()))
+
+
+def _dump_param_aliases() -> str:
+    """Text of `lgbm_params.json` from the installed LightGBM (run when upgrading LightGBM)."""
+    import lightgbm
+    from lightgbm.basic import _ConfigAliases
+
+    aliases = _ConfigAliases._get_all_param_aliases()
+    doc = {
+        "_generated": (
+            f"Generated from lightgbm {lightgbm.__version__} by `python -m driftline.models.spec`; "
+            "do not edit by hand."
+        ),
+        "lightgbm_version": lightgbm.__version__,
+        "params": {param: [param, *sorted(set(names) - {param})] for param, names in sorted(aliases.items())},
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    from driftline.atomic import write_text
+
+    write_text(Path(__file__).with_name(PARAMS_FILE), _dump_param_aliases())

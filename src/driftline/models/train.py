@@ -1,0 +1,191 @@
+"""Train a LightGBM model, save and load it as text, and score new rows.
+
+lightgbm is imported inside the functions that need it: importing it costs over a second.
+Models are stored in LightGBM's own text format, never pickled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from driftline.atomic import write_text
+from driftline.models.spec import ModelSpec, check_task, lightgbm_params
+
+if TYPE_CHECKING:
+    import lightgbm
+
+TRAIN_NAME = "train"
+VALID_NAME = "valid"
+
+
+@dataclass
+class TrainResult:
+    """A trained booster, its best iteration (1-based), and per-iteration metric curves.
+
+    The booster holds only the trees up to the best iteration. `curves` has an `iteration`
+    column (1-based) and one `<split>_<metric>` column per split and metric, e.g. `train_auc`,
+    `valid_auc`, `valid_binary_logloss`; one row per iteration trained, including the ones
+    after the best that early stopping waited through.
+    """
+
+    booster: lightgbm.Booster
+    best_iteration: int
+    curves: pd.DataFrame
+
+
+def train_model(
+    X_train: pd.DataFrame,
+    y_train: Any,
+    X_valid: pd.DataFrame,
+    y_valid: Any,
+    task: str,
+    spec: ModelSpec,
+    num_class: int | None = None,
+    categorical: Sequence[str] = (),
+) -> TrainResult:
+    """Train with early stopping on the valid split.
+
+    Columns with an unordered pandas `category` dtype are categorical features, and so are the
+    columns named in `categorical` (integer codes); ordered categories are treated as ordinal.
+    Early stopping watches the task's first metric (auc, rmse, multi_logloss) unless the
+    params set `first_metric_only: false`. For multiclass tasks the labels must be
+    integers 0..k-1; `num_class` defaults to the largest label + 1.
+    """
+    import lightgbm as lgb
+
+    check_task(task)
+    if list(X_train.columns) != list(X_valid.columns):
+        raise ValueError("X_train and X_valid must have the same columns in the same order")
+    y_train_arr = _labels(y_train, task, "y_train")
+    y_valid_arr = _labels(y_valid, task, "y_valid")
+    if task == "multiclass" and num_class is None:
+        num_class = int(max(y_train_arr.max(), y_valid_arr.max())) + 1
+    if task == "multiclass":
+        _check_class_labels(y_train_arr, num_class, "y_train")
+        _check_class_labels(y_valid_arr, num_class, "y_valid")
+    params = lightgbm_params(spec, task, num_class)
+
+    categorical_features = _categorical_columns(X_train, categorical)
+    train_set = lgb.Dataset(
+        X_train,
+        label=y_train_arr,
+        categorical_feature=categorical_features or "auto",
+        free_raw_data=True,
+    )
+    valid_set = lgb.Dataset(X_valid, label=y_valid_arr, reference=train_set)
+
+    history: dict[str, dict[str, list[float]]] = {}
+    callbacks = [
+        lgb.early_stopping(
+            stopping_rounds=spec.early_stopping_rounds,
+            first_metric_only=bool(params.get("first_metric_only", True)),
+            min_delta=params.get("early_stopping_min_delta", 0.0),
+            verbose=False,
+        ),
+        lgb.record_evaluation(history),
+    ]
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=spec.num_boost_round,
+        valid_sets=[train_set, valid_set],
+        valid_names=[TRAIN_NAME, VALID_NAME],
+        callbacks=callbacks,
+    )
+    best_iteration = int(booster.best_iteration) or booster.current_iteration()
+    return TrainResult(booster=booster, best_iteration=best_iteration, curves=_curves(history))
+
+
+def save_model(booster: lightgbm.Booster, path: str | os.PathLike[str]) -> None:
+    """Write the model as LightGBM text, keeping only the trees up to the best iteration."""
+    best = booster.best_iteration if booster.best_iteration > 0 else None
+    write_text(path, booster.model_to_string(num_iteration=best))
+
+
+def load_model(path: str | os.PathLike[str]) -> lightgbm.Booster:
+    import lightgbm as lgb
+
+    return lgb.Booster(model_str=Path(path).read_text(encoding="utf-8"))
+
+
+def predict_scores(booster: lightgbm.Booster, X: pd.DataFrame, task: str) -> np.ndarray:
+    """Binary: P(y=1), shape (n,). Regression: predictions, shape (n,). Multiclass: (n, k)."""
+    check_task(task)
+    scores = np.asarray(booster.predict(align_features(booster, X)), dtype=np.float64)
+    if task == "multiclass":
+        if scores.ndim != 2:
+            raise ValueError(f"expected a multiclass model, got predictions of shape {scores.shape}")
+    elif scores.ndim != 1:
+        raise ValueError(f"expected a {task} model, got predictions of shape {scores.shape}")
+    return scores
+
+
+def feature_importance(booster: lightgbm.Booster) -> pd.DataFrame:
+    """Columns feature, gain, split (up to the best iteration); largest gain first."""
+    table = pd.DataFrame(
+        {
+            "feature": booster.feature_name(),
+            "gain": booster.feature_importance(importance_type="gain").astype(np.float64),
+            "split": booster.feature_importance(importance_type="split").astype(np.int64),
+        }
+    )
+    table = table.sort_values(["gain", "split", "feature"], ascending=[False, False, True], kind="stable")
+    return table.reset_index(drop=True)
+
+
+def align_features(booster: lightgbm.Booster, X: pd.DataFrame) -> pd.DataFrame:
+    """X's columns in the model's order; extra columns dropped, missing ones an error."""
+    names = booster.feature_name()
+    missing = [name for name in names if name not in X.columns]
+    if missing:
+        raise ValueError(f"columns the model needs are missing from the data: {missing}")
+    if list(X.columns) == names:
+        return X
+    return X.loc[:, names]
+
+
+def _categorical_columns(X: pd.DataFrame, named: Sequence[str]) -> list[str]:
+    unknown = [name for name in named if name not in X.columns]
+    if unknown:
+        raise ValueError(f"categorical columns not in the training data: {unknown}")
+    # Like LightGBM's own "auto": ordered categories are ordinal, so they stay numeric codes.
+    by_dtype = [
+        str(col)
+        for col in X.columns
+        if isinstance(X[col].dtype, pd.CategoricalDtype) and not X[col].dtype.ordered
+    ]
+    wanted = set(by_dtype) | set(named)
+    return [str(col) for col in X.columns if col in wanted]
+
+
+def _labels(y: Any, task: str, what: str) -> np.ndarray:
+    values = np.asarray(y)
+    if values.ndim != 1:
+        raise ValueError(f"{what} must be one-dimensional, got shape {values.shape}")
+    values = values.astype(np.float64)
+    if np.isnan(values).any():
+        raise ValueError(f"{what} has missing labels")
+    if task == "binary" and not np.isin(values, (0.0, 1.0)).all():
+        raise ValueError(f"{what} must hold 0/1 labels for a binary task")
+    return values
+
+
+def _check_class_labels(y: np.ndarray, num_class: int | None, what: str) -> None:
+    if num_class is None or not (np.mod(y, 1) == 0).all() or y.min() < 0 or y.max() >= num_class:
+        raise ValueError(f"{what} must hold integer class labels 0..{(num_class or 0) - 1}")
+
+
+def _curves(history: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
+    columns: dict[str, list[float]] = {}
+    for split in (TRAIN_NAME, VALID_NAME):
+        for metric, values in history.get(split, {}).items():
+            columns[f"{split}_{metric}"] = [float(v) for v in values]
+    n = len(next(iter(columns.values()))) if columns else 0
+    return pd.DataFrame({"iteration": np.arange(1, n + 1, dtype=np.int64), **columns})

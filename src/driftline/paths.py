@@ -1,0 +1,106 @@
+"""Where each pipeline's artifacts live. The compiler and the stages both read this one map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class PipelinePaths:
+    """Project-relative POSIX paths of one pipeline's artifacts."""
+
+    pipeline: str
+
+    @property
+    def data(self) -> str:
+        return f"data/{self.pipeline}"
+
+    @property
+    def models(self) -> str:
+        return f"models/{self.pipeline}"
+
+    @property
+    def reports(self) -> str:
+        return f"reports/{self.pipeline}"
+
+    # ingest
+    @property
+    def raw(self) -> str:
+        return f"{self.data}/raw.parquet"
+
+    # validate
+    @property
+    def validated(self) -> str:
+        return f"{self.data}/validated.parquet"
+
+    @property
+    def quarantine(self) -> str:
+        return f"{self.data}/quarantine.parquet"
+
+    @property
+    def validation_report(self) -> str:
+        return f"{self.reports}/validation.json"
+
+    # label
+    @property
+    def labelled(self) -> str:
+        return f"{self.data}/labelled.parquet"
+
+    @property
+    def unlabelled(self) -> str:
+        return f"{self.data}/unlabelled.parquet"
+
+    # split
+    @property
+    def split_dir(self) -> str:
+        return f"{self.data}/split"
+
+    def split(self, name: str) -> str:
+        return f"{self.split_dir}/{name}.parquet"
+
+    # featurize
+    @property
+    def features_dir(self) -> str:
+        return f"{self.data}/features"
+
+    def features(self, name: str) -> str:
+        return f"{self.features_dir}/{name}.parquet"
+
+    @property
+    def fitted_features(self) -> str:
+        return f"{self.models}/features.json"
+
+    # train
+    @property
+    def model(self) -> str:
+        return f"{self.models}/model.txt"
+
+    @property
+    def model_meta(self) -> str:
+        return f"{self.models}/model.json"
+
+    @property
+    def train_summary(self) -> str:
+        return f"{self.reports}/train.json"
+
+    @property
+    def training_curves(self) -> str:
+        return f"{self.reports}/plots/training_curves.csv"
+
+    @property
+    def feature_importance(self) -> str:
+        return f"{self.reports}/plots/feature_importance.csv"
+
+    # evaluate
+    @property
+    def metrics(self) -> str:
+        return f"{self.reports}/metrics.json"
+
+    @property
+    def predictions(self) -> str:
+        return f"{self.data}/predictions/test.parquet"
+
+    def plot(self, name: str) -> str:
+        return f"{self.reports}/plots/{name}.csv"

@@ -1,0 +1,58 @@
+"""What a stage gets: the project root, its pipeline's typed config (from params.yaml) and paths."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from driftline.config.pipeline import PipelineConfig
+from driftline.paths import PipelinePaths
+from driftline.project import ProjectError, check_compiled, find_root, read_params
+from driftline.stages import STAGE_MODULES
+
+
+class StageError(Exception):
+    """A stage cannot finish; the message says why and what to do next."""
+
+
+@dataclass(frozen=True)
+class StageContext:
+    root: Path
+    pipeline: str
+    cfg: PipelineConfig
+    paths: PipelinePaths
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+
+def load_context(pipeline: str, root: Path | None = None) -> StageContext:
+    """Read params.yaml (never conf/) and check that it is current."""
+    from pydantic import ValidationError
+
+    from driftline.config.locate import clean_loc, dotted
+
+    root = root or find_root()
+    params = read_params(root)
+    check_compiled(root, params)
+    if pipeline not in params:
+        known = ", ".join(sorted(k for k in params if not k.startswith("_"))) or "none"
+        raise ProjectError(f"params.yaml has no pipeline '{pipeline}' (pipelines: {known})")
+    try:
+        cfg = PipelineConfig.model_validate(params[pipeline])
+    except ValidationError as exc:
+        lines = []
+        for item in exc.errors(include_url=False):
+            path, _ = clean_loc(PipelineConfig, item["loc"])
+            lines.append(f"params.yaml: {pipeline}.{dotted(path)}: {item['msg']}")
+        raise ProjectError("\n".join(lines)) from None
+    return StageContext(root, pipeline, cfg, PipelinePaths(pipeline))
+
+
+def run_stage(step: str, pipeline: str, root: Path | None = None) -> str:
+    if step not in STAGE_MODULES:
+        raise StageError(f"unknown step '{step}'; steps: {', '.join(STAGE_MODULES)}")
+    ctx = load_context(pipeline, root)
+    module = importlib.import_module(STAGE_MODULES[step])
+    return module.run(ctx)

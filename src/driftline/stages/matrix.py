@@ -1,0 +1,44 @@
+"""Read a featurized split back as (X, y, ids) with the training dtypes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from driftline.stages.context import StageContext
+
+
+@dataclass
+class Matrix:
+    X: pd.DataFrame
+    y: pd.Series
+    ids: pd.Series | None
+
+
+def load_fitted(ctx: StageContext):  # -> FittedFeatures
+    import json
+
+    from driftline.features.pipeline import FittedFeatures
+
+    return FittedFeatures.from_json(json.loads(ctx.path(ctx.paths.fitted_features).read_text(encoding="utf-8")))
+
+
+def load_matrix(ctx: StageContext, split: str, feature_columns: list[str], categorical: dict[str, list]) -> Matrix:
+    frame = pd.read_parquet(ctx.path(ctx.paths.features(split)))
+    X = frame[feature_columns].copy()
+    for column, levels in categorical.items():
+        if column in X.columns:
+            X[column] = pd.Categorical(X[column].astype("object"), categories=levels)
+    id_col = ctx.cfg.dataset.id
+    ids = frame[id_col] if id_col and id_col in frame.columns else None
+    return Matrix(X, frame[ctx.cfg.target], ids)
+
+
+def encode_target(y: pd.Series, task: str, classes: list | None) -> np.ndarray:
+    """Targets as LightGBM wants them: floats, or class indices for multiclass."""
+    if task == "multiclass":
+        lookup = {c: i for i, c in enumerate(classes or [])}
+        return y.map(lambda v: lookup[v if not isinstance(v, np.generic) else v.item()]).to_numpy(dtype=np.int64)
+    return y.astype("float64").to_numpy()
