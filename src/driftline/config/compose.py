@@ -83,7 +83,7 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
             cfg = compose(config_name=name, overrides=[search, *overrides])
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException, yaml.YAMLError) as exc:
-        message = " ".join(str(exc).split())
+        message = " ".join(str(exc).split()).replace(f"{root.resolve()}/", "")
         key = getattr(exc, "full_key", "") or ""
         raise ComposeError(ConfigProblem(name, str(key), message, pipeline_file)) from exc
     own = {k: v for k, v in own.items() if k != "defaults"}

@@ -26,3 +26,15 @@ class ConfigError(Exception):
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = sorted(set(problems), key=lambda p: (p.pipeline, p.file, p.key, p.message))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class KeyedErrors(ValueError):
+    """Raised by a validator that checks many keys of one mapping, so each problem keeps its key.
+
+    pydantic reports a model validator's error at the model's location; the loader appends
+    each key to that location and reports one problem per key.
+    """
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{key}: {message}" for key, message in errors))

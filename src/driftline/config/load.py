@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from driftline.config.compose import ComposedPipeline, ComposeError, compose_pipeline, pipeline_names
-from driftline.config.errors import ConfigError, ConfigProblem
+from driftline.config.errors import ConfigError, ConfigProblem, KeyedErrors
 from driftline.config.locate import clean_loc, dotted, suggest
 from driftline.config.pipeline import PIPELINE_NAME, PipelineConfig
 
@@ -19,6 +19,12 @@ def _pydantic_problems(composed: ComposedPipeline, error: ValidationError) -> li
     for item in error.errors(include_url=False):
         path, owner = clean_loc(PipelineConfig, item["loc"])
         kind = item["type"]
+        keyed = (item.get("ctx") or {}).get("error")
+        if isinstance(keyed, KeyedErrors):
+            for key, message in keyed.errors:
+                keyed_path = [*path, key]
+                problems.append(ConfigProblem(composed.name, dotted(keyed_path), message, composed.file_for(keyed_path)))
+            continue
         if kind == "extra_forbidden":
             key = str(path[-1]) if path else ""
             message = f"unknown key '{key}'"

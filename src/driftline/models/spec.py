@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+from driftline.config.errors import KeyedErrors
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Task = Literal["binary", "regression", "multiclass"]
@@ -125,36 +126,36 @@ class LightGBMParams(BaseModel):
         """Rename aliases to main names; report every unknown, reserved or repeated key at once."""
         if not isinstance(data, dict):
             return data
-        errors: list[str] = []
+        errors: list[tuple[str, str]] = []
         renamed: dict[str, Any] = {}
         given_as: dict[str, str] = {}
         for key, value in data.items():
             key = str(key)
             param = canonical_param_name(key)
             if param is None:
-                errors.append(_unknown_message(key))
+                errors.append((key, _unknown_message(key)))
                 continue
             if param in _RESERVED:
                 alias_note = "" if key == param else f" (an alias of '{param}')"
                 errors.append(
-                    f"LightGBM parameter '{key}'{alias_note} is not allowed here: {_RESERVED[param]}"
+                    (key, f"LightGBM parameter '{key}'{alias_note} is not allowed here: {_RESERVED[param]}")
                 )
                 continue
             if param in given_as:
                 errors.append(
-                    f"LightGBM parameter '{param}' is given twice (as '{given_as[param]}' and '{key}')"
+                    (key, f"LightGBM parameter '{param}' is given twice (as '{given_as[param]}' and '{key}')")
                 )
                 continue
             if param not in cls.model_fields and value is not None and not _is_plain_value(value):
                 errors.append(
-                    f"LightGBM parameter '{key}' must be a number, string, bool or a list of them, "
-                    f"got {value!r}"
+                    (key, f"LightGBM parameter '{key}' must be a number, string, bool or a list of them, "
+                    f"got {value!r}")
                 )
                 continue
             given_as[param] = key
             renamed[param] = value
         if errors:
-            raise ValueError("; ".join(errors))
+            raise KeyedErrors(errors)
         return renamed
 
     @model_validator(mode="after")

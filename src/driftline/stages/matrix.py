@@ -27,10 +27,12 @@ def load_fitted(ctx: StageContext):  # -> FittedFeatures
 
 def load_matrix(ctx: StageContext, split: str, feature_columns: list[str], categorical: dict[str, list]) -> Matrix:
     frame = pd.read_parquet(ctx.path(ctx.paths.features(split)))
+    from driftline.features.transforms import categorical_dtype, encode_categorical
+
     X = frame[feature_columns].copy()
     for column, levels in categorical.items():
         if column in X.columns:
-            X[column] = pd.Categorical(X[column].astype("object"), categories=levels)
+            X[column] = encode_categorical(X[column], *categorical_dtype(levels))
     id_col = ctx.cfg.dataset.id
     ids = frame[id_col] if id_col and id_col in frame.columns else None
     return Matrix(X, frame[ctx.cfg.target], ids)
