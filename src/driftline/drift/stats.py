@@ -54,6 +54,7 @@ SMALL_REFERENCE_MAX_ROWS = 1_000
 #: Above this effective sample size the Smirnov tail sum is evaluated vectorised (see
 #: kstwo_sf); below it scipy is called directly.
 _FAST_SMIRNOV_MIN_N = 10_000
+_SCIPY_SMIRNOV_MAX_N = 1_000_000
 _MAX_LISTED_CATEGORIES = 20
 
 
@@ -228,17 +229,20 @@ def ecdf_distances(a_sorted: np.ndarray, b_sorted: np.ndarray) -> EcdfDistances:
     inside a run carry a gap of zero width, so they add nothing to the Wasserstein sum.
     """
     n, m = int(a_sorted.size), int(b_sorted.size)
+    total = n + m
     merged = np.concatenate((a_sorted, b_sorted))
     order = np.argsort(merged, kind="stable")
     merged = merged[order]
-    count = np.cumsum(order < n)  # elements of `a` up to each merged position
+    count_dtype = np.int32 if total < 2**31 - 1 else np.int64
+    count = np.cumsum(order < n, dtype=count_dtype)  # elements of `a` up to each position
     del order
     cdf_gap = count / n
-    np.subtract(np.arange(1, n + m + 1), count, out=count)  # now: elements of `b`
-    cdf_gap -= count / m
+    np.subtract(np.arange(1, total + 1, dtype=count_dtype), count, out=count)  # now: of `b`
+    scratch = np.divide(count, m)
     del count
-    widths = np.diff(merged)
-    run_end = np.empty(n + m, dtype=bool)
+    cdf_gap -= scratch
+    widths = np.subtract(merged[1:], merged[:-1], out=scratch[:-1])
+    run_end = np.empty(total, dtype=bool)
     np.not_equal(widths, 0.0, out=run_end[:-1])
     run_end[-1] = True
 
@@ -246,7 +250,8 @@ def ecdf_distances(a_sorted: np.ndarray, b_sorted: np.ndarray) -> EcdfDistances:
     smallest = float(np.min(cdf_gap, where=run_end, initial=np.inf))
     below = float(np.clip(-smallest, 0.0, 1.0))
     statistic, sign, attained = (below, -1, smallest) if below > largest else (largest, 1, largest)
-    location = float(merged[int(np.argmax((cdf_gap == attained) & run_end))])
+    np.logical_and(run_end, cdf_gap == attained, out=run_end)
+    location = float(merged[int(np.argmax(run_end))])
 
     gaps = np.abs(cdf_gap[:-1], out=cdf_gap[:-1])
     wasserstein = float(np.vecdot(gaps, widths))
@@ -257,10 +262,13 @@ def kstwo_sf(d: float, n: float) -> float:
     """``scipy.stats.kstwo.sf(d, n)``, fast for large n.
 
     For large n and p below ≈ 0.02, scipy evaluates 2·smirnov(n, d) with a scalar loop over
-    ~n terms (≈ 0.45 s at n = 500 000). Here the same Birnbaum–Tingey sum
-    smirnov(n, d) = d·Σ_j C(n, j)(1 − d − j/n)^(n−j)(d + j/n)^(j−1) is summed vectorised in
-    log space (≈ 35 ms). It agrees with scipy to ~1e-9 relative (≤ 2e-11 absolute, tested);
-    every other branch calls scipy.
+    ~n terms (≈ 0.45 s at n = 500 000, i.e. 1M vs 1M rows). Here the same Birnbaum–Tingey sum
+    smirnov(n, d) = d·Σ_j C(n, j)(1 − d − j/n)^(n−j)(d + j/n)^(j−1) is evaluated in log space
+    over the terms within e^-50 of the largest, sampling every ⌊√n/16⌋-th term: the summand
+    is smooth over thousands of j and negligible at both ends, where the sampled sum is
+    spectrally accurate. It agrees with scipy to ~1e-9 relative, ≤ 3e-11 absolute (tested
+    against scipy). Above n = 10⁶ scipy itself switches to the approximation
+    exp(−(6nd + 1)²/18n), reproduced as is. Every other branch calls scipy.
     """
     from scipy import stats
 
@@ -268,29 +276,45 @@ def kstwo_sf(d: float, n: float) -> float:
     if n > _FAST_SMIRNOV_MIN_N and 0.0 < d < 1.0 and 1.0 < t < n - 1.0:
         nx2 = t * d
         if d >= 0.5 or 2.2 <= nx2 < 370.0:
-            return float(np.clip(2.0 * _smirnov_sum(int(n), d), 0.0, 1.0))
+            one_sided = _smirnov_sf_large(n, d) if n > _SCIPY_SMIRNOV_MAX_N else _smirnov_sum(int(n), d)
+            return float(np.clip(2.0 * one_sided, 0.0, 1.0))
         if nx2 >= 370.0:
             return 0.0
     return float(stats.kstwo.sf(d, n))
 
 
-def _smirnov_sum(n: int, d: float) -> float:
+def _smirnov_sf_large(n: float, d: float) -> float:
+    """scipy's own shortcut for smirnov(n, d) when n > 10⁶ (xsf cephes kolmogorov.h)."""
+    log_p = -((6.0 * n * d + 1.0) ** 2) / 18.0 / n
+    return math.exp(log_p) if log_p < -math.log(2.0) else 1.0 + math.expm1(log_p)
+
+
+def _smirnov_log_terms(n: int, d: float, j: np.ndarray) -> np.ndarray:
     from scipy.special import gammaln
 
-    j = np.arange(0, math.floor(n * (1.0 - d)) + 1, dtype=np.float64)
-    upper = 1.0 - d - j / n
-    keep = upper > 0.0
-    j, upper = j[keep], upper[keep]
-    log_terms = (
+    return (
         gammaln(n + 1.0)
         - gammaln(j + 1.0)
         - gammaln(n - j + 1.0)
-        + (n - j) * np.log(upper)
+        + (n - j) * np.log(1.0 - d - j / n)
         + (j - 1.0) * np.log(d + j / n)
     )
+
+
+def _smirnov_sum(n: int, d: float) -> float:
+    last = math.floor(n * (1.0 - d))
+    if 1.0 - d - last / n <= 0.0:  # that term has a zero base: it is 0
+        last -= 1
+    coarse = np.unique(np.round(np.linspace(0.0, float(last), 2049)))
+    log_coarse = _smirnov_log_terms(n, d, coarse)
+    inside = np.flatnonzero(log_coarse > log_coarse.max() - 50.0)
+    lo = coarse[max(int(inside[0]) - 1, 0)]
+    hi = coarse[min(int(inside[-1]) + 1, coarse.size - 1)]
+    step = max(1, int(math.sqrt(n) / 16.0))
+    log_terms = _smirnov_log_terms(n, d, np.arange(lo, hi + 1.0, step, dtype=np.float64))
     top = float(log_terms.max())
     with np.errstate(under="ignore"):
-        return d * math.exp(top) * float(np.sum(np.exp(log_terms - top)))
+        return step * d * math.exp(top) * float(np.sum(np.exp(log_terms - top)))
 
 
 def ks_p_value(statistic: float, n1: int, n2: int) -> float:

@@ -1,0 +1,109 @@
+"""`dvc repro` on a compiled project: what reruns after an edit, and DVC's own tools on the result."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_project, sh
+from tests.functional.test_compile_cli import edit
+
+STEPS = ("ingest", "validate", "label", "split", "featurize", "train", "evaluate")
+
+
+def ran_stages(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small project after a full `dvc repro`, committed; tests that edit it restore it."""
+    root = make_project(tmp_path_factory.mktemp("repro"))
+    first = sh(["dvc", "repro"], root)
+    assert ran_stages(first.stdout) == {f"{p}-{s}" for p in ("credit", "pricing") for s in STEPS}
+    sh(["git", "add", "-A"], root)
+    sh(["git", "commit", "-q", "-m", "first repro"], root)
+    return root
+
+
+def restore(root: Path) -> None:
+    sh(["git", "checkout", "--", "."], root)
+    sh(["dvc", "checkout", "-q"], root, check=False)
+
+
+def test_full_repro_leaves_model_metrics_and_plots(reproduced: Path) -> None:
+    for pipeline in ("credit", "pricing"):
+        model = (reproduced / "models" / pipeline / "model.txt").read_text()
+        assert model.startswith("tree"), "LightGBM text format, not pickle"
+        assert json.loads((reproduced / "models" / pipeline / "features.json").read_text())["feature_columns"]
+    credit = json.loads((reproduced / "reports/credit/metrics.json").read_text())
+    assert 0.65 < credit["roc_auc"] < 0.95
+    pricing = json.loads((reproduced / "reports/pricing/metrics.json").read_text())
+    assert pricing["r2"] > 0.5
+    for plot in ("roc", "precision_recall", "calibration", "training_curves", "feature_importance"):
+        assert (reproduced / f"reports/credit/plots/{plot}.csv").stat().st_size > 0
+    for plot in ("residuals", "predicted_vs_actual"):
+        assert (reproduced / f"reports/pricing/plots/{plot}.csv").stat().st_size > 0
+
+
+def test_noop_repro_runs_nothing(reproduced: Path) -> None:
+    out = sh(["dvc", "repro"], reproduced)
+    assert ran_stages(out.stdout) == set()
+
+
+def test_hyperparameter_edit_reruns_only_train_and_after(reproduced: Path) -> None:
+    try:
+        edit(reproduced, "pipelines/credit.yaml", "model:\n  threshold: 0.3", "model:\n  threshold: 0.3\n  params:\n    num_leaves: 63")
+        sh(["driftline", "compile"], reproduced)
+        out = sh(["dvc", "repro"], reproduced)
+        assert ran_stages(out.stdout) == {"credit-train", "credit-evaluate"}
+        assert "Stage 'credit-featurize' didn't change, skipping" in out.stdout
+        params = json.loads(sh(["dvc", "params", "diff", "--json"], reproduced).stdout)
+        change = params["params.yaml"]["credit.model.params.num_leaves"]
+        assert (change["old"], change["new"]) == (31, 63)
+    finally:
+        restore(reproduced)
+
+
+def test_feature_transform_edit_reruns_featurize_and_after_not_ingest(reproduced: Path) -> None:
+    try:
+        edit(reproduced, "conf/features/credit.yaml", "{kind: target_encode, column: region, smoothing: 20}",
+             "{kind: target_encode, column: region, smoothing: 5}")
+        sh(["driftline", "compile"], reproduced)
+        out = sh(["dvc", "repro"], reproduced)
+        assert ran_stages(out.stdout) == {"credit-featurize", "credit-train", "credit-evaluate"}
+    finally:
+        restore(reproduced)
+
+
+def test_dvc_metrics_plots_and_dag_work(reproduced: Path, tmp_path: Path) -> None:
+    metrics = json.loads(sh(["dvc", "metrics", "show", "--json"], reproduced).stdout)
+    workspace = next(iter(metrics.values()))["data"]  # the workspace entry
+    assert "roc_auc" in workspace["reports/credit/metrics.json"]["data"]
+    assert "rmse" in workspace["reports/pricing/metrics.json"]["data"]
+
+    out_dir = tmp_path / "plots"
+    sh(["dvc", "plots", "show", "-o", str(out_dir)], reproduced)
+    html = (out_dir / "index.html").read_text()
+    for plot in ("credit-roc", "credit-precision_recall", "credit-calibration", "credit-feature_importance",
+                 "credit-training_curves", "pricing-residuals", "pricing-predicted_vs_actual"):
+        assert plot in html, plot
+
+    dag = sh(["dvc", "dag", "--dot"], reproduced).stdout.replace('"', "")
+    chain = [f"credit-{a} -> credit-{b}" for a, b in zip(STEPS, STEPS[1:])]
+    for edge in chain:
+        assert edge in dag, edge
+
+
+def test_dvc_exp_run_sets_a_model_hyperparameter(reproduced: Path) -> None:
+    try:
+        out = sh(["dvc", "exp", "run", "-n", "leaves63", "-S", "credit.model.params.num_leaves=63"], reproduced)
+        assert ran_stages(out.stdout) == {"credit-train", "credit-evaluate"}
+        shown = json.loads(sh(["dvc", "exp", "show", "--json"], reproduced).stdout)
+        text = json.dumps(shown)
+        assert "leaves63" in text and '"num_leaves": 63' in text
+    finally:
+        restore(reproduced)
