@@ -42,7 +42,7 @@ def test_tutorial_metrics_plots_dag(clone: Path, tmp_path: Path) -> None:
 
 def test_tutorial_hyperparameter_edit_and_experiment(clone: Path) -> None:
     sh(["git", "add", "-A"], clone)
-    sh(["git", "commit", "-q", "-m", "after quickstart"], clone)
+    sh(["git", "commit", "-q", "--allow-empty", "-m", "after quickstart"], clone)
     pipeline = clone / "pipelines/credit.yaml"
     pipeline.write_text(pipeline.read_text().replace("model:\n  threshold: 0.3", "model:\n  threshold: 0.3\n  params:\n    num_leaves: 63"))
     sh(["driftline", "compile"], clone)

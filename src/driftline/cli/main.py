@@ -84,5 +84,10 @@ def run(
     typer.echo(f"{pipeline}-{step}: {summary} ({time.perf_counter() - started:.1f}s)")
 
 
+from driftline.cli.registry import app as registry_app  # noqa: E402  (light: typer only; commands import lazily)
+
+app.add_typer(registry_app, name="registry")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

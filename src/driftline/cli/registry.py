@@ -1,0 +1,171 @@
+"""`driftline registry …`: list a pipeline's model versions, promote one, roll the champion back.
+
+Thin: each command finds the project, calls `driftline.registry`, and maps RegistryError or
+ProjectError to a message on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from driftline.registry.store import Registry, VersionInfo
+
+app = typer.Typer(
+    name="registry",
+    help="Model versions of each pipeline: list them, promote one, roll the champion back.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+)
+
+EXIT_REGISTRY = 1
+MAX_METRICS_SHOWN = 4
+
+Pipeline = Annotated[str, typer.Argument(help="The pipeline name (a file in pipelines/).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _fail(command: str, exc: Exception) -> typer.Exit:
+    typer.echo(f"driftline registry {command}: {exc}", err=True)
+    return typer.Exit(EXIT_REGISTRY)
+
+
+def _open(command: str, pipeline: str) -> Registry:
+    from driftline.project import ProjectError, find_root
+    from driftline.registry.store import Registry, RegistryError
+
+    try:
+        return Registry(find_root(), pipeline)
+    except (ProjectError, RegistryError) as exc:
+        raise _fail(command, exc) from None
+
+
+def _metric_cells(metrics: dict[str, Any]) -> str:
+    """The top-level numeric metrics, compact; nested sections are left for --json."""
+    shown = [
+        f"{name}={value:.4g}"
+        for name, value in metrics.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    ]
+    extra = len(shown) - MAX_METRICS_SHOWN
+    return " ".join(shown[:MAX_METRICS_SHOWN]) + (f" (+{extra})" if extra > 0 else "") or "—"
+
+
+def _gate_cell(gate: dict[str, Any] | None) -> str:
+    if not gate:
+        return "—"
+    for key in ("decision", "result", "verdict"):
+        if isinstance(gate.get(key), str):
+            return gate[key]
+    for key in ("passed", "pass", "promote"):
+        if isinstance(gate.get(key), bool):
+            return "passed" if gate[key] else "refused"
+    return "recorded"
+
+
+def _table(pipeline: str, versions: list[VersionInfo]) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+        console = Console(width=max(console.width, 160))
+    table = Table(title=f"{pipeline}: {len(versions)} model version(s)", title_justify="left", box=box.SIMPLE_HEAD)
+    narrow = console.width < 110  # keep room for the metrics: the date alone is enough there
+    for column in ("version", "champ", "created", "metrics", "data", "config", "gate"):
+        if column == "metrics":
+            table.add_column(column, min_width=14, overflow="fold")
+        else:
+            table.add_column(column, no_wrap=True, justify="center" if column == "champ" else "left")
+    for info in versions:
+        table.add_row(
+            info.version,
+            "✓" if info.champion else "",
+            info.created[: 10 if narrow else 16].replace("T", " "),
+            _metric_cells(info.metrics),
+            info.data_fingerprint[:8],
+            info.config_fingerprint[:8],
+            _gate_cell(info.gate),
+        )
+    console.print(table)
+
+
+@app.command("list")
+def list_versions(pipeline: Pipeline, as_json: AsJson = False) -> None:
+    """List every model version of a pipeline, oldest first; the champion is ticked."""
+    from driftline.registry.store import RegistryError
+
+    registry = _open("list", pipeline)
+    try:
+        versions = registry.versions()
+    except RegistryError as exc:
+        raise _fail("list", exc) from None
+    if as_json:
+        typer.echo(json.dumps([v.to_dict() for v in versions], indent=2, sort_keys=True))
+        return
+    if not versions:
+        typer.echo(f"{pipeline}: no model versions yet. `dvc repro` trains one; the promote step registers it.")
+        return
+    _table(pipeline, versions)
+
+
+@app.command()
+def history(pipeline: Pipeline, as_json: AsJson = False) -> None:
+    """Show every registered, promoted, refused and rollback event, oldest first."""
+    from driftline.registry.store import RegistryError
+
+    registry = _open("history", pipeline)
+    try:
+        events = registry.history()
+    except RegistryError as exc:
+        raise _fail("history", exc) from None
+    if as_json:
+        typer.echo(json.dumps(events, indent=2, sort_keys=True))
+        return
+    if not events:
+        typer.echo(f"{pipeline}: no registry events yet.")
+        return
+    for event in events:
+        typer.echo(f"{event.get('time', '?')}  {event.get('event', '?'):<10}  {event.get('version') or '—':<6}  {event.get('reason', '')}")
+
+
+@app.command()
+def promote(
+    pipeline: Pipeline,
+    version: Annotated[str, typer.Argument(help="The version to make champion: v3, 3 or v0003.")],
+    reason: Annotated[str, typer.Option(help="Why, for the history and the audit trail.")] = "promoted by hand",
+) -> None:
+    """Make a registered version the champion (bypasses the gate; the reason is recorded)."""
+    from driftline.registry.store import RegistryError
+
+    registry = _open("promote", pipeline)
+    try:
+        before = registry.champion()
+        after = registry.promote(version, reason)
+    except RegistryError as exc:
+        raise _fail("promote", exc) from None
+    typer.echo(f"{pipeline}: champion {before.version if before else 'none'} -> {after.version}")
+
+
+@app.command()
+def rollback(
+    pipeline: Pipeline,
+    to: Annotated[str | None, typer.Option("--to", help="The version to return to; default: the champion before the current one.")] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the history and the audit trail.")] = "rollback",
+) -> None:
+    """Swap the champion back atomically, to the previous champion or to `--to vN`."""
+    from driftline.registry.store import RegistryError
+
+    registry = _open("rollback", pipeline)
+    try:
+        before = registry.champion()
+        after = registry.rollback(to, reason)
+    except RegistryError as exc:
+        raise _fail("rollback", exc) from None
+    typer.echo(f"{pipeline}: champion {before.version if before else 'none'} -> {after.version}")

@@ -1,0 +1,532 @@
+"""The model registry on disk: immutable versions, an atomically swapped champion pointer, history.
+
+Layout, project-relative and committed to git (never a DVC output, because DVC deletes outputs
+before a stage reruns and the registry's history must outlive every rerun)::
+
+    registry/<pipeline>/
+      versions/v0001/    model files + manifest.json; read-only once written, never overwritten
+      champion.json      {"version", "since", "reason"}; replaced with one atomic rename
+      history.jsonl      one JSON event a line: registered, promoted, refused, rollback
+      .lock              flock(2) target that serialises writers (not data; may be git-ignored)
+
+A version appears by renaming a fully written, fsynced temporary folder, so readers see either
+no version or a complete one. Every write happens under the lock, so two processes registering
+at once get distinct version numbers and history lines never interleave.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from driftline.atomic import atomic_path, write_json
+
+REGISTRY_DIR = "registry"
+MANIFEST = "manifest.json"
+CHAMPION = "champion.json"
+HISTORY = "history.jsonl"
+LOCK = ".lock"
+TEMP_PREFIX = ".tmp-"
+
+EVENTS = ("registered", "promoted", "refused", "rollback")
+
+_VERSION_DIR = re.compile(r"^v(\d{4,})$")
+_VERSION_REF = re.compile(r"^[vV]?0*(\d+)$")
+_PIPELINE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_HASH_CHUNK = 1 << 20
+_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+class RegistryError(Exception):
+    """A registry operation that cannot go ahead; the message says what to do next."""
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One registered model version, as recorded in its manifest."""
+
+    version: str
+    pipeline: str
+    created: str
+    metrics: dict[str, Any]
+    data_fingerprint: str
+    config_fingerprint: str
+    files: dict[str, str]
+    parent: str | None
+    gate: dict[str, Any] | None
+    champion: bool
+    path: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON view used by `driftline registry list --json` (no local paths)."""
+        return {
+            "version": self.version,
+            "pipeline": self.pipeline,
+            "champion": self.champion,
+            "created": self.created,
+            "metrics": self.metrics,
+            "data_fingerprint": self.data_fingerprint,
+            "config_fingerprint": self.config_fingerprint,
+            "files": self.files,
+            "parent": self.parent,
+            "gate": self.gate,
+        }
+
+
+# ----------------------------------------------------------------------------- fingerprints
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _walk_files(path: Path) -> Iterator[tuple[str, Path]]:
+    if path.is_dir():
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            yield f"{path.name}/{child.relative_to(path).as_posix()}", child
+    elif path.is_file():
+        yield path.name, path
+    else:
+        raise RegistryError(f"cannot fingerprint {path}: no such file or folder")
+
+
+def fingerprint_files(paths: Iterable[str | os.PathLike[str]]) -> str:
+    """One sha256 for a set of data files (folders are walked).
+
+    Built from each file's name and content hash, sorted, so it does not depend on where the
+    project lives or on the order the paths are given; renaming or editing a file changes it.
+    """
+    entries = sorted(entry for p in paths for entry in ((name, sha256_file(f)) for name, f in _walk_files(Path(p))))
+    return _sha256_json(entries)
+
+
+def fingerprint_config(obj: Any) -> str:
+    """sha256 of canonical JSON (sorted keys, no whitespace, UTF-8): equal configs, equal hashes."""
+    return _sha256_json(obj)
+
+
+def _json_default(value: Any) -> Any:
+    # YAML safe-load yields dates for values like 2024-01-01 (time-split cutoffs, for one).
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default)
+
+
+def _sha256_json(obj: Any) -> str:
+    try:
+        text = _canonical_json(obj)
+    except (TypeError, ValueError) as exc:
+        raise RegistryError(f"cannot fingerprint the config: {exc}; pass plain data (dicts, lists, str, numbers)") from exc
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def now_utc() -> str:
+    """The current UTC time, ISO 8601 with milliseconds."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def format_version(number: int) -> str:
+    return f"v{number:04d}"
+
+
+def parse_version(ref: str) -> int:
+    """Accept "v3", "3", "v0003" (and "V3"); the version number, or RegistryError."""
+    match = _VERSION_REF.match(str(ref).strip())
+    if not match or int(match.group(1)) == 0:
+        raise RegistryError(f"{ref!r} is not a version: write it as v3, 3 or v0003")
+    return int(match.group(1))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_durably(src: Path, dst: Path) -> str:
+    """Copy src to dst, fsync it, make it read-only; return the sha256 of the bytes written."""
+    digest = hashlib.sha256()
+    with open(src, "rb") as fin, open(dst, "xb") as fout:
+        while chunk := fin.read(_HASH_CHUNK):
+            digest.update(chunk)
+            fout.write(chunk)
+        fout.flush()
+        os.fsync(fout.fileno())
+    os.chmod(dst, _READ_ONLY)
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------- the registry
+
+
+class Registry:
+    """The versions, champion and history of one pipeline, under `<root>/registry/<pipeline>/`.
+
+    `root` is the project root (the folder holding pipelines/).
+    """
+
+    def __init__(self, root: Path, pipeline: str) -> None:
+        if not _PIPELINE_NAME.match(pipeline):
+            raise RegistryError(f"{pipeline!r} is not a pipeline name: use letters, digits, '_' and '-'")
+        self.root = Path(root)
+        self.pipeline = pipeline
+        self.dir = self.root / REGISTRY_DIR / pipeline
+        self.versions_dir = self.dir / "versions"
+        self.champion_file = self.dir / CHAMPION
+        self.history_file = self.dir / HISTORY
+        self.lock_file = self.dir / LOCK
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.root)!r}, {self.pipeline!r})"
+
+    # ------------------------------------------------------------------ reading
+
+    def _version_numbers(self) -> list[int]:
+        if not self.versions_dir.is_dir():
+            return []
+        numbers = []
+        for entry in self.versions_dir.iterdir():
+            match = _VERSION_DIR.match(entry.name)
+            if match and entry.is_dir():
+                numbers.append(int(match.group(1)))
+        return sorted(numbers)
+
+    def _champion_version(self) -> str | None:
+        if not self.champion_file.is_file():
+            return None
+        try:
+            data = json.loads(self.champion_file.read_text(encoding="utf-8"))
+            version = data["version"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RegistryError(
+                f"{self.champion_file} is damaged ({exc}); restore it from git or run "
+                f"`driftline registry rollback {self.pipeline} --to <version>`"
+            ) from exc
+        return format_version(parse_version(version))
+
+    def _read(self, number: int, champion: str | None) -> VersionInfo:
+        version = format_version(number)
+        folder = self.versions_dir / version
+        manifest_path = folder / MANIFEST
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RegistryError(f"{manifest_path} is missing: {version} was not written by driftline; restore it from git") from None
+        except ValueError as exc:
+            raise RegistryError(f"{manifest_path} is not valid JSON ({exc}); restore it from git") from exc
+        try:
+            return VersionInfo(
+                version=version,
+                pipeline=manifest.get("pipeline", self.pipeline),
+                created=manifest["created"],
+                metrics=dict(manifest.get("metrics") or {}),
+                data_fingerprint=manifest["data_fingerprint"],
+                config_fingerprint=manifest["config_fingerprint"],
+                files=dict(manifest["files"]),
+                parent=manifest.get("parent"),
+                gate=manifest.get("gate"),
+                champion=version == champion,
+                path=folder,
+            )
+        except (KeyError, TypeError) as exc:
+            raise RegistryError(f"{manifest_path} lacks {exc}; restore it from git") from exc
+
+    def versions(self) -> list[VersionInfo]:
+        """Every version, oldest first, with the champion flagged."""
+        champion = self._champion_version()
+        return [self._read(n, champion) for n in self._version_numbers()]
+
+    def get(self, version: str) -> VersionInfo:
+        """One version by reference ("v3", "3" or "v0003")."""
+        number = parse_version(version)
+        numbers = self._version_numbers()
+        if number not in numbers:
+            known = ", ".join(format_version(n) for n in numbers) or "none yet"
+            raise RegistryError(f"{self.pipeline} has no version {format_version(number)}; known versions: {known}")
+        return self._read(number, self._champion_version())
+
+    def champion(self) -> VersionInfo | None:
+        """The current champion, or None before the first promotion."""
+        current = self._champion_version()
+        return None if current is None else self.get(current)
+
+    def file(self, version: str, name: str) -> Path:
+        """The path of one file of a version (read-only; do not edit it)."""
+        info = self.get(version)
+        if name not in info.files:
+            known = ", ".join(sorted(info.files)) or "none"
+            raise RegistryError(f"{self.pipeline} {info.version} has no file {name!r}; it holds: {known}")
+        return info.path / name
+
+    def verify(self, version: str) -> list[str]:
+        """Problems found re-hashing a version's files against its manifest (empty when intact)."""
+        info = self.get(version)
+        problems = []
+        for name, expected in sorted(info.files.items()):
+            path = info.path / name
+            if not path.is_file():
+                problems.append(f"{info.version}/{name}: missing")
+            elif sha256_file(path) != expected:
+                problems.append(f"{info.version}/{name}: contents changed since registration")
+        return problems
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every event, oldest first."""
+        if not self.history_file.is_file():
+            return []
+        lines = self.history_file.read_text(encoding="utf-8").split("\n")
+        events = []
+        for lineno, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(json.loads(line))
+            except ValueError as exc:
+                # Only an unterminated last line can be a torn write from a crash; skip it.
+                if lineno == len(lines):
+                    continue
+                raise RegistryError(f"{self.history_file}:{lineno} is not valid JSON ({exc}); restore the file from git") from exc
+        return events
+
+    # ------------------------------------------------------------------ writing
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        import fcntl
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _append(self, event: str, version: str | None, reason: str, **extra: Any) -> dict[str, Any]:
+        """Append one event line: a single write on an O_APPEND file, then fsync. Caller holds the lock."""
+        record = {"time": now_utc(), "event": event, "version": version, "reason": reason, **extra}
+        try:
+            text = json.dumps(record, sort_keys=True, ensure_ascii=False, allow_nan=False, default=_json_default)
+        except (TypeError, ValueError) as exc:
+            raise RegistryError(f"cannot record the {event} event: {exc}; pass plain JSON data (no NaN)") from exc
+        line = (text + "\n").encode("utf-8")
+        fd = os.open(self.history_file, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            self._repair_tail(fd)
+            written = os.write(fd, line)
+            if written != len(line):
+                raise RegistryError(f"short write to {self.history_file} ({written} of {len(line)} bytes); check free disk space")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return record
+
+    def _repair_tail(self, fd: int) -> None:
+        """Keep one event a line when a crash tore the last write. Caller holds the lock.
+
+        An unterminated last line that is not valid JSON is an event whose write never completed
+        (its caller never got an answer), so it is cut off, as a database discards a torn log tail.
+        An unterminated line that parses (say, edited by hand) is kept and terminated.
+        """
+        size = os.fstat(fd).st_size
+        if not size or os.pread(fd, 1, size - 1) == b"\n":
+            return
+        data = os.pread(fd, size, 0)
+        start = data.rfind(b"\n") + 1
+        try:
+            json.loads(data[start:])
+        except ValueError:
+            os.ftruncate(fd, start)
+        else:
+            os.write(fd, b"\n")
+
+    def _sweep_temps(self) -> None:
+        """Remove temp folders left by a process that died mid-register. Caller holds the lock."""
+        if self.versions_dir.is_dir():
+            for entry in self.versions_dir.iterdir():
+                if entry.name.startswith(TEMP_PREFIX) and entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+
+    def register(
+        self,
+        files: Mapping[str, Path],
+        *,
+        metrics: dict[str, Any],
+        data_fingerprint: str,
+        config_fingerprint: str,
+        gate: dict[str, Any] | None = None,
+    ) -> VersionInfo:
+        """Copy `files` ({name in the version: source path}) into the next version, atomically.
+
+        The new version's parent is the champion at registration time. Registering does not
+        promote: call `promote` when the gate says so.
+        """
+        sources = self._check_sources(files)
+        manifest_extra = {"metrics": metrics, "gate": gate}
+        try:
+            _canonical_json(manifest_extra)
+        except (TypeError, ValueError) as exc:
+            raise RegistryError(f"metrics and gate must be plain JSON data (no NaN): {exc}") from exc
+
+        with self._locked():
+            self.versions_dir.mkdir(parents=True, exist_ok=True)
+            self._sweep_temps()
+            numbers = self._version_numbers()
+            version = format_version((numbers[-1] if numbers else 0) + 1)
+            target = self.versions_dir / version
+            if target.exists():  # cannot happen under the lock, but never overwrite
+                raise RegistryError(f"{target} already exists; the registry is inconsistent, inspect it before registering")
+            parent = self._champion_version()
+            tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.versions_dir))
+            try:
+                hashes = {name: _copy_durably(src, tmp / name) for name, src in sources.items()}
+                manifest = {
+                    "version": version,
+                    "pipeline": self.pipeline,
+                    "created": now_utc(),
+                    "metrics": metrics,
+                    "data_fingerprint": data_fingerprint,
+                    "config_fingerprint": config_fingerprint,
+                    "files": hashes,
+                    "parent": parent,
+                }
+                if gate is not None:
+                    manifest["gate"] = gate
+                write_json(tmp / MANIFEST, manifest)
+                os.chmod(tmp / MANIFEST, _READ_ONLY)
+                os.chmod(tmp, 0o755)  # mkdtemp makes 0700; versions are meant to be shared
+                _fsync_dir(tmp)
+                os.rename(tmp, target)
+            except OSError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise RegistryError(f"could not write {version} of {self.pipeline} ({exc}); nothing was registered") from exc
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            _fsync_dir(self.versions_dir)
+            self._append(
+                "registered",
+                version,
+                "registered",
+                parent=parent,
+                metrics=metrics,
+                data_fingerprint=data_fingerprint,
+                config_fingerprint=config_fingerprint,
+            )
+            return self._read(int(version[1:]), parent)
+
+    def _check_sources(self, files: Mapping[str, Path]) -> dict[str, Path]:
+        if not files:
+            raise RegistryError("nothing to register: pass at least the model file")
+        problems = []
+        sources: dict[str, Path] = {}
+        for name, src in files.items():
+            if not _FILE_NAME.match(name) or name == MANIFEST:
+                problems.append(f"{name!r} is not allowed as a file name in a version (plain names only, not {MANIFEST})")
+                continue
+            path = Path(src)
+            if not path.is_file():
+                problems.append(f"{name}: source file {path} does not exist; run the stage that writes it first")
+                continue
+            sources[name] = path
+        if problems:
+            raise RegistryError("cannot register:\n  " + "\n  ".join(problems))
+        return sources
+
+    def promote(self, version: str, reason: str) -> VersionInfo:
+        """Make `version` the champion: one atomic swap of champion.json, one history event."""
+        with self._locked():
+            info = self.get(version)
+            previous = self._champion_version()
+            self._swap_champion(info.version, reason)
+            self._append("promoted", info.version, reason, previous=previous)
+            return self._read(int(info.version[1:]), info.version)
+
+    def record_refusal(self, version: str | None, reason: str, details: dict[str, Any]) -> None:
+        """Record that the gate refused a challenger (registered or not); the champion stays."""
+        with self._locked():
+            ref = None if version is None else self.get(version).version
+            self._append("refused", ref, reason, champion=self._champion_version(), details=details)
+
+    def rollback(self, to: str | None = None, reason: str = "rollback") -> VersionInfo:
+        """Swap the champion back: to `to`, or by default to the champion before the current one."""
+        with self._locked():
+            current = self._champion_version()
+            if to is not None:
+                target = self.get(to).version
+                if target == current:
+                    raise RegistryError(f"{self.pipeline}: {target} is already the champion; nothing to roll back")
+            else:
+                if current is None:
+                    raise RegistryError(f"{self.pipeline} has no champion yet, so there is nothing to roll back")
+                earlier = [v for v in self._champion_stack(current) if v != current]
+                if not earlier:
+                    raise RegistryError(
+                        f"{self.pipeline}: no champion before {current} to roll back to; "
+                        f"pick one with `--to <version>` (known: {', '.join(v.version for v in self.versions())})"
+                    )
+                target = earlier[-1]
+                self.get(target)  # it must still exist
+            self._swap_champion(target, reason)
+            self._append("rollback", target, reason, previous=current)
+            return self._read(int(target[1:]), target)
+
+    def _swap_champion(self, version: str, reason: str) -> None:
+        pointer = {"version": version, "since": now_utc(), "reason": reason}
+        with atomic_path(self.champion_file) as tmp:
+            write_json(tmp, pointer)  # itself atomic; the outer rename is the swap readers see
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a server running as another user must read it
+
+    def _champion_stack(self, current: str | None) -> list[str]:
+        """The chain of champions, replayed from history, that default rollbacks walk back along.
+
+        A promotion pushes; a rollback to a version in the chain cuts the chain back to it (so a
+        second rollback goes one further back); a rollback to anything else pushes it.
+        """
+        stack: list[str] = []
+        for event in self.history():
+            kind, version = event.get("event"), event.get("version")
+            if not version:
+                continue
+            if kind == "promoted":
+                if not stack or stack[-1] != version:
+                    stack.append(version)
+            elif kind == "rollback":
+                if version in stack:
+                    del stack[len(stack) - 1 - stack[::-1].index(version) + 1 :]
+                else:
+                    stack.append(version)
+        # champion.json is the truth about now; if an edit put it out of step, start from it.
+        if current is not None and (not stack or stack[-1] != current):
+            stack.append(current)
+        return stack
