@@ -21,6 +21,8 @@ CURVE_METRICS = {
     "multiclass": ("multi_logloss", "multi_error"),
 }
 NO_CACHE = {"cache": False}
+# what training reads of the model group; the decision threshold is applied after training
+TRAINING_KEYS = ("kind", "params", "num_boost_round", "early_stopping_rounds")
 
 
 def stage_name(pipeline: str, step: str) -> str:
@@ -68,13 +70,13 @@ def pipeline_stages(name: str, cfg: PipelineConfig) -> dict[str, dict[str, Any]]
         "label": _stage(name, "label", deps=[p.validated, *label_files],
                         params=[key("label"), key("target"), key("task")],
                         outs=[p.labelled, p.unlabelled]),
-        "split": _stage(name, "split", deps=[p.labelled], params=[key("split"), key("target"), *(time_keys if cfg.split.kind == "time" else [])],
+        "split": _stage(name, "split", deps=[p.labelled], params=[key("split"), key("target"), key("task"), *(time_keys if cfg.split.kind == "time" else [])],
                         outs=[p.split_dir]),
         "featurize": _stage(name, "featurize", deps=[p.split_dir],
                             params=[key("features"), key("target"), key("task"), *columns_keys, *time_keys],
                             outs=[p.features_dir, p.fitted_features]),
         "train": _stage(name, "train", deps=[p.features_dir, p.fitted_features],
-                        params=[key("model"), key("target"), key("task")],
+                        params=[*(key(f"model.{f}") for f in TRAINING_KEYS), key("target"), key("task")],
                         outs=[p.model, p.model_meta, {p.training_curves: NO_CACHE}, {p.feature_importance: NO_CACHE}],
                         metrics=[{p.train_summary: NO_CACHE}]),
         "evaluate": _stage(name, "evaluate", deps=[p.features_dir, p.fitted_features, p.model, p.model_meta],

@@ -20,9 +20,8 @@ def assign_splits(df: pd.DataFrame, spec: SplitSpec, target: str, timestamp: str
     if n == 0:
         return np.array([], dtype=object)
     if spec.kind == "time":
-        order = np.argsort(df[timestamp].to_numpy(), kind="stable")
-        position = np.empty(n)
-        position[order] = np.arange(n) / n
+        # rows with the same timestamp share a position, so one moment never straddles two splits
+        position = (df[timestamp].rank(method="min").to_numpy(dtype=np.float64, na_value=np.nan) - 1) / n
     elif spec.kind == "group":
         key = f"driftline{spec.seed:07d}"[-16:].rjust(16, "0")
         hashed = pd.util.hash_pandas_object(df[spec.group].astype("string"), index=False, hash_key=key).to_numpy()

@@ -96,10 +96,12 @@ def validate_frame(df: pd.DataFrame, spec: SchemaSpec) -> ValidationOutcome:
             failures[reason] = failures.get(reason, 0) + int(mask.sum())
 
     coerced = {}
+    unreadable: dict[str, pd.Series] = {}
     for name, col in spec.columns.items():
         values, bad = _coerce(frame[name], col)
         flag(bad, f"{name}: not a valid {col.dtype}")
         coerced[name] = values
+        unreadable[name] = bad
     checked = pd.DataFrame(coerced, index=frame.index)
     try:
         pandera_schema(spec).validate(checked, lazy=True)
@@ -107,17 +109,19 @@ def validate_frame(df: pd.DataFrame, spec: SchemaSpec) -> ValidationOutcome:
         cases = exc.failure_cases
         cases = cases[cases["index"].notna()]
         for (column, check), group in cases.groupby(["column", "check"], sort=True):
-            mask = frame.index.isin(group["index"].astype("int64"))
-            flag(pd.Series(mask, index=frame.index), f"{column}: {check}")
-    # values already rejected by coercion show up as nulls; keep one reason per row and column
+            mask = pd.Series(frame.index.isin(group["index"].astype("int64")), index=frame.index)
+            # values already rejected by coercion show up as nulls; keep one reason per row and column
+            flag(mask & ~unreadable[column], f"{column}: {check}")
     bad_rows = reasons != ""
     keep = [*spec.columns, *(extra if spec.extra_columns == "keep" else [])]
     good = checked.join(frame[[c for c in keep if c not in spec.columns]])[keep]
+    # categories only for good rows: a bad row's value is outside the levels by definition
+    good = good[~bad_rows].reset_index(drop=True)
     for name, col in spec.columns.items():
         if col.dtype == "category":
-            levels = [str(v) for v in col.isin] if col.isin is not None else sorted(good.loc[~bad_rows, name].dropna().unique())
+            levels = [str(v) for v in col.isin] if col.isin is not None else sorted(good[name].dropna().unique())
             good[name] = pd.Categorical(good[name], categories=levels)
     quarantine = frame[bad_rows].copy()
     quarantine = quarantine.astype({c: "string" for c in quarantine.columns if quarantine[c].dtype == object})
     quarantine[REASON] = reasons[bad_rows].str.rstrip("; ").astype("string")
-    return ValidationOutcome(good[~bad_rows].reset_index(drop=True), quarantine.reset_index(drop=True), failures)
+    return ValidationOutcome(good, quarantine.reset_index(drop=True), failures)

@@ -35,7 +35,6 @@ def run(ctx: StageContext) -> str:
         "classes": classes,
         "feature_columns": fitted.feature_columns,
         "best_iteration": result.best_iteration,
-        "threshold": cfg.model.threshold,
     })
     write_csv(ctx.path(p.training_curves), result.curves)
     write_csv(ctx.path(p.feature_importance), feature_importance(result.booster))

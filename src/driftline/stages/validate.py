@@ -28,6 +28,7 @@ def run(ctx: StageContext) -> str:
     write_parquet(ctx.path(p.quarantine), outcome.quarantine)
     write_json(ctx.path(p.validation_report), report)
     if outcome.bad_share > spec.max_bad_share:
+        ctx.path(p.validated).unlink(missing_ok=True)  # never leave an earlier run's rows looking current
         top = ", ".join(f"{k} ({v})" for k, v in sorted(outcome.failures.items(), key=lambda kv: -kv[1])[:5])
         raise StageError(
             f"{outcome.bad_share:.2%} of rows failed {ctx.pipeline}.schema (max_bad_share {spec.max_bad_share:.2%}): "

@@ -1,0 +1,192 @@
+"""driftline.schema.validate: bad rows are quarantined with reasons, good rows keep the declared types."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from driftline.config.groups import SchemaSpec
+from driftline.schema.validate import REASON, SchemaViolation, validate_frame
+
+COLUMNS = {
+    "application_id": {"dtype": "string", "unique": True},
+    "applied_at": {"dtype": "datetime"},
+    "age": {"dtype": "int", "ge": 18, "le": 100},
+    "income": {"dtype": "float", "nullable": True, "ge": 0},
+    "employment": {"dtype": "category", "isin": ["salaried", "retired", "student"]},
+    "default": {"dtype": "binary", "nullable": True},
+}
+
+
+def schema(**overrides: object) -> SchemaSpec:
+    return SchemaSpec.model_validate({"columns": COLUMNS, **overrides})
+
+
+def good_rows(n: int = 6) -> pd.DataFrame:
+    """`n` rows that satisfy every rule of `schema()`, as strings the way a CSV delivers them."""
+    return pd.DataFrame(
+        {
+            "application_id": [f"app-{i}" for i in range(n)],
+            "applied_at": [f"2024-01-{i + 1:02d}" for i in range(n)],
+            "age": [str(20 + i) for i in range(n)],
+            "income": [1000.0 * (i + 1) for i in range(n)],
+            "employment": [("salaried", "retired", "student")[i % 3] for i in range(n)],
+            "default": [i % 2 for i in range(n)],
+        }
+    )
+
+
+def with_bad(column: str, value: object, row: int = 2) -> pd.DataFrame:
+    df = good_rows().astype({column: object})
+    df.loc[row, column] = value
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# One bad value: the row is quarantined, the reason names the column and the check
+# ---------------------------------------------------------------------------------------------
+
+BAD_VALUES = [
+    pytest.param("age", "-5", "age: greater_than_or_equal_to", id="below-minimum"),
+    pytest.param("age", "101", "age: less_than_or_equal_to", id="above-maximum"),
+    pytest.param("income", -1.0, "income: greater_than_or_equal_to", id="negative-float"),
+    pytest.param("employment", "pirate", "employment: isin", id="category-not-allowed"),
+    pytest.param("age", "abc", "age: not a valid int", id="text-in-int-column"),
+    pytest.param("income", "lots", "income: not a valid float", id="text-in-float-column"),
+    pytest.param("age", "30.5", "age: not a valid int", id="fraction-in-int-column"),
+    pytest.param("age", None, "age: not_nullable", id="null-in-non-nullable"),
+    pytest.param("applied_at", "not a date", "applied_at: not a valid datetime", id="unparseable-datetime"),
+    pytest.param("default", 2, "default: isin", id="binary-not-0-or-1"),
+]
+
+
+@pytest.mark.parametrize(("column", "value", "reason"), BAD_VALUES)
+def test_bad_value_quarantines_its_row_with_a_reason(column: str, value: object, reason: str) -> None:
+    df = with_bad(column, value)
+    outcome = validate_frame(df, schema())
+    assert len(outcome.quarantine) == 1
+    bad = outcome.quarantine.iloc[0]
+    assert bad["application_id"] == "app-2"
+    assert bad[REASON].startswith(reason), bad[REASON]
+    # the quarantined row shows the value as it arrived, so a person can see what was wrong
+    if value is None:
+        assert pd.isna(bad[column])
+    else:
+        assert str(bad[column]) == str(value)
+    assert list(outcome.valid["application_id"]) == ["app-0", "app-1", "app-3", "app-4", "app-5"]
+    assert len(outcome.valid) + len(outcome.quarantine) == len(df)
+
+
+def test_value_that_cannot_be_read_gets_one_reason_not_a_second_null_complaint() -> None:
+    outcome = validate_frame(with_bad("age", "abc"), schema())
+    assert outcome.quarantine[REASON].tolist() == ["age: not a valid int"]
+    assert outcome.failures == {"age: not a valid int": 1}
+
+
+def test_duplicates_in_a_unique_column_quarantine_every_copy() -> None:
+    df = good_rows()
+    df.loc[4, "application_id"] = "app-1"
+    outcome = validate_frame(df, schema())
+    assert outcome.quarantine["application_id"].tolist() == ["app-1", "app-1"]
+    assert all("application_id: field_uniqueness" in r for r in outcome.quarantine[REASON])
+    assert "app-1" not in set(outcome.valid["application_id"])
+
+
+def test_null_is_fine_where_the_schema_allows_it() -> None:
+    df = good_rows()
+    df.loc[1, "income"] = None
+    outcome = validate_frame(df, schema())
+    assert outcome.quarantine.empty
+    assert outcome.valid["income"].isna().tolist() == [False, True, False, False, False, False]
+
+
+def test_every_reason_of_a_row_is_listed() -> None:
+    df = with_bad("age", "-5")
+    df.loc[2, "employment"] = "pirate"
+    outcome = validate_frame(df, schema())
+    reasons = outcome.quarantine.loc[0, REASON]
+    assert "age: greater_than_or_equal_to" in reasons and "employment: isin" in reasons
+
+
+# ---------------------------------------------------------------------------------------------
+# Good rows: declared dtypes, nothing lost
+# ---------------------------------------------------------------------------------------------
+
+
+def test_good_rows_get_the_declared_dtypes() -> None:
+    outcome = validate_frame(with_bad("employment", "pirate"), schema())
+    valid = outcome.valid
+    assert str(valid["age"].dtype) == "Int64"
+    assert valid["age"].tolist() == [20, 21, 23, 24, 25]
+    assert valid["income"].dtype == "float64"
+    assert valid["applied_at"].dtype == "datetime64[ns]"
+    assert valid["applied_at"].iloc[0] == pd.Timestamp("2024-01-01")
+    assert str(valid["default"].dtype) == "Int64"
+    assert isinstance(valid["employment"].dtype, pd.CategoricalDtype)
+    # the declared levels, in declared order, even when a level does not occur in the data
+    assert list(valid["employment"].cat.categories) == ["salaried", "retired", "student"]
+
+
+def test_a_category_without_declared_levels_takes_the_levels_of_the_good_rows() -> None:
+    spec = SchemaSpec.model_validate({"columns": {"colour": {"dtype": "category"}, "n": {"dtype": "int", "ge": 0}}})
+    df = pd.DataFrame({"colour": ["red", "blue", "green", "red"], "n": [1, 2, -1, 3]})
+    outcome = validate_frame(df, spec)
+    assert sorted(outcome.valid["colour"].cat.categories) == ["blue", "red"]  # 'green' was only in a bad row
+
+
+def test_no_row_is_lost_and_bad_share_counts_quarantined_rows() -> None:
+    df = good_rows(20).astype({"age": object, "employment": object})
+    df.loc[[3, 7], "age"] = "-1"
+    df.loc[[7, 11], "employment"] = "pirate"
+    df.loc[15, "age"] = "abc"
+    outcome = validate_frame(df, schema())
+    assert len(outcome.valid) + len(outcome.quarantine) == 20
+    assert sorted(outcome.quarantine["application_id"]) == sorted(f"app-{i}" for i in (3, 7, 11, 15))
+    assert outcome.bad_share == pytest.approx(4 / 20)
+    # failures count rows per check; row 7 counts once under each of its two checks
+    assert outcome.failures["age: greater_than_or_equal_to(18.0)"] == 2
+    assert outcome.failures["age: not a valid int"] == 1
+    assert sum(v for k, v in outcome.failures.items() if k.startswith("employment: isin")) == 2
+
+
+def test_clean_frame_has_zero_bad_share() -> None:
+    outcome = validate_frame(good_rows(), schema())
+    assert outcome.quarantine.empty
+    assert outcome.bad_share == 0.0
+    assert outcome.failures == {}
+    assert len(outcome.valid) == 6
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-frame problems and extra columns
+# ---------------------------------------------------------------------------------------------
+
+
+def test_missing_column_raises_naming_it() -> None:
+    with pytest.raises(SchemaViolation, match="income"):
+        validate_frame(good_rows().drop(columns=["income"]), schema())
+
+
+@pytest.mark.parametrize(
+    ("policy", "kept"),
+    [pytest.param("drop", False, id="drop"), pytest.param("keep", True, id="keep")],
+)
+def test_extra_columns_are_dropped_or_kept(policy: str, kept: bool) -> None:
+    df = good_rows().assign(note=list("abcdef"))
+    outcome = validate_frame(df, schema(extra_columns=policy))
+    assert ("note" in outcome.valid.columns) is kept
+    if kept:
+        assert outcome.valid["note"].tolist() == list("abcdef")
+    assert list(outcome.valid.columns[: len(COLUMNS)]) == list(COLUMNS)
+
+
+def test_extra_columns_error_names_the_column() -> None:
+    df = good_rows().assign(note=list("abcdef"))
+    with pytest.raises(SchemaViolation, match="note"):
+        validate_frame(df, schema(extra_columns="error"))
+
+
+def test_quarantine_keeps_extra_columns_so_bad_rows_can_be_traced() -> None:
+    df = with_bad("age", "-5").assign(note=list("abcdef"))
+    outcome = validate_frame(df, schema(extra_columns="drop"))
+    assert outcome.quarantine.loc[0, "note"] == "c"
