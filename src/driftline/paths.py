@@ -30,6 +30,34 @@ class PipelinePaths:
     def raw(self) -> str:
         return f"{self.data}/raw.parquet"
 
+    @property
+    def incoming(self) -> str:
+        """Where new batches land (`driftline simulate`, a cron job, a data drop)."""
+        return f"{self.data}/incoming"
+
+    @property
+    def trigger(self) -> str:
+        """The batches absorbed into training; its bytes change only when the drift policy fires."""
+        return f"{self.data}/trigger.json"
+
+    # monitor
+    @property
+    def monitor_state(self) -> str:
+        return f"{self.data}/monitor_state.json"
+
+    @property
+    def drift_json(self) -> str:
+        return f"{self.reports}/drift.json"
+
+    @property
+    def drift_html(self) -> str:
+        return f"{self.reports}/drift.html"
+
+    # promote
+    @property
+    def promotion(self) -> str:
+        return f"{self.reports}/promotion.json"
+
     # validate
     @property
     def validated(self) -> str:

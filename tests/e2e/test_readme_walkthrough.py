@@ -47,11 +47,11 @@ def test_tutorial_hyperparameter_edit_and_experiment(clone: Path) -> None:
     pipeline.write_text(pipeline.read_text().replace("model:\n  threshold: 0.3", "model:\n  threshold: 0.3\n  params:\n    num_leaves: 63"))
     sh(["driftline", "compile"], clone)
     out = sh(["dvc", "repro"], clone).stdout
-    assert set(re.findall(r"Running stage '([^']+)'", out)) == {"credit-train", "credit-evaluate"}
+    assert set(re.findall(r"Running stage '([^']+)'", out)) == {"credit-monitor", "credit-train", "credit-evaluate", "credit-promote"}
     assert "num_leaves" in sh(["dvc", "params", "diff"], clone).stdout
     sh(["git", "checkout", "--", "."], clone)
     sh(["dvc", "checkout", "-q"], clone, check=False)
     out = sh(["dvc", "exp", "run", "-S", "credit.model.params.num_leaves=63"], clone).stdout
-    assert set(re.findall(r"Running stage '([^']+)'", out)) == {"credit-train", "credit-evaluate"}
+    assert set(re.findall(r"Running stage '([^']+)'", out)) == {"credit-monitor", "credit-train", "credit-evaluate", "credit-promote"}
     shown = json.dumps(json.loads(sh(["dvc", "exp", "show", "--json"], clone).stdout))
     assert '"num_leaves": 63' in shown

@@ -13,7 +13,7 @@ import voluptuous as vol
 import yaml
 from dvc.schema import COMPILED_MULTI_STAGE_SCHEMA
 
-from driftline.compile.graph import STEPS, check_graph, compile_project, pipeline_stages, stage_name
+from driftline.compile.graph import STEPS, check_graph, compile_project, pipeline_stages, pipeline_steps, stage_name
 from driftline.compile.render import render_dvc_yaml
 from driftline.config.load import load_all
 from driftline.config.pipeline import PipelineConfig
@@ -85,13 +85,14 @@ def rerun_after_changing(stages: Mapping[str, Mapping[str, Any]], pipeline: str,
 
 
 def test_every_pipeline_has_every_step_in_run_order(configs: dict, stages: dict) -> None:
-    expected = [stage_name(name, step) for name in sorted(configs) for step in STEPS]
+    expected = [stage_name(name, step) for name in sorted(configs) for step in pipeline_steps(configs[name])]
     assert list(stages) == expected
+    assert "credit-monitor" in stages and "pricing-monitor" not in stages  # only credit declares a monitor
 
 
 def test_every_stage_runs_its_own_step_of_its_own_pipeline(configs: dict, stages: dict) -> None:
     for name in configs:
-        for step in STEPS:
+        for step in pipeline_steps(configs[name]):
             assert stages[f"{name}-{step}"]["cmd"] == f"driftline run {step} {name}"
 
 
@@ -124,14 +125,16 @@ def test_featurize_does_not_depend_on_the_model(stages: dict, pipeline: str) -> 
 
 
 RERUNS = [
-    pytest.param("credit", "model.params.num_leaves", {"train", "evaluate"}, id="hyperparameter"),
-    pytest.param("credit", "model.threshold", {"evaluate"}, id="threshold-is-applied-after-training"),
-    pytest.param("credit", "features", {"featurize", "train", "evaluate"}, id="features"),
-    pytest.param("credit", "split.seed", {"split", "featurize", "train", "evaluate"}, id="split-seed"),
-    pytest.param("credit", "schema.max_bad_share", set(STEPS) - {"ingest"}, id="schema"),
-    pytest.param("credit", "dataset.source.rows", set(STEPS), id="source"),
-    pytest.param("pricing", "model.params.learning_rate", {"train", "evaluate"}, id="pricing-hyperparameter"),
-    pytest.param("pricing", "dataset.timestamp", {"split", "featurize", "train", "evaluate"}, id="pricing-time-column"),
+    pytest.param("credit", "model.params.num_leaves", {"train", "evaluate", "promote"}, id="hyperparameter"),
+    pytest.param("credit", "model.threshold", {"evaluate", "promote"}, id="threshold-is-applied-after-training"),
+    pytest.param("credit", "features", {"featurize", "train", "evaluate", "promote"}, id="features"),
+    pytest.param("credit", "split.seed", {"split", "featurize", "train", "evaluate", "promote"}, id="split-seed"),
+    pytest.param("credit", "schema.max_bad_share", set(STEPS) - {"ingest", "monitor"}, id="schema"),
+    pytest.param("credit", "dataset.source.rows", set(STEPS) - {"monitor"}, id="source"),
+    pytest.param("credit", "monitor.drift_share", {"monitor", *STEPS[1:]}, id="monitor-policy-reaches-training-only-through-the-trigger"),
+    pytest.param("credit", "gate.min_improvement", {"promote"}, id="gate"),
+    pytest.param("pricing", "model.params.learning_rate", {"train", "evaluate", "promote"}, id="pricing-hyperparameter"),
+    pytest.param("pricing", "dataset.timestamp", {"split", "featurize", "train", "evaluate", "promote"}, id="pricing-time-column"),
 ]
 
 
@@ -141,7 +144,7 @@ def test_a_config_change_reruns_only_the_stages_it_affects(stages: dict, pipelin
 
 
 def test_a_change_in_one_pipeline_never_reruns_the_other(stages: dict) -> None:
-    assert rerun_after_changing(stages, "pricing", "model.params.num_leaves") == {"train", "evaluate"}
+    assert rerun_after_changing(stages, "pricing", "model.params.num_leaves") == {"train", "evaluate", "promote"}
     touched = {name for name, stage in stages.items() if any(p.startswith("pricing.") for p in stage.get("params", []))}
     assert all(name.startswith("pricing-") for name in touched)
 
@@ -168,7 +171,7 @@ def test_every_dep_is_a_source_file_or_an_earlier_output(configs: dict, stages: 
         if cfg.label.kind == "join":
             sources.add(cfg.label.path)
         earlier: dict[str, str] = {}
-        for step in STEPS:
+        for step in pipeline_steps(configs[pipeline]):
             name = f"{pipeline}-{step}"
             for dep in stages[name].get("deps", []):
                 assert dep in sources or produced_by(dep, earlier), f"{name} reads {dep}, which nothing before it writes"
@@ -183,7 +186,8 @@ def test_file_sources_and_join_labels_become_deps(configs: dict) -> None:
         label={"kind": "join", "path": "data/outcomes.csv", "on": "application_id", "column": "defaulted"},
     )
     compiled = pipeline_stages("credit", cfg)
-    assert compiled["credit-ingest"]["deps"] == ["data/applications.csv"]
+    # the source file, and the trigger through which the monitor hands over absorbed batches
+    assert compiled["credit-ingest"]["deps"] == ["data/applications.csv", "data/credit/trigger.json"]
     assert "data/outcomes.csv" in compiled["credit-label"]["deps"]
     assert "always_changed" not in compiled["credit-ingest"]
 
@@ -197,7 +201,7 @@ def test_a_database_server_source_is_always_rerun(configs: dict) -> None:
     )
     ingest = pipeline_stages("credit", cfg)["credit-ingest"]
     assert ingest["always_changed"] is True
-    assert "deps" not in ingest
+    assert ingest["deps"] == ["data/credit/trigger.json"]  # no file to hash, only the monitor's trigger
 
 
 def test_the_real_graph_has_one_writer_per_path(stages: dict) -> None:

@@ -89,5 +89,9 @@ from driftline.cli.registry import app as registry_app  # noqa: E402  (light: ty
 app.add_typer(registry_app, name="registry")
 
 
+from driftline.cli.simulate import simulate  # noqa: E402  (typer only; heavy imports are inside)
+
+app.command()(simulate)
+
 if __name__ == "__main__":  # pragma: no cover
     app()

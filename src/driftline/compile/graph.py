@@ -12,7 +12,7 @@ from driftline.config.errors import ConfigProblem
 from driftline.config.pipeline import PipelineConfig
 from driftline.paths import SPLITS, PipelinePaths
 
-STEPS = ("ingest", "validate", "label", "split", "featurize", "train", "evaluate")
+STEPS = ("monitor", "ingest", "validate", "label", "split", "featurize", "train", "evaluate", "promote")
 
 PRIMARY_METRIC = {"binary": "auc", "regression": "rmse", "multiclass": "multi_logloss"}
 CURVE_METRICS = {
@@ -21,6 +21,7 @@ CURVE_METRICS = {
     "multiclass": ("multi_logloss", "multi_error"),
 }
 NO_CACHE = {"cache": False}
+KEPT = {"cache": False, "persist": True}  # committed to git and never deleted by DVC before a rerun
 # what training reads of the model group; the decision threshold is applied after training
 TRAINING_KEYS = ("kind", "params", "num_boost_round", "early_stopping_rounds")
 
@@ -62,9 +63,13 @@ def pipeline_stages(name: str, cfg: PipelineConfig) -> dict[str, dict[str, Any]]
     label_files = [cfg.label.path] if cfg.label.kind == "join" else []
     reads_server = ds.source.kind == "sql" and getattr(ds.source, "url", None) is not None
 
+    monitored = cfg.monitor is not None
     stages = {
-        "ingest": _stage(name, "ingest", deps=source_files(source), params=[key("dataset.source")],
-                         outs=[p.raw], always_changed=reads_server),
+        "monitor": _stage(name, "monitor", deps=[], params=[key("monitor"), key("target"), key("task")],
+                          outs=[{p.trigger: KEPT}, {p.monitor_state: KEPT}, {p.drift_json: KEPT}, {p.drift_html: KEPT}],
+                          always_changed=True),
+        "ingest": _stage(name, "ingest", deps=[*source_files(source), *([p.trigger] if monitored else [])],
+                         params=[key("dataset.source")], outs=[p.raw], always_changed=reads_server),
         "validate": _stage(name, "validate", deps=[p.raw], params=[key("schema")],
                            outs=[p.validated, p.quarantine], metrics=[{p.validation_report: NO_CACHE}]),
         "label": _stage(name, "label", deps=[p.validated, *label_files],
@@ -83,8 +88,15 @@ def pipeline_stages(name: str, cfg: PipelineConfig) -> dict[str, dict[str, Any]]
                            params=[key("model.threshold"), key("target"), key("task")],
                            outs=[p.predictions, *({p.plot(n): NO_CACHE} for n in plot_names(cfg.task))],
                            metrics=[{p.metrics: NO_CACHE}]),
+        "promote": _stage(name, "promote", deps=[p.model, p.model_meta, p.fitted_features, p.metrics, p.split_dir, p.predictions],
+                          params=[key("gate"), key("task"), key("target")], outs=[{p.promotion: NO_CACHE}]),
     }
-    return {stage_name(name, step): stages[step] for step in STEPS}
+    return {stage_name(name, step): stages[step] for step in pipeline_steps(cfg)}
+
+
+def pipeline_steps(cfg: PipelineConfig) -> tuple[str, ...]:
+    """The steps of one pipeline, in run order; `monitor` only where the config asks for it."""
+    return tuple(step for step in STEPS if step != "monitor" or cfg.monitor is not None)
 
 
 def plot_names(task: str) -> tuple[str, ...]:

@@ -133,3 +133,45 @@ class SplitSpec(Strict):
         if self.kind == "group" and not self.group:
             raise ValueError("a group split needs 'group': the column whose values stay together")
         return self
+
+
+# --- monitor ---------------------------------------------------------------------------------
+
+Signal = Literal["dataset_drift", "prediction_drift", "performance", "multivariate"]
+DriftTestName = Literal["ks", "wasserstein", "psi", "chi2", "jensen_shannon", "z_binary"]
+
+
+class ColumnPolicy(Strict):
+    """Per-column override of the monitor's defaults."""
+
+    test: DriftTestName | None = None
+    threshold: float | None = Field(None, gt=0)
+    ignore: bool = False
+
+
+class MonitorSpec(Strict):
+    """When new data counts as drift, and when drift is worth a retrain."""
+
+    columns: list[str] | None = None  # default: every schema column but the id, timestamp and target
+    min_batch_rows: int = Field(200, ge=1)
+    drift_share: float = Field(0.3, gt=0, le=1)
+    retrain_on: list[Signal] = ["dataset_drift", "prediction_drift", "performance"]
+    prediction_threshold: float = Field(0.2, gt=0)
+    performance_drop: float = Field(0.03, gt=0)
+    min_labelled_rows: int = Field(200, ge=0)
+    cooldown_batches: int = Field(0, ge=0)
+    multiple_testing: Literal["none", "bonferroni", "benjamini_hochberg"] = "benjamini_hochberg"
+    domain_classifier: bool = True
+    domain_auc_threshold: float = Field(0.6, gt=0.5, lt=1)
+    overrides: dict[str, ColumnPolicy] = {}
+
+
+# --- gate ------------------------------------------------------------------------------------
+
+
+class GateSpec(Strict):
+    """When a challenger may replace the champion (both scored on the same held-out rows)."""
+
+    metric: str | None = None  # default: roc_auc (binary), rmse (regression), log_loss (multiclass)
+    min_improvement: float = Field(0.0, ge=0)
+    minimum: float | None = None  # an absolute bar the challenger's metric must clear (a ceiling for losses)

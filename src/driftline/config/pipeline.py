@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from driftline.config.groups import DatasetSpec, LabelSpec, SchemaSpec, SplitSpec, Strict
+from driftline.config.groups import DatasetSpec, GateSpec, LabelSpec, MonitorSpec, SchemaSpec, SplitSpec, Strict
 from driftline.features.pipeline import FeaturePlan
 from driftline.models.spec import ModelSpec
 
@@ -27,6 +27,8 @@ class PipelineConfig(Strict):
     split: SplitSpec = SplitSpec()
     features: FeaturePlan = FeaturePlan()
     model: ModelSpec
+    gate: GateSpec = GateSpec()
+    monitor: MonitorSpec | None = None
 
     def to_params(self) -> dict:
         """Plain data for params.yaml: defaults filled in, unset optionals left out."""

@@ -158,6 +158,8 @@ def _as_1d_object(values: Any) -> np.ndarray:
 def _as_float_array(values: Any) -> np.ndarray:
     """float64 view/copy of a column; values that are not numbers become NaN."""
     if isinstance(values, pd.Series):
+        if values.dtype == np.float64:  # NaN is already the missing marker: no copy
+            return values.to_numpy()
         if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
             values.dtype
         ):

@@ -7,6 +7,7 @@ Modules are imported by name only when their stage runs, so a stage pays only fo
 from __future__ import annotations
 
 STAGE_MODULES = {
+    "monitor": "driftline.stages.monitor",
     "ingest": "driftline.stages.ingest",
     "validate": "driftline.stages.validate",
     "label": "driftline.stages.label",
@@ -14,4 +15,5 @@ STAGE_MODULES = {
     "featurize": "driftline.stages.featurize",
     "train": "driftline.stages.train",
     "evaluate": "driftline.stages.evaluate",
+    "promote": "driftline.stages.promote",
 }

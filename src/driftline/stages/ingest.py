@@ -1,4 +1,4 @@
-"""ingest: read the configured source into data/<pipeline>/raw.parquet."""
+"""ingest: read the configured source, plus the new batches the drift policy absorbed, into raw.parquet."""
 
 from __future__ import annotations
 
@@ -6,6 +6,21 @@ import pandas as pd
 
 from driftline.atomic import write_parquet
 from driftline.stages.context import StageContext, StageError
+
+
+def absorbed_batches(ctx: StageContext) -> list[pd.DataFrame]:
+    """The batches listed in the trigger file, each checked against the hash it was absorbed with."""
+    from driftline.data.batches import read_trigger, sha256_of
+
+    frames = []
+    for batch in read_trigger(ctx.root, ctx.paths.trigger).absorbed:
+        path = ctx.path(batch.file)
+        if not path.is_file():
+            raise StageError(f"{ctx.paths.trigger} lists {batch.file}, which is missing: restore it (git or dvc pull)")
+        if sha256_of(path) != batch.sha256:
+            raise StageError(f"{batch.file} changed after it was absorbed into training; batches are immutable, add a new one instead")
+        frames.append(pd.read_parquet(path))
+    return frames
 
 
 def run(ctx: StageContext) -> str:
@@ -17,5 +32,9 @@ def run(ctx: StageContext) -> str:
         raise StageError(f"{ctx.pipeline}.dataset.source: {exc}") from exc
     if not isinstance(df, pd.DataFrame) or df.empty:
         raise StageError(f"{ctx.pipeline}.dataset.source returned no rows: check the source and its query")
+    batches = absorbed_batches(ctx) if ctx.cfg.monitor is not None else []
+    if batches:
+        df = pd.concat([df, *batches], ignore_index=True)
     write_parquet(ctx.path(ctx.paths.raw), df)
-    return f"{len(df):,} rows x {df.shape[1]} columns -> {ctx.paths.raw}"
+    extra = f" (incl. {sum(len(b) for b in batches):,} rows from {len(batches)} absorbed batch(es))" if batches else ""
+    return f"{len(df):,} rows x {df.shape[1]} columns{extra} -> {ctx.paths.raw}"

@@ -1,0 +1,133 @@
+"""promote: gate the challenger against the champion on the same held-out rows; register and swap.
+
+The registry lives outside DVC's outputs (registry/<pipeline>/), so reruns never delete history.
+This stage's own output is a small report, reports/<pipeline>/promotion.json.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from driftline.atomic import write_json, write_parquet
+from driftline.stages.context import StageContext
+from driftline.stages.matrix import encode_target
+
+REFERENCE_SAMPLE_ROWS = 5_000
+VERSION_FILES = ("model.txt", "features.json", "model.json", "metrics.json")
+
+
+def monitored_kinds(ctx: StageContext) -> dict[str, str]:
+    """Drift-profile kind of every input column a monitor can watch (not id, time or target)."""
+    cfg = ctx.cfg
+    skip = {cfg.dataset.id, cfg.dataset.timestamp, cfg.target}
+    if cfg.label.kind in ("column", "rule"):
+        skip.add(cfg.label.column)
+    kinds = {"float": "numeric", "int": "numeric", "binary": "binary", "bool": "binary",
+             "category": "categorical", "string": "categorical"}
+    return {name: kinds[col.dtype] for name, col in cfg.schema_.columns.items()
+            if name not in skip and col.dtype in kinds and not col.unique}
+
+
+def score_version(model_path: Path, features_path: Path, meta: dict, rows: pd.DataFrame, ctx: StageContext) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, encoded labels) of one model version on raw held-out rows, through its own fitted features."""
+    from driftline.features.pipeline import FittedFeatures, apply_features
+    from driftline.models.train import load_model, predict_scores
+
+    fitted = FittedFeatures.from_json(json.loads(features_path.read_text(encoding="utf-8")))
+    X = apply_features(rows, fitted)
+    scores = predict_scores(load_model(model_path), X, ctx.cfg.task)
+    return scores, encode_target(rows[ctx.cfg.target], ctx.cfg.task, meta.get("classes"))
+
+
+def write_profile(ctx: StageContext, train: pd.DataFrame, folder: Path) -> list[str]:
+    """The reference profile the monitor compares new data with, computed once per version."""
+    from driftline.drift.profile import profile_frame, save_profile
+
+    kinds = monitored_kinds(ctx)
+    frame = train[list(kinds)].copy()
+    predictions = pd.read_parquet(ctx.path(ctx.paths.predictions))
+    profiles = profile_frame(frame, kinds)
+    if "score" in predictions.columns:
+        profiles.update(profile_frame(predictions[["score"]].rename(columns={"score": "__score__"}), {"__score__": "numeric"}))
+    save_profile(profiles, folder / "profile.json", folder / "profile.npz")
+    sample = frame.sample(n=min(len(frame), REFERENCE_SAMPLE_ROWS), random_state=0).reset_index(drop=True)
+    write_parquet(folder / "reference_sample.parquet", sample)
+    return ["profile.json", "profile.npz", "reference_sample.parquet"]
+
+
+def training_summary(ctx: StageContext, train: pd.DataFrame) -> dict:
+    from driftline.data.batches import read_trigger
+
+    ts = ctx.cfg.dataset.timestamp
+    window = None
+    if ts and ts in train.columns and len(train):
+        window = {"from": pd.Timestamp(train[ts].min()).isoformat(), "to": pd.Timestamp(train[ts].max()).isoformat()}
+    trigger = read_trigger(ctx.root, ctx.paths.trigger)
+    return {"train_rows": len(train), "time_window": window,
+            "absorbed_batches": [b.to_json() for b in trigger.absorbed], "retrains": trigger.retrains}
+
+
+def run(ctx: StageContext) -> str:
+    from driftline.registry.gate import decide, gate_metric
+    from driftline.registry.store import Registry, fingerprint_config, fingerprint_files, sha256_file
+    from driftline.models.evaluate import compute_metrics
+
+    p, cfg = ctx.paths, ctx.cfg
+    registry = Registry(ctx.root, ctx.pipeline)
+    champion = registry.champion()
+    meta = json.loads(ctx.path(p.model_meta).read_text(encoding="utf-8"))
+    test = pd.read_parquet(ctx.path(p.split("test")))
+    metric = gate_metric(cfg.gate, cfg.task)
+
+    scores, y = score_version(ctx.path(p.model), ctx.path(p.fitted_features), meta, test, ctx)
+    challenger_value = compute_metrics(y, scores, cfg.task, threshold=cfg.model.threshold).get(metric)
+    if challenger_value is None:
+        raise_for = f"gate metric '{metric}' is undefined on the test split (one class only?)"
+        from driftline.stages.context import StageError
+
+        raise StageError(f"{ctx.pipeline}.gate.metric: {raise_for}")
+    champion_value = None
+    report: dict = {"champion_before": champion.version if champion else None, "metric": metric}
+    if champion is not None:
+        if champion.files.get("model.txt") == sha256_file(ctx.path(p.model)):
+            report.update(decision="unchanged", champion_after=champion.version,
+                          reason=f"the trained model is identical to champion {champion.version}")
+            write_json(ctx.path(p.promotion), report)
+            return f"model unchanged: {champion.version} stays champion"
+        champ_meta = json.loads(registry.file(champion.version, "model.json").read_text(encoding="utf-8"))
+        champ_scores, champ_y = score_version(registry.file(champion.version, "model.txt"),
+                                              registry.file(champion.version, "features.json"), champ_meta, test, ctx)
+        champion_value = compute_metrics(champ_y, champ_scores, cfg.task, threshold=cfg.model.threshold).get(metric)
+    result = decide(float(challenger_value), champion_value, cfg.gate, cfg.task)
+    report["gate"] = result.to_json()
+    if not result.passed:
+        registry.record_refusal(None, result.reason, {"gate": result.to_json()})
+        report.update(decision="refused", champion_after=report["champion_before"], reason=result.reason)
+        write_json(ctx.path(p.promotion), report)
+        return f"gate refused: {result.reason}"
+
+    train = pd.read_parquet(ctx.path(p.split("train")))
+    with tempfile.TemporaryDirectory(prefix=".promote-", dir=ctx.path(p.models)) as tmp:
+        folder = Path(tmp)
+        files = {name: ctx.path(f"{p.models}/{name}") for name in VERSION_FILES if name != "metrics.json"}
+        files["metrics.json"] = ctx.path(p.metrics)
+        for name in write_profile(ctx, train, folder):
+            files[name] = folder / name
+        write_json(folder / "training.json", training_summary(ctx, train))
+        files["training.json"] = folder / "training.json"
+        metrics = json.loads(ctx.path(p.metrics).read_text(encoding="utf-8"))
+        version = registry.register(
+            files, metrics=metrics,
+            data_fingerprint=fingerprint_files([ctx.path(p.split(s)) for s in ("train", "valid")]),
+            config_fingerprint=fingerprint_config(cfg.to_params()),
+            gate=result.to_json(),
+        )
+    registry.promote(version.version, result.reason)
+    report.update(decision="promoted", champion_after=version.version, reason=result.reason)
+    write_json(ctx.path(p.promotion), report)
+    return f"promoted {version.version}: {result.reason}"
