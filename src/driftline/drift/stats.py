@@ -255,8 +255,8 @@ def ecdf_distances(a_sorted: np.ndarray, b_sorted: np.ndarray) -> EcdfDistances:
         # Counts written straight from the comparison: a cumsum that casts bool is ~2× slower.
         count = np.empty(size, dtype=index_dtype)
         np.less(order, a1 - a0, out=count, casting="unsafe")
-        np.cumsum(count, out=count)
-        count += a0  # elements of `a` up to each merged position
+        count[0] += a0
+        np.cumsum(count, out=count)  # elements of `a` up to each merged position
         cdf_gap = count / n
         before = a0 + b0
         np.subtract(np.arange(before + 1, before + size + 1, dtype=index_dtype), count, out=count)
@@ -264,23 +264,25 @@ def ecdf_distances(a_sorted: np.ndarray, b_sorted: np.ndarray) -> EcdfDistances:
 
         widths = np.empty(size)
         np.subtract(merged[1:], merged[:-1], out=widths[:-1])
-        last_block = a1 == n and b1 == m
-        if last_block:
-            widths[-1] = 0.0
+        if a1 == n and b1 == m:
+            widths[-1] = 0.0  # the overall last position: its gap is 1 − 1 = 0
         else:
             following = min(a_sorted[a1] if a1 < n else np.inf, b_sorted[b1] if b1 < m else np.inf)
             widths[-1] = following - merged[-1]
-        # Inside a run of equal values the counts are not yet the run's: zero those gaps (the
-        # overall last gap is 1 − 1 = 0, so a zero never changes the extremes). np.max with
-        # where= would be ~30× slower than this plain pass.
-        at_run_ends = np.where(widths != 0.0, cdf_gap, 0.0)
-        if last_block:
-            at_run_ends[-1] = cdf_gap[-1]
-        i_max, i_min = int(np.argmax(at_run_ends)), int(np.argmin(at_run_ends))
-        if at_run_ends[i_max] > largest:
-            largest, location_max = float(at_run_ends[i_max]), float(merged[i_max])
-        if at_run_ends[i_min] < smallest:
-            smallest, location_min = float(at_run_ends[i_min]), float(merged[i_min])
+        # Only the last position of a run of equal values has the run's counts. Take the
+        # extremes over all positions and fall back to a run-end-only pass when one lands
+        # inside a run (ties): zeroing the other gaps never moves the extremes, because the
+        # overall last gap is 0. (np.max with where= would be ~30× slower.)
+        candidates = cdf_gap
+        i_max, i_min = int(np.argmax(candidates)), int(np.argmin(candidates))
+        if not (_is_run_end(widths, i_max) and _is_run_end(widths, i_min)):
+            candidates = np.where(widths != 0.0, cdf_gap, 0.0)
+            candidates[-1] = cdf_gap[-1]  # the block's last position always ends a run
+            i_max, i_min = int(np.argmax(candidates)), int(np.argmin(candidates))
+        if candidates[i_max] > largest:
+            largest, location_max = float(candidates[i_max]), float(merged[i_max])
+        if candidates[i_min] < smallest:
+            smallest, location_min = float(candidates[i_min]), float(merged[i_min])
         # Not np.vecdot (scipy's choice): that is a multithreaded BLAS call whose spinning
         # threads fight the caller's own threads; multiply + pairwise sum stays in cache.
         np.abs(cdf_gap, out=cdf_gap)
@@ -290,6 +292,10 @@ def ecdf_distances(a_sorted: np.ndarray, b_sorted: np.ndarray) -> EcdfDistances:
     if below > largest:
         return EcdfDistances(below, location_min, -1, wasserstein)
     return EcdfDistances(float(largest), location_max, 1, wasserstein)
+
+
+def _is_run_end(widths: np.ndarray, i: int) -> bool:
+    return i == widths.size - 1 or widths[i] != 0.0
 
 
 def kstwo_sf(d: float, n: float) -> float:

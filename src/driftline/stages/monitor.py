@@ -27,6 +27,12 @@ def read_state(ctx: StageContext) -> dict[str, Any]:
     return {"seen": [], "batches_since_retrain": 0}
 
 
+def _reported_on(ctx: StageContext, version: str) -> bool:
+    """Whether the report on disk already compares against this champion."""
+    path = ctx.path(ctx.paths.drift_json)
+    return path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("reference", {}).get("version") == version
+
+
 def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame, threshold: float) -> dict[str, Any] | None:
     """Multivariate drift: out-of-fold AUC of LightGBM telling reference rows from current rows."""
     import lightgbm as lgb
@@ -89,7 +95,7 @@ def run(ctx: StageContext) -> str:
     if champion is None:
         report["decision"] = {"retrain": False, "reasons": ["no champion yet: the first `dvc repro` trains and promotes one"],
                               "signals": [], "policy": spec.model_dump(mode="json")}
-    elif not new and ctx.path(p.drift_json).is_file():
+    elif not new and _reported_on(ctx, champion.version):
         return f"no new batches ({len(pending)} pending, {len(trigger.absorbed)} absorbed); report unchanged"
     else:
         current = pd.concat([pd.read_parquet(ctx.path(b.file)) for b in new], ignore_index=True) if new else pd.DataFrame()

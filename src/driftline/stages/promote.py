@@ -18,6 +18,9 @@ from driftline.stages.context import StageContext
 from driftline.stages.matrix import encode_target
 
 REFERENCE_SAMPLE_ROWS = 5_000
+# numeric reference columns keep at most this many order statistics (the profile records the
+# resulting bound on KS and Wasserstein), so a version stays small enough to commit
+PROFILE_MAX_VALUES = 10_000
 VERSION_FILES = ("model.txt", "features.json", "model.json", "metrics.json")
 
 
@@ -51,7 +54,7 @@ def write_profile(ctx: StageContext, train: pd.DataFrame, folder: Path) -> list[
     kinds = monitored_kinds(ctx)
     frame = train[list(kinds)].copy()
     predictions = pd.read_parquet(ctx.path(ctx.paths.predictions))
-    profiles = profile_frame(frame, kinds)
+    profiles = profile_frame(frame, kinds, max_values=PROFILE_MAX_VALUES)
     if "score" in predictions.columns:
         profiles.update(profile_frame(predictions[["score"]].rename(columns={"score": "__score__"}), {"__score__": "numeric"}))
     save_profile(profiles, folder / "profile.json", folder / "profile.npz")
