@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in reference and in current")
     parser.add_argument("--threads", type=int, default=2, help="threads for the report")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of the report")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of the report")
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -218,15 +218,21 @@ def main(argv: list[str] | None = None) -> int:
         load_seconds = time.perf_counter() - start
     del profiles
 
-    timings = []
+    load_before = os.getloadavg()[0]
+    timings, cpu_timings = [], []
     report: dict[str, list[Any]] = {}
     for _ in range(args.repeat):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         report = run_tests(stored, current, n_threads=args.threads)
         timings.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    run_tests(stored, current, n_threads=1)
-    serial_seconds = time.perf_counter() - start
+        cpu_timings.append(time.process_time() - cpu_start)
+    serial_timings = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        run_tests(stored, current, n_threads=1)
+        serial_timings.append(time.perf_counter() - start)
+    serial_seconds = min(serial_timings)
+    load_after = os.getloadavg()[0]
 
     tracemalloc.start()
     tracemalloc.reset_peak()
@@ -276,7 +282,13 @@ def main(argv: list[str] | None = None) -> int:
             "seconds_first": timings[0],
             "seconds_best": best,
             "seconds_all": timings,
-            "seconds_single_thread": serial_seconds,
+            "seconds_median": float(np.median(timings)),
+            "cpu_seconds_all": cpu_timings,
+            "seconds_single_thread_best": serial_seconds,
+            "seconds_single_thread_all": serial_timings,
+            "load_average_1min_before_after": [load_before, load_after],
+            "timing_method": "time.perf_counter around run_tests on the loaded profile; "
+            "the machine is shared, so see the load average",
             "peak_mb_tracemalloc": peak_mb,
             "memory_method": "tracemalloc peak above the start of a separate untimed run (numpy buffers included)",
             "tests": "numeric: ks, wasserstein, psi, missing_share; categorical: chi2, jensen_shannon, missing_share",
@@ -303,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         ("profile build, once (s)", f"{profile_seconds:.3f}"),
         ("profile save / load (s)", f"{save_seconds:.2f} / {load_seconds:.2f}"),
         (f"report, {args.threads} threads, first / best (s)", f"{timings[0]:.3f} / {best:.3f}"),
-        ("report, 1 thread (s)", f"{serial_seconds:.3f}"),
+        (f"report, {args.threads} threads, median (s)", f"{float(np.median(timings)):.3f}"),
+        ("report, 1 thread, best (s)", f"{serial_seconds:.3f}"),
+        ("load average before / after", f"{load_before:.2f} / {load_after:.2f}"),
         ("report peak memory, tracemalloc (MB)", f"{peak_mb:.0f}"),
         ("scipy baseline (s)", f"{baseline_seconds:.2f}"),
         ("ratio baseline / report", f"{baseline_seconds / best:.1f}x"),

@@ -94,6 +94,28 @@ def test_kstwo_sf_matches_scipy_on_its_slow_branch(n: int, nx2: float) -> None:
     assert abs(drift.kstwo_sf(d, float(n)) - stats.kstwo.sf(d, n)) <= 1e-11
 
 
+@pytest.mark.parametrize("nx2", [0.5, 2.2, 10.0, 300.0])
+def test_kstwo_sf_reproduces_scipys_shortcut_above_a_million(nx2: float) -> None:
+    n = 2_000_000
+    d = float(np.sqrt(nx2 / n))
+    assert drift.kstwo_sf(d, float(n)) == pytest.approx(stats.kstwo.sf(d, n), rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_blocked_merge_matches_scipy_across_many_block_boundaries(monkeypatch, seed: int) -> None:
+    """Tiny blocks put ties on block edges and blocks with one side empty."""
+    monkeypatch.setattr(drift, "_BLOCK", 16)
+    rng = np.random.default_rng(seed)
+    levels = int(rng.integers(2, 40))
+    a = np.sort(rng.integers(0, levels, int(rng.integers(1, 3000))).astype(float))
+    b = np.sort(rng.integers(0, levels, int(rng.integers(1, 3000))).astype(float) + rng.choice([0.0, 0.5, 7.0]))
+    if seed % 2:
+        a, b = np.sort(rng.normal(size=a.size)), np.sort(np.r_[rng.normal(0.3, size=b.size), a[:50]])
+    result = drift.ecdf_distances(a, b)
+    assert abs(result.ks_statistic - stats.ks_2samp(a, b).statistic) <= TOL
+    assert abs(result.wasserstein - stats.wasserstein_distance(a, b)) <= TOL
+
+
 @pytest.mark.parametrize("case", NUMERIC_CASES)
 def test_wasserstein_matches_scipy_and_is_normalised_by_reference_std(case: str) -> None:
     ref, cur = _numeric_case(case)

@@ -91,7 +91,10 @@ app.add_typer(registry_app, name="registry")
 
 from driftline.cli.simulate import simulate  # noqa: E402  (typer only; heavy imports are inside)
 
+from driftline.cli.watch import watch  # noqa: E402
+
 app.command()(simulate)
+app.command()(watch)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

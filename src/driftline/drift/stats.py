@@ -90,16 +90,32 @@ class DriftResult:
         return self.statistic is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (finite floats, sorted detail keys)."""
-        return {
-            "test": self.test,
-            "column": self.column,
-            "statistic": self.statistic,
-            "p_value": self.p_value,
-            "threshold": self.threshold,
-            "drifted": self.drifted,
-            "details": dict(sorted(self.details.items())),
-        }
+        """JSON-ready dict: sorted detail keys, non-finite floats (overflow) as None."""
+        return _json_ready(
+            {
+                "test": self.test,
+                "column": self.column,
+                "statistic": self.statistic,
+                "p_value": self.p_value,
+                "threshold": self.threshold,
+                "drifted": self.drifted,
+                "details": dict(sorted(self.details.items())),
+            }
+        )
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
 
 
 def _skipped(test: str, column: str, threshold: float, reason: str, **details: Any) -> DriftResult:
@@ -117,7 +133,7 @@ class NumericSample:
     n_missing: int
     sorted_values: np.ndarray
     _ecdf_cache: dict[int, tuple[NumericProfile, EcdfDistances]] = field(
-        default_factory=dict, repr=False
+        default_factory=dict, init=False, repr=False
     )
 
     @property
@@ -753,8 +769,11 @@ def run_tests(
     columns = sorted(plan)
     if n_threads <= 1:
         return {column: run_column(column) for column in columns}
+    # Longest first (numeric merges dwarf category counts), so no thread idles at the end.
+    by_cost = sorted(columns, key=lambda c: (profiles[c].kind != "numeric", -profiles[c].n, c))
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        return dict(zip(columns, pool.map(run_column, columns), strict=True))
+        futures = {column: pool.submit(run_column, column) for column in by_cost}
+        return {column: futures[column].result() for column in columns}
 
 
 # ---------------------------------------------------------------- multiple-testing helpers

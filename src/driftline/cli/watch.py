@@ -1,0 +1,101 @@
+"""`driftline watch`: run the drift loop on a schedule, one line per cycle.
+
+A cycle is `dvc repro <pipeline>-promote`: the monitor looks at new batches, and when its policy
+fires the same run retrains, gates and promotes. Exit codes (for cron and CI):
+0 every cycle ran (whatever it decided); 1 a `dvc repro` failed; 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    match = DURATION.match(text.strip())
+    if not match or float(match.group(1)) <= 0:
+        raise typer.BadParameter(f"'{text}' is not a duration like 30s, 10m, 1h or 1d")
+    return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def cycle_summary(root: Path, pipeline: str) -> dict[str, Any]:
+    """What the last cycle decided, from the files the stages wrote."""
+    from driftline.paths import PipelinePaths
+    from driftline.registry.store import Registry
+
+    paths = PipelinePaths(pipeline)
+    drift = _read(root / paths.drift_json)
+    promotion = _read(root / paths.promotion)
+    champion = Registry(root, pipeline).champion()
+    decision = drift.get("decision", {})
+    return {
+        "pipeline": pipeline,
+        "new_batches": len(drift.get("current", {}).get("batches", []) or []),
+        "drifted_columns": [c["name"] for c in drift.get("columns", []) if c.get("drifted")],
+        "retrain": bool(decision.get("retrain")),
+        "reasons": decision.get("reasons", []),
+        "promotion": promotion.get("decision"),
+        "champion": champion.version if champion else None,
+    }
+
+
+def describe(summary: dict[str, Any]) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    drifted = summary["drifted_columns"]
+    parts = [f"{stamp} {summary['pipeline']}: {summary['new_batches']} new batch(es)"]
+    if drifted:
+        parts.append(f"drifted: {', '.join(drifted[:5])}{'…' if len(drifted) > 5 else ''}")
+    if summary["retrain"]:
+        parts.append(f"retrained -> {summary['promotion'] or 'no promotion'}")
+    else:
+        parts.append("no retrain" + (f" ({summary['reasons'][0]})" if summary["reasons"] else ""))
+    parts.append(f"champion {summary['champion'] or 'none'}")
+    return "; ".join(parts)
+
+
+def watch(
+    pipeline: Annotated[str, typer.Argument(help="The pipeline to keep alive.")],
+    every: Annotated[str, typer.Option(help="Time between cycles: 30s, 10m, 1h, 1d.")] = "10m",
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit (for cron or a CI job).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each cycle as one JSON line.")] = False,
+) -> None:
+    """Run the drift loop: `dvc repro` on a schedule, printing one line per cycle.
+
+    Each cycle runs the monitor; if the drift policy fires, the same run retrains, gates and
+    promotes. Exit codes: **0** every cycle ran, **1** `dvc repro` failed, **2** bad arguments.
+    """
+    from driftline.project import ProjectError, find_root
+
+    interval = parse_duration(every)
+    try:
+        root = find_root()
+    except ProjectError as exc:
+        typer.echo(f"driftline watch: {exc}", err=True)
+        raise typer.Exit(2) from None
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    dvc = dvc if Path(dvc).exists() else "dvc"
+    while True:
+        started = time.monotonic()
+        proc = subprocess.run([dvc, "repro", f"{pipeline}-promote"], cwd=root, capture_output=True, text=True)
+        if proc.returncode != 0:
+            typer.echo(f"driftline watch: dvc repro failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}", err=True)
+            raise typer.Exit(1)
+        summary = cycle_summary(root, pipeline)
+        typer.echo(json.dumps(summary, sort_keys=True) if as_json else describe(summary))
+        if once:
+            return
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
