@@ -1,0 +1,130 @@
+"""The monitor's core and the promotion gate: pure functions on profiles, frames and reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftline.config.groups import ColumnPolicy, GateSpec, MonitorSpec
+from driftline.drift.monitor import column_report, decide, histogram
+from driftline.drift.profile import profile_frame
+from driftline.registry.gate import decide as gate
+
+RNG = np.random.default_rng(0)
+N = 4_000
+
+
+def reference() -> pd.DataFrame:
+    return pd.DataFrame({
+        "income": RNG.lognormal(10, 0.5, N),
+        "age": RNG.integers(18, 80, N).astype(float),
+        "region": pd.Categorical(RNG.choice(["north", "south", "east"], N, p=[0.5, 0.3, 0.2])),
+    })
+
+
+KINDS = {"income": "numeric", "age": "numeric", "region": "categorical"}
+
+
+@pytest.fixture(scope="module")
+def profiles() -> dict:
+    return profile_frame(reference(), KINDS)
+
+
+def test_a_shifted_column_is_flagged_and_an_unshifted_one_is_not(profiles: dict) -> None:
+    current = reference()
+    current["income"] *= 0.7
+    report = column_report(profiles, current, list(KINDS), MonitorSpec())
+    by_name = {c["name"]: c for c in report}
+    assert by_name["income"]["drifted"] and by_name["income"]["test"] == "wasserstein"
+    assert not by_name["age"]["drifted"] and not by_name["region"]["drifted"]
+    assert report[0]["name"] == "income", "drifted columns come first"
+    assert by_name["income"]["severity"] > 1 > by_name["age"]["severity"]
+
+
+def test_more_missing_values_and_unseen_categories_are_signals_not_crashes(profiles: dict) -> None:
+    current = reference()
+    current.loc[: N // 2, "age"] = np.nan
+    current["region"] = pd.Categorical(np.where(np.arange(N) % 3 == 0, "atlantis", current["region"].astype(str)))
+    by_name = {c["name"]: c for c in column_report(profiles, current, list(KINDS), MonitorSpec())}
+    assert by_name["age"]["missing"]["drifted"] and by_name["age"]["drifted"]
+    assert by_name["region"]["drifted"] and "atlantis" in by_name["region"]["unseen_categories"]
+
+
+def test_an_empty_current_column_is_reported_with_a_note(profiles: dict) -> None:
+    current = reference()
+    current["income"] = np.nan
+    by_name = {c["name"]: c for c in column_report(profiles, current, list(KINDS), MonitorSpec())}
+    assert by_name["income"]["statistic"] is None and by_name["income"]["note"]
+    assert by_name["income"]["missing"]["current"] == 1.0 and by_name["income"]["drifted"]
+
+
+def test_a_per_column_override_changes_test_and_threshold(profiles: dict) -> None:
+    current = reference()
+    current["age"] += 1.0
+    spec = MonitorSpec(overrides={"age": ColumnPolicy(test="psi", threshold=0.001)})
+    by_name = {c["name"]: c for c in column_report(profiles, current, list(KINDS), spec)}
+    assert by_name["age"]["test"] == "psi" and by_name["age"]["threshold"] == 0.001 and by_name["age"]["drifted"]
+
+
+def test_histograms_share_bins_and_sum_to_one(profiles: dict) -> None:
+    hist = histogram(profiles["income"], reference()["income"])
+    assert len(hist["edges"]) == len(hist["reference"]) + 1
+    assert sum(hist["reference"]) == pytest.approx(1, abs=1e-4) and sum(hist["current"]) == pytest.approx(1, abs=1e-4)
+    cats = histogram(profiles["region"], pd.Series(["north", "mars"]))
+    assert cats["categories"][-1] == "mars" and cats["reference"][-1] == 0
+
+
+def report(**signals: bool) -> dict:
+    columns = [{"name": f"c{i}", "drifted": i < 2} for i in range(5)]
+    return {
+        "columns": columns, "dataset_drift": signals.get("dataset", False),
+        "prediction": {"drifted": signals.get("prediction", False), "statistic": 0.3, "threshold": 0.2},
+        "performance": {"drifted": signals.get("performance", False), "metric": "roc_auc", "reference": 0.8,
+                        "current": 0.7, "drop": 0.1, "threshold": 0.03},
+        "multivariate": {"drifted": signals.get("multivariate", False), "auc": 0.8, "threshold": 0.6},
+    }
+
+
+DECISIONS = [
+    pytest.param({}, {}, False, "no retrain signal fired", id="quiet"),
+    pytest.param({"dataset": True}, {}, True, "2 of 5 columns drifted", id="dataset-drift"),
+    pytest.param({"performance": True}, {}, True, "roc_auc fell from 0.8000 to 0.7000", id="performance"),
+    pytest.param({"multivariate": True}, {}, False, "not a retrain signal", id="signal-outside-policy"),
+    pytest.param({"multivariate": True}, {"retrain_on": ["multivariate"]}, True, "AUC 0.800", id="signal-in-policy"),
+    pytest.param({"dataset": True}, {"min_labelled_rows": 10_000}, False, "waiting for labels", id="too-few-labels"),
+    pytest.param({"dataset": True}, {"cooldown_batches": 5}, False, "cooldown", id="cooldown"),
+    pytest.param({"dataset": True}, {"min_batch_rows": 5_000}, False, "waiting for more data", id="small-batch"),
+]
+
+
+@pytest.mark.parametrize(("signals", "policy", "retrain", "reason"), DECISIONS)
+def test_the_decision_follows_the_policy(signals: dict, policy: dict, retrain: bool, reason: str) -> None:
+    decision = decide(report(**signals), MonitorSpec(**policy), new_rows=1_000, labelled_rows=1_000, batches_since_retrain=1)
+    assert decision["retrain"] is retrain
+    assert any(reason in r for r in decision["reasons"]), decision["reasons"]
+    assert decision["policy"]["drift_share"] == MonitorSpec(**policy).drift_share
+
+
+def test_no_new_rows_never_retrains() -> None:
+    decision = decide(report(dataset=True), MonitorSpec(), new_rows=0, labelled_rows=0, batches_since_retrain=0)
+    assert decision == {**decision, "retrain": False} and "no new data" in decision["reasons"][0]
+
+
+GATES = [
+    pytest.param(0.80, 0.78, GateSpec(), "binary", True, id="better-auc-passes"),
+    pytest.param(0.78, 0.80, GateSpec(), "binary", False, id="worse-auc-refused"),
+    pytest.param(0.80, 0.80, GateSpec(), "binary", True, id="tie-passes-without-min-improvement"),
+    pytest.param(0.805, 0.80, GateSpec(min_improvement=0.01), "binary", False, id="too-small-improvement"),
+    pytest.param(0.90, 1.00, GateSpec(), "regression", True, id="lower-rmse-passes"),
+    pytest.param(1.10, 1.00, GateSpec(), "regression", False, id="higher-rmse-refused"),
+    pytest.param(0.60, None, GateSpec(minimum=0.7), "binary", False, id="first-model-below-the-bar"),
+    pytest.param(0.75, None, GateSpec(minimum=0.7), "binary", True, id="first-model-above-the-bar"),
+]
+
+
+@pytest.mark.parametrize(("challenger", "champion", "spec", "task", "passed"), GATES)
+def test_the_gate(challenger: float, champion: float | None, spec: GateSpec, task: str, passed: bool) -> None:
+    result = gate(challenger, champion, spec, task)
+    assert result.passed is passed
+    assert result.metric in result.reason
