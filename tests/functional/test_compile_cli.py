@@ -83,6 +83,14 @@ MISTAKES = [
         ["pricing.split.kind", "time split", "conf/split/time.yaml"], id="time-split-without-timestamp",
     ),
     pytest.param(
+        "conf/monitor/default.yaml", "overrides: {}", "overrides: {credit_scor: {test: psi}}",
+        ["credit.monitor.overrides.credit_scor", "not a column", "conf/monitor/default.yaml"], id="monitor-override-unknown-column",
+    ),
+    pytest.param(
+        "conf/gate/default.yaml", "min_improvement: 0.0", "metric: rmse\nmin_improvement: 0.0",
+        ["credit.gate.metric", "not a binary metric", "conf/gate/default.yaml"], id="gate-metric-wrong-for-task",
+    ),
+    pytest.param(
         "conf/dataset/loans.yaml", "kind: generator\n  generator: loans", "kind: csv\n  path: data/applications.csv\n  generator: loans",
         ["credit.dataset.source", "conf/dataset/loans.yaml"], id="source-keys-for-another-kind",
     ),

@@ -12,6 +12,11 @@ from driftline.config.pipeline import PipelineConfig
 
 Problem = tuple[tuple[str | int, ...], str]  # (key path, message)
 
+GATE_METRICS = {
+    "binary": ("roc_auc", "average_precision", "log_loss", "brier", "accuracy", "precision", "recall", "f1"),
+    "regression": ("rmse", "mae", "r2", "mape"),
+    "multiclass": ("log_loss", "accuracy", "macro_f1"),
+}
 TARGET_KINDS = {
     "binary": ("binary", "bool"),
     "regression": ("float", "int"),
@@ -80,6 +85,16 @@ def check_pipeline(cfg: PipelineConfig, file_exists: Callable[[str], bool]) -> l
             problems.append((("split", "kind"), "a time split needs dataset.timestamp, and this dataset has none"))
     if split.kind == "group" and split.group is not None:
         need_column(("split", "group"), split.group, "group column")
+
+    # monitor and gate
+    if cfg.monitor is not None:
+        for i, column in enumerate(cfg.monitor.columns or []):
+            need_column(("monitor", "columns", i), column, "monitored column")
+        for column in cfg.monitor.overrides:
+            need_column(("monitor", "overrides", column), column, "override for column")
+    gate_metrics = GATE_METRICS[cfg.task]
+    if cfg.gate.metric is not None and cfg.gate.metric not in gate_metrics:
+        problems.append((("gate", "metric"), f"'{cfg.gate.metric}' is not a {cfg.task} metric; choose one of: {', '.join(gate_metrics)}"))
 
     # features
     from driftline.features.pipeline import check_columns

@@ -97,11 +97,22 @@ def run(ctx: StageContext) -> str:
     champion_value = None
     report: dict = {"champion_before": champion.version if champion else None, "metric": metric}
     if champion is not None:
-        if champion.files.get("model.txt") == sha256_file(ctx.path(p.model)):
+        model_sha = sha256_file(ctx.path(p.model))
+        if champion.files.get("model.txt") == model_sha:
             report.update(decision="unchanged", champion_after=champion.version,
                           reason=f"the trained model is identical to champion {champion.version}")
             write_json(ctx.path(p.promotion), report)
             return f"model unchanged: {champion.version} stays champion"
+        # Identical to an earlier version the champion was rolled back from (say, a forced rerun after
+        # `registry rollback`): never register a duplicate, and never silently undo the rollback.
+        twin = next((v for v in registry.versions() if v.files.get("model.txt") == model_sha), None)
+        if twin is not None:
+            report.update(decision="unchanged", champion_after=champion.version, identical_to=twin.version,
+                          reason=f"the trained model is identical to {twin.version}, already registered; "
+                                 f"{champion.version} stays champion (`driftline registry promote "
+                                 f"{ctx.pipeline} {twin.version}` reinstates it)")
+            write_json(ctx.path(p.promotion), report)
+            return f"model identical to {twin.version}: not registered again; {champion.version} stays champion"
         champ_meta = json.loads(registry.file(champion.version, "model.json").read_text(encoding="utf-8"))
         champ_scores, champ_y = score_version(registry.file(champion.version, "model.txt"),
                                               registry.file(champion.version, "features.json"), champ_meta, test, ctx)
