@@ -10,7 +10,7 @@ from typing import Any
 
 from driftline.config.errors import ConfigProblem
 from driftline.config.pipeline import PipelineConfig
-from driftline.paths import SPLITS, PipelinePaths
+from driftline.paths import PipelinePaths
 
 STEPS = ("monitor", "ingest", "validate", "label", "split", "featurize", "train", "evaluate", "promote")
 

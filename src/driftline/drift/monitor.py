@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.config.groups import MonitorSpec
+from driftline.config.groups import ColumnPolicy, MonitorSpec
 from driftline.drift.profile import CategoricalProfile, NumericProfile, Profile
 from driftline.drift.stats import TESTS, DriftResult, adjust_p_values, default_test, run_tests
 
@@ -72,25 +72,29 @@ def histogram(profile: Profile, current: pd.Series) -> dict[str, Any] | None:
             "current": [round(cur_counts.get(c, 0) / cur_total, 6) for c in categories]}
 
 
+def _with_override(result: DriftResult, override: ColumnPolicy | None) -> DriftResult:
+    """Re-decide a result against a per-column threshold from the policy."""
+    if override is None or override.threshold is None or result.statistic is None:
+        return result
+    if TESTS[result.test].decides_on == "p_value":
+        drifted = result.p_value is not None and result.p_value < override.threshold
+    else:
+        drifted = result.statistic >= override.threshold
+    return DriftResult(result.test, result.column, result.statistic, result.p_value, override.threshold, drifted, result.details)
+
+
 def column_report(profiles: Mapping[str, Profile], current: pd.DataFrame, columns: list[str],
                   spec: MonitorSpec) -> list[dict[str, Any]]:
     plan: dict[str, tuple[str, ...]] = {}
     deciding: dict[str, str] = {}
-    params: dict[str, dict[str, Any]] = {}
     for column in columns:
         profile = profiles[column]
         override = spec.overrides.get(column)
         test = (override.test if override and override.test else None) or default_test(profile.kind, profile.n - profile.n_missing)
         deciding[column] = test
         plan[column] = tuple(dict.fromkeys((test, *INFORMATIVE[profile.kind], "missing_share")))
-    results = run_tests({c: profiles[c] for c in columns}, current, plan, params=params)
-    chosen = [next(r for r in results[c] if r.test == deciding[c]) for c in columns]
-    for column, r in zip(columns, list(chosen)):
-        override = spec.overrides.get(column)
-        if override and override.threshold is not None and r.statistic is not None:
-            decides_on_p = TESTS[r.test].decides_on == "p_value"
-            drifted = (r.p_value is not None and r.p_value < override.threshold) if decides_on_p else r.statistic >= override.threshold
-            chosen[chosen.index(r)] = DriftResult(r.test, r.column, r.statistic, r.p_value, override.threshold, drifted, r.details)
+    results = run_tests({c: profiles[c] for c in columns}, current, plan)
+    chosen = [_with_override(next(r for r in results[c] if r.test == deciding[c]), spec.overrides.get(c)) for c in columns]
     if spec.multiple_testing != "none":
         chosen = adjust_p_values(chosen, "bh" if spec.multiple_testing == "benjamini_hochberg" else "bonferroni")
     report = []

@@ -46,7 +46,7 @@ def _coerce(series: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, pd.Series]:
             values = values.where(integral)
             values = values.astype("Float64").astype("Int64") if len(values) else values.astype("Int64")
     elif kind == "bool":
-        mapping = {True: True, False: False, 1: True, 0: False, "true": True, "false": False, "1": True, "0": False}
+        mapping = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}  # 1 == True, 0 == False
         values = series.map(lambda v: mapping.get(v.lower() if isinstance(v, str) else v, pd.NA) if pd.notna(v) else pd.NA)
         values = values.astype("boolean")
     elif kind == "datetime":

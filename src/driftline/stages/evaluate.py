@@ -39,5 +39,7 @@ def run(ctx: StageContext) -> str:
         predictions["predicted"] = np.asarray(meta["classes"], dtype=object)[scores.argmax(axis=1)]
     write_parquet(ctx.path(p.predictions), predictions)
     write_json(ctx.path(p.metrics), metrics)
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:3])
+    headline = {"binary": ("roc_auc", "average_precision", "log_loss"), "regression": ("rmse", "mae", "r2"),
+                "multiclass": ("log_loss", "accuracy", "macro_f1")}[cfg.task]
+    shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in headline if k in metrics)
     return f"test split ({len(test.X):,} rows): {shown} -> {p.metrics}"

@@ -63,7 +63,7 @@ def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame, threshold:
 
 
 def run(ctx: StageContext) -> str:
-    from driftline.data.batches import Batch, incoming_batches, read_trigger
+    from driftline.data.batches import incoming_batches, read_trigger
     from driftline.drift.html import render_drift_html
     from driftline.drift.monitor import column_report, decide, prediction_report
     from driftline.drift.profile import load_profile

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.atomic import write_json, write_parquet
-from driftline.stages.context import StageContext
+from driftline.stages.context import StageContext, StageError
 from driftline.stages.matrix import encode_target
 
 REFERENCE_SAMPLE_ROWS = 5_000
@@ -76,9 +76,9 @@ def training_summary(ctx: StageContext, train: pd.DataFrame) -> dict:
 
 
 def run(ctx: StageContext) -> str:
+    from driftline.models.evaluate import compute_metrics
     from driftline.registry.gate import decide, gate_metric
     from driftline.registry.store import Registry, fingerprint_config, fingerprint_files, sha256_file
-    from driftline.models.evaluate import compute_metrics
 
     p, cfg = ctx.paths, ctx.cfg
     registry = Registry(ctx.root, ctx.pipeline)
@@ -90,10 +90,7 @@ def run(ctx: StageContext) -> str:
     scores, y = score_version(ctx.path(p.model), ctx.path(p.fitted_features), meta, test, ctx)
     challenger_value = compute_metrics(y, scores, cfg.task, threshold=cfg.model.threshold).get(metric)
     if challenger_value is None:
-        raise_for = f"gate metric '{metric}' is undefined on the test split (one class only?)"
-        from driftline.stages.context import StageError
-
-        raise StageError(f"{ctx.pipeline}.gate.metric: {raise_for}")
+        raise StageError(f"{ctx.pipeline}.gate.metric: '{metric}' is undefined on the test split (one class only?)")
     champion_value = None
     report: dict = {"champion_before": champion.version if champion else None, "metric": metric}
     if champion is not None:
