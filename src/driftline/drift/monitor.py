@@ -132,7 +132,7 @@ def prediction_report(profiles: Mapping[str, Profile], scores: np.ndarray | None
     result = TESTS["psi"](profile, current, threshold=spec.prediction_threshold)
     return {"test": "psi", "statistic": _finite(result.statistic), "threshold": spec.prediction_threshold,
             "drifted": bool(result.drifted), "histogram": histogram(profile, current),
-            "reference_mean": _finite(float(np.mean(profile.sorted_values))) if profile.sorted_values.size else None,
+            "reference_mean": _finite(profile.mean),
             "current_mean": _finite(float(np.mean(scores))) if len(scores) else None}
 
 

@@ -164,7 +164,11 @@ def _as_float_array(values: Any) -> np.ndarray:
             values.dtype
         ):
             return values.to_numpy(dtype=np.float64, na_value=np.nan)
-        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        try:
+            coerced = pd.to_numeric(values, errors="coerce")
+        except (TypeError, ValueError):  # e.g. a categorical dtype
+            coerced = pd.to_numeric(values.astype(object), errors="coerce")
+        return coerced.to_numpy(dtype=np.float64, na_value=np.nan)
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
