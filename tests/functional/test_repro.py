@@ -109,3 +109,20 @@ def test_dvc_exp_run_sets_a_model_hyperparameter(reproduced: Path) -> None:
         assert "leaves63" in text and '"num_leaves": 63' in text
     finally:
         restore(reproduced)
+
+
+def test_every_stage_run_and_promotion_is_audited_and_reruns_only_append(reproduced: Path) -> None:
+    log = reproduced / "audit" / "log.jsonl"
+    before = log.read_text()
+    records = [json.loads(line) for line in before.splitlines()]
+    stages = {r["payload"]["stage"] for r in records if r["kind"] == "stage_run"}
+    assert {f"{p}-{s}" for p in ("credit", "pricing") for s in STEPS} <= stages
+    train = next(r for r in records if r["kind"] == "stage_run" and r["payload"]["stage"] == "credit-train")
+    assert train["payload"]["params"]["credit.model.params"]["num_leaves"] == 31
+    assert train["payload"]["outputs"]["models/credit/model.txt"]
+    assert train["payload"]["git"]["commit"] and train["payload"]["packages"]["lightgbm"]
+    assert {"registered", "promotion"} <= {r["kind"] for r in records}
+    sh(["dvc", "repro"], reproduced)
+    after = log.read_text()
+    assert after.startswith(before) and len(after) > len(before), "reruns append; they never rewrite"
+    assert sh(["driftline", "audit", "verify"], reproduced).returncode == 0

@@ -96,5 +96,9 @@ from driftline.cli.watch import watch  # noqa: E402
 app.command()(simulate)
 app.command()(watch)
 
+from driftline.cli.audit import app as audit_app  # noqa: E402  (typer only)
+
+app.add_typer(audit_app, name="audit")
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -40,6 +40,7 @@ LOCK = ".lock"
 TEMP_PREFIX = ".tmp-"
 
 EVENTS = ("registered", "promoted", "refused", "rollback")
+AUDIT_KINDS = {"registered": "registered", "promoted": "promotion", "refused": "refusal", "rollback": "rollback"}
 
 _VERSION_DIR = re.compile(r"^v(\d{4,})$")
 _VERSION_REF = re.compile(r"^[vV]?0*(\d+)$")
@@ -349,7 +350,15 @@ class Registry:
             os.fsync(fd)
         finally:
             os.close(fd)
+        self._audit(record)
         return record
+
+    def _audit(self, record: dict[str, Any]) -> None:
+        """Every registry event also goes into the project's hash-chained audit trail."""
+        from driftline.audit.log import append
+
+        kind = AUDIT_KINDS[record["event"]]
+        append(self.root, kind, {"pipeline": self.pipeline, **{k: v for k, v in record.items() if k != "time"}})
 
     def _repair_tail(self, fd: int) -> None:
         """Keep one event a line when a crash tore the last write. Caller holds the lock.

@@ -51,8 +51,45 @@ def load_context(pipeline: str, root: Path | None = None) -> StageContext:
 
 
 def run_stage(step: str, pipeline: str, root: Path | None = None) -> str:
+    """Run one stage and append its audit record (inputs, outputs, params, code), pass or fail."""
     if step not in STAGE_MODULES:
         raise StageError(f"unknown step '{step}'; steps: {', '.join(STAGE_MODULES)}")
     ctx = load_context(pipeline, root)
     module = importlib.import_module(STAGE_MODULES[step])
-    return module.run(ctx)
+    try:
+        summary = module.run(ctx)
+    except (StageError, ProjectError) as exc:
+        audit_stage_run(ctx, step, status="failed", summary=str(exc))
+        raise
+    audit_stage_run(ctx, step, status="ok", summary=summary)
+    return summary
+
+
+def audit_stage_run(ctx: StageContext, step: str, *, status: str, summary: str) -> None:
+    from driftline.audit.log import append
+    from driftline.audit.provenance import content_hashes, git_state, package_versions
+    from driftline.compile.graph import pipeline_stages, stage_name
+
+    stage = pipeline_stages(ctx.pipeline, ctx.cfg)[stage_name(ctx.pipeline, step)]
+
+    def paths(field: str) -> list[str]:
+        return [next(iter(item)) if isinstance(item, dict) else item for item in stage.get(field, [])]
+
+    params = ctx.cfg.to_params()
+    slice_ = {}
+    for key in stage.get("params", []):
+        node: object = params
+        for part in key.split(".")[1:]:
+            node = node.get(part) if isinstance(node, dict) else None
+        slice_[key] = node
+    append(ctx.root, "stage_run", {
+        "stage": stage_name(ctx.pipeline, step),
+        "pipeline": ctx.pipeline,
+        "status": status,
+        "summary": summary,
+        "params": slice_,
+        "inputs": content_hashes(ctx.root, paths("deps")),
+        "outputs": content_hashes(ctx.root, paths("outs") + paths("metrics")),
+        "git": git_state(ctx.root),
+        "packages": package_versions(),
+    })

@@ -62,6 +62,27 @@ def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame, threshold:
             "rows": {"reference": len(ref), "current": len(cur)}}
 
 
+def audit_decision(ctx: StageContext, report: dict[str, Any], new: list, pending: list) -> None:
+    """A drift decision (and a retrain, when it fires) goes into the audit trail."""
+    from driftline.atomic import canonical_sha256
+    from driftline.audit.log import append
+
+    decision = report["decision"]
+    payload = {
+        "pipeline": ctx.pipeline,
+        "reference_version": report["reference"].get("version"),
+        "batches": [b.to_json() for b in new],
+        "retrain": decision["retrain"],
+        "reasons": decision["reasons"],
+        "drifted_columns": [c["name"] for c in report["columns"] if c["drifted"]],
+        "report_sha256": canonical_sha256(report),
+    }
+    append(ctx.root, "drift_decision", payload)
+    if decision["retrain"]:
+        append(ctx.root, "retrain", {"pipeline": ctx.pipeline, "absorbing": [b.to_json() for b in pending],
+                                     "reasons": decision["reasons"], "report_sha256": payload["report_sha256"]})
+
+
 def run(ctx: StageContext) -> str:
     from driftline.data.batches import incoming_batches, read_trigger
     from driftline.drift.html import render_drift_html
@@ -142,6 +163,7 @@ def run(ctx: StageContext) -> str:
                                     batches_since_retrain=int(state.get("batches_since_retrain", 0)) + len(new))
 
     decision = report["decision"]
+    audit_decision(ctx, report, new, pending)
     if decision["retrain"]:
         trigger.absorbed = sorted({*trigger.absorbed, *pending})
         trigger.retrains += 1

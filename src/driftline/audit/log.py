@@ -1,0 +1,162 @@
+"""Append-only, hash-chained audit log at audit/log.jsonl (committed; never a DVC output).
+
+Each line is one record {seq, time, kind, payload, prev_hash, hash}. `hash` is the SHA-256 of the
+canonical JSON of the other five fields, and `prev_hash` is the previous record's hash (64 zeros
+for the first), so editing, deleting or reordering any record breaks the chain at that point.
+Writers take an exclusive flock and append one whole line with a single write, then fsync:
+two processes appending at once never interleave or reuse a sequence number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+AUDIT_DIR = "audit"
+LOG_FILE = "log.jsonl"
+LOCK_FILE = ".lock"
+HEAD_FILE = "head.json"  # the newest record's seq and hash: deleting records from the end breaks it
+GENESIS = "0" * 64
+KINDS = ("stage_run", "drift_decision", "retrain", "registered", "promotion", "refusal", "rollback")
+
+
+class AuditError(Exception):
+    pass
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    body = {k: record[k] for k in ("seq", "time", "kind", "payload", "prev_hash")}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def log_path(root: Path) -> Path:
+    return root / AUDIT_DIR / LOG_FILE
+
+
+@contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    folder = root / AUDIT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _last_line(path: Path) -> bytes | None:
+    """The last complete line of a file, read backwards from the end (the log can grow large)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        end = fh.tell()
+        chunk, pos = b"", end
+        while pos > 0:
+            step = min(65536, pos)
+            pos -= step
+            fh.seek(pos)
+            chunk = fh.read(step) + chunk
+            lines = chunk.rstrip(b"\n").split(b"\n")
+            if len(lines) > 1 or pos == 0:
+                return lines[-1]
+    return None
+
+
+def append(root: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Append one record; returns it (with its seq and hash)."""
+    if kind not in KINDS:
+        raise AuditError(f"unknown audit record kind '{kind}' (kinds: {', '.join(KINDS)})")
+    path = log_path(root)
+    with _locked(root):
+        last = _last_line(path)
+        if last:
+            previous = json.loads(last)
+            seq, prev_hash = int(previous["seq"]) + 1, previous["hash"]
+        else:
+            seq, prev_hash = 1, GENESIS
+        record = {
+            "seq": seq,
+            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+            "kind": kind,
+            "payload": json.loads(canonical(payload)),
+            "prev_hash": prev_hash,
+        }
+        record["hash"] = record_hash(record)
+        line = canonical(record) + b"\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        from driftline.atomic import write_json
+
+        write_json(root / AUDIT_DIR / HEAD_FILE, {"seq": seq, "hash": record["hash"]})
+    return record
+
+
+def read(root: Path) -> list[dict[str, Any]]:
+    path = log_path(root)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    records: int
+    line: int | None = None  # 1-based line of the first bad record
+    seq: int | None = None
+    problem: str = ""
+
+
+def verify(root: Path) -> Verdict:
+    """Walk the chain; report the first record that is not what the chain says it must be."""
+    path = log_path(root)
+    if not path.is_file():
+        return Verdict(True, 0)
+    prev_hash, expected_seq = GENESIS, 1
+    lines = path.read_bytes().split(b"\n")
+    if lines and lines[-1] == b"":
+        lines = lines[:-1]
+    for number, raw in enumerate(lines, start=1):
+        try:
+            record = json.loads(raw)
+            seq = int(record["seq"])
+        except (ValueError, KeyError, TypeError):
+            return Verdict(False, number - 1, number, None, "not a valid audit record (unreadable JSON or missing fields)")
+        if seq != expected_seq:
+            return Verdict(False, number - 1, number, seq, f"sequence number {seq}, expected {expected_seq}: a record was deleted, inserted or moved")
+        if record.get("prev_hash") != prev_hash:
+            return Verdict(False, number - 1, number, seq, "prev_hash does not match the previous record's hash: the chain is broken here")
+        try:
+            actual = record_hash(record)
+        except (KeyError, ValueError, TypeError):
+            return Verdict(False, number - 1, number, seq, "a required field is missing")
+        if record.get("hash") != actual:
+            return Verdict(False, number - 1, number, seq, "the record's content does not match its hash: it was edited")
+        prev_hash, expected_seq = record["hash"], seq + 1
+    head_path = root / AUDIT_DIR / HEAD_FILE
+    if head_path.is_file():
+        head = json.loads(head_path.read_text(encoding="utf-8"))
+        if head.get("seq") != expected_seq - 1 or head.get("hash") != prev_hash:
+            return Verdict(False, len(lines), len(lines) + 1, head.get("seq"),
+                           f"{AUDIT_DIR}/{HEAD_FILE} says the newest record is seq {head.get('seq')}, "
+                           f"but the log ends at seq {expected_seq - 1}: records were deleted from the end")
+    return Verdict(True, len(lines))

@@ -1,0 +1,54 @@
+"""`driftline audit`: read and verify the hash-chained audit trail."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="The audit trail: every stage run, drift decision, retrain, gate result, promotion and rollback.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def verify() -> None:
+    """Walk the hash chain of audit/log.jsonl. Exit 0 when intact; 1 naming the first bad record."""
+    from driftline.audit.log import log_path, verify as verify_chain
+    from driftline.project import ProjectError, find_root
+
+    try:
+        root = find_root()
+    except ProjectError as exc:
+        typer.echo(f"driftline audit verify: {exc}", err=True)
+        raise typer.Exit(2) from None
+    verdict = verify_chain(root)
+    rel = log_path(root).relative_to(root)
+    if verdict.ok:
+        typer.echo(f"{rel}: intact, {verdict.records} record(s)")
+        return
+    seq = f" (seq {verdict.seq})" if verdict.seq is not None else ""
+    typer.echo(f"{rel}: BROKEN at line {verdict.line}{seq}: {verdict.problem}. "
+               f"The {verdict.records} record(s) before it are intact.", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("log")
+def show_log(
+    kind: Annotated[str | None, typer.Option(help="Only records of this kind (stage_run, drift_decision, retrain, registered, promotion, refusal, rollback).")] = None,
+    tail: Annotated[int, typer.Option(min=1, help="How many of the newest records to show.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the records as JSON lines.")] = False,
+) -> None:
+    """Show the newest audit records."""
+    from driftline.audit.log import read
+    from driftline.project import find_root
+
+    records = [r for r in read(find_root()) if kind is None or r["kind"] == kind][-tail:]
+    for record in records:
+        if as_json:
+            typer.echo(json.dumps(record, sort_keys=True))
+            continue
+        payload = record["payload"]
+        what = payload.get("stage") or payload.get("pipeline", "")
+        detail = payload.get("summary") or payload.get("reason") or "; ".join(payload.get("reasons", [])[:1])
+        typer.echo(f"#{record['seq']:<5} {record['time'][:19]}Z {record['kind']:<15} {what:<18} {detail}")
