@@ -48,6 +48,12 @@ def test_full_repro_leaves_model_metrics_and_plots(reproduced: Path) -> None:
         assert (reproduced / f"reports/credit/plots/{plot}.csv").stat().st_size > 0
     for plot in ("residuals", "predicted_vs_actual"):
         assert (reproduced / f"reports/pricing/plots/{plot}.csv").stat().st_size > 0
+    card = json.loads((reproduced / "registry/credit/versions/v0001/model_card.json").read_text())
+    assert card["version"] == "v0001" and card["intended_use"].startswith("Rank consumer loan applications")
+    assert set(card["metrics_by_slice"]) == {"employment", "home_ownership", "term_months"}
+    assert card["metrics_by_slice"]["term_months"]["36"]["n"] > 0 and card["gate"]["passed"]
+    markdown = (reproduced / "registry/credit/versions/v0001/model_card.md").read_text()
+    assert markdown.startswith("# Model card: credit v0001") and "### By `employment`" in markdown
 
 
 def test_noop_repro_runs_nothing(reproduced: Path) -> None:

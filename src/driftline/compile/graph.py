@@ -89,7 +89,7 @@ def pipeline_stages(name: str, cfg: PipelineConfig) -> dict[str, dict[str, Any]]
                            outs=[p.predictions, *({p.plot(n): NO_CACHE} for n in plot_names(cfg.task))],
                            metrics=[{p.metrics: NO_CACHE}]),
         "promote": _stage(name, "promote", deps=[p.model, p.model_meta, p.fitted_features, p.metrics, p.split_dir, p.predictions],
-                          params=[key("gate"), key("task"), key("target")], outs=[{p.promotion: NO_CACHE}]),
+                          params=[key("gate"), key("card"), key("task"), key("target")], outs=[{p.promotion: NO_CACHE}]),
     }
     return {stage_name(name, step): stages[step] for step in pipeline_steps(cfg)}
 

@@ -92,6 +92,9 @@ def check_pipeline(cfg: PipelineConfig, file_exists: Callable[[str], bool]) -> l
             need_column(("monitor", "columns", i), column, "monitored column")
         for column in cfg.monitor.overrides:
             need_column(("monitor", "overrides", column), column, "override for column")
+    for i, column in enumerate(cfg.card.slices):
+        if need_column(("card", "slices", i), column, "slice column") and kinds[column] in ("float", "datetime"):
+            problems.append((("card", "slices", i), f"slice column '{column}' is {kinds[column]}; slice by a category, string, int or binary column"))
     gate_metrics = GATE_METRICS[cfg.task]
     if cfg.gate.metric is not None and cfg.gate.metric not in gate_metrics:
         problems.append((("gate", "metric"), f"'{cfg.gate.metric}' is not a {cfg.task} metric; choose one of: {', '.join(gate_metrics)}"))

@@ -175,3 +175,15 @@ class GateSpec(Strict):
     metric: str | None = None  # default: roc_auc (binary), rmse (regression), log_loss (multiclass)
     min_improvement: float = Field(0.0, ge=0)
     minimum: float | None = None  # an absolute bar the challenger's metric must clear (a ceiling for losses)
+
+
+# --- card ------------------------------------------------------------------------------------
+
+
+class CardSpec(Strict):
+    """What each registered version's model card says beyond the numbers."""
+
+    intended_use: str = ""
+    limitations: str = ""
+    slices: list[str] = []  # columns whose values get their own metrics (e.g. employment, region)
+    min_slice_rows: int = Field(30, ge=1)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from driftline.config.groups import DatasetSpec, GateSpec, LabelSpec, MonitorSpec, SchemaSpec, SplitSpec, Strict
+from driftline.config.groups import CardSpec, DatasetSpec, GateSpec, LabelSpec, MonitorSpec, SchemaSpec, SplitSpec, Strict
 from driftline.features.pipeline import FeaturePlan
 from driftline.models.spec import ModelSpec
 
@@ -28,6 +28,7 @@ class PipelineConfig(Strict):
     features: FeaturePlan = FeaturePlan()
     model: ModelSpec
     gate: GateSpec = GateSpec()
+    card: CardSpec = CardSpec()
     monitor: MonitorSpec | None = None
 
     def to_params(self) -> dict:

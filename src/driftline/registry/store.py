@@ -24,7 +24,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -394,11 +394,14 @@ class Registry:
         data_fingerprint: str,
         config_fingerprint: str,
         gate: dict[str, Any] | None = None,
+        documents: Callable[[str, str | None], Mapping[str, str]] | None = None,
     ) -> VersionInfo:
         """Copy `files` ({name in the version: source path}) into the next version, atomically.
 
         The new version's parent is the champion at registration time. Registering does not
-        promote: call `promote` when the gate says so.
+        promote: call `promote` when the gate says so. `documents(version, parent)` may return
+        extra text files (a model card) that need the version's own name; they are written into
+        the version before it appears, and hashed like the rest.
         """
         sources = self._check_sources(files)
         manifest_extra = {"metrics": metrics, "gate": gate}
@@ -419,6 +422,12 @@ class Registry:
             tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.versions_dir))
             try:
                 hashes = {name: _copy_durably(src, tmp / name) for name, src in sources.items()}
+                for name, text in (documents(version, parent) if documents else {}).items():
+                    if not _FILE_NAME.match(name) or name in hashes or name == MANIFEST:
+                        raise RegistryError(f"document name {name!r} is not allowed or clashes with a file")
+                    (tmp / f".{name}").write_text(text, encoding="utf-8")
+                    hashes[name] = _copy_durably(tmp / f".{name}", tmp / name)
+                    (tmp / f".{name}").unlink()
                 manifest = {
                     "version": version,
                     "pipeline": self.pipeline,

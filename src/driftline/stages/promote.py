@@ -75,6 +75,27 @@ def training_summary(ctx: StageContext, train: pd.DataFrame) -> dict:
             "absorbed_batches": [b.to_json() for b in trigger.absorbed], "retrains": trigger.retrains}
 
 
+def card_writer(ctx: StageContext, meta: dict, metrics: dict, gate: dict, test: pd.DataFrame,
+                scores: np.ndarray, labels: np.ndarray, training: dict):
+    """The model card (Markdown + JSON), rendered once the version's name is known."""
+    from driftline.audit.log import read
+    from driftline.registry.card import build_card, card_documents, slice_metrics
+
+    spec = ctx.cfg.card
+    slices = slice_metrics(test, scores, labels, spec.slices, ctx.cfg.task, ctx.cfg.model.threshold, spec.min_slice_rows)
+    history = [{"time": r["time"], "reasons": r["payload"]["reasons"]} for r in read(ctx.root)
+               if r["kind"] == "retrain" and r["payload"].get("pipeline") == ctx.pipeline]
+
+    def documents(version: str, parent: str | None) -> dict[str, str]:
+        return card_documents(build_card(
+            pipeline=ctx.pipeline, version=version, parent=parent, description=ctx.cfg.description,
+            intended_use=spec.intended_use, limitations=spec.limitations, task=ctx.cfg.task, target=ctx.cfg.target,
+            features=meta["feature_columns"], training=training, metrics=metrics, slices=slices, gate=gate,
+            drift_history=history))
+
+    return documents
+
+
 def run(ctx: StageContext) -> str:
     from driftline.models.evaluate import compute_metrics
     from driftline.registry.gate import decide, gate_metric
@@ -132,11 +153,13 @@ def run(ctx: StageContext) -> str:
         write_json(folder / "training.json", training_summary(ctx, train))
         files["training.json"] = folder / "training.json"
         metrics = json.loads(ctx.path(p.metrics).read_text(encoding="utf-8"))
+        documents = card_writer(ctx, meta, metrics, result.to_json(), test, scores, y, training_summary(ctx, train))
         version = registry.register(
             files, metrics=metrics,
             data_fingerprint=fingerprint_files([ctx.path(p.split(s)) for s in ("train", "valid")]),
             config_fingerprint=fingerprint_config(cfg.to_params()),
             gate=result.to_json(),
+            documents=documents,
         )
     registry.promote(version.version, result.reason)
     report.update(decision="promoted", champion_after=version.version, reason=result.reason)
