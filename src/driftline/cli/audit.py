@@ -52,3 +52,22 @@ def show_log(
         what = payload.get("stage") or payload.get("pipeline", "")
         detail = payload.get("summary") or payload.get("reason") or "; ".join(payload.get("reasons", [])[:1])
         typer.echo(f"#{record['seq']:<5} {record['time'][:19]}Z {record['kind']:<15} {what:<18} {detail}")
+
+
+@app.command("trace")
+def trace_decision(
+    request_id: Annotated[str, typer.Argument(help="The request id the endpoint returned with the decision.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the trace as JSON.")] = False,
+) -> None:
+    """Trace one served decision: input, output, reason codes, model version, its training data,
+    config, code commit, metrics, gate result, and the drift report that triggered its training."""
+    from driftline.audit.trace import TraceError, trace, trace_text
+    from driftline.project import ProjectError, find_root
+    from driftline.registry.store import RegistryError
+
+    try:
+        result = trace(find_root(), request_id)
+    except (TraceError, RegistryError, ProjectError) as exc:
+        typer.echo(f"driftline audit trace: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str) if as_json else trace_text(result))
