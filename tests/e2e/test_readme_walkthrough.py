@@ -38,6 +38,8 @@ def test_tutorial_metrics_plots_dag(clone: Path, tmp_path: Path) -> None:
     sh(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], clone)
     assert "credit-roc" in (tmp_path / "plots" / "index.html").read_text()
     assert "pricing-evaluate" in sh(["dvc", "dag"], clone).stdout
+    assert "intact" in sh(["driftline", "audit", "verify"], clone).stdout
+    assert "stage_run" in sh(["driftline", "audit", "log", "--kind", "stage_run"], clone).stdout
 
 
 def test_tutorial_hyperparameter_edit_and_experiment(clone: Path) -> None:
