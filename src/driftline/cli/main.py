@@ -96,6 +96,12 @@ from driftline.cli.watch import watch  # noqa: E402
 app.command()(simulate)
 app.command()(watch)
 
+from driftline.cli.serve import serve  # noqa: E402  (typer only; FastAPI, uvicorn and LightGBM load inside)
+from driftline.cli.labels import app as labels_app  # noqa: E402
+
+app.command()(serve)
+app.add_typer(labels_app, name="labels")
+
 from driftline.cli.audit import app as audit_app  # noqa: E402  (typer only)
 
 app.add_typer(audit_app, name="audit")

@@ -153,6 +153,7 @@ class MonitorSpec(Strict):
     """When new data counts as drift, and when drift is worth a retrain."""
 
     columns: list[str] | None = None  # default: every schema column but the id, timestamp and target
+    prediction_log: bool = False  # endpoint monitoring: also watch what `driftline serve` decided
     min_batch_rows: int = Field(200, ge=1)
     drift_share: float = Field(0.3, gt=0, le=1)
     retrain_on: list[Signal] = ["dataset_drift", "prediction_drift", "performance"]

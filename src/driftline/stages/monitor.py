@@ -83,6 +83,33 @@ def audit_decision(ctx: StageContext, report: dict[str, Any], new: list, pending
                                      "reasons": decision["reasons"], "report_sha256": payload["report_sha256"]})
 
 
+def export_served_decisions(ctx: StageContext, state: dict[str, Any]) -> str | None:
+    """Endpoint monitoring: decisions logged since the last export become a new incoming batch.
+
+    The batch holds the inputs as served and, as the target, the ground truth known at export
+    time (`driftline labels import`, POST /v1/feedback); later labels do not reach it.
+    """
+    from driftline.atomic import write_parquet
+    from driftline.data.batches import batch_file, next_batch_number
+    from driftline.serve.log import log_path, read_decisions
+
+    path = log_path(ctx.root, ctx.pipeline)
+    if not path.is_file():
+        return None
+    since = state.get("log_exported_until")
+    frame = read_decisions(path, since=since)
+    if since is not None:
+        frame = frame[frame["time"] > pd.Timestamp(since)]
+    if frame.empty:
+        return None
+    served = frame.drop(columns=[c for c in ("time", "model_version", "score", "prediction") if c in frame.columns])
+    served = served.rename(columns={"label": ctx.cfg.target})
+    rel = batch_file(ctx.paths.incoming, next_batch_number(ctx.root, ctx.paths.incoming))
+    write_parquet(ctx.path(rel), served.reset_index(drop=True))
+    state["log_exported_until"] = frame["time"].max().isoformat()
+    return rel
+
+
 def run(ctx: StageContext) -> str:
     from driftline.data.batches import incoming_batches, read_trigger
     from driftline.drift.html import render_drift_html
@@ -99,6 +126,8 @@ def run(ctx: StageContext) -> str:
     if not trigger_path.is_file():
         write_text(trigger_path, trigger.to_text())
     state = read_state(ctx)
+    if spec.prediction_log:
+        export_served_decisions(ctx, state)
     seen = {(b["file"], b["sha256"]) for b in state["seen"]}
     absorbed = {(b.file, b.sha256) for b in trigger.absorbed}
     pending = [b for b in incoming_batches(ctx.root, p.incoming) if (b.file, b.sha256) not in absorbed]

@@ -1,0 +1,281 @@
+"""Latency and throughput of `driftline serve` on loopback, against the model called in-process.
+
+    python benchmarks/bench_serve.py [--rows 50000] [--requests 1000] [--clients 4] [--project PATH]
+
+Builds a throw-away copy of this project (`dvc repro credit-promote` at --rows rows; or serves
+--project as it is), starts `driftline serve credit` as a real process, and measures with httpx:
+
+- single-record latency, sequential on one keep-alive connection, p50/p99, for explain=none,
+  declined (the default) and all — validation, fitted transforms and the durable prediction log
+  (synchronous=FULL) are always on;
+- batch throughput: batches of 1,000 records without reason codes, from --clients concurrent
+  clients (and from one), in records/s; and from one client with the log at synchronous=NORMAL,
+  to show what an fsync per commit costs;
+- the same work in this process without HTTP or the log (check_records + score_frame), and the
+  bare booster on a prebuilt matrix — the ratios show what the endpoint costs on top;
+- reason codes separately (LightGBM pred_contrib per row, in-process).
+
+Every answer must be 200; the count of others is reported. Results: benchmarks/results/serve.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the server does; must precede LightGBM's import
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+RESULTS = REPO / "benchmarks/results/serve.json"
+TARGETS = {"single_p50_ms": 5.0, "single_p99_ms": 15.0, "batch_records_per_s": 100_000}
+
+
+def build_project(rows: int) -> Path:
+    root = Path(tempfile.mkdtemp(prefix=f"driftline-bench-serve-{rows}-"))
+    for item in ("conf", "pipelines", ".dvc", ".dvcignore"):
+        src = REPO / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / item)
+    shutil.rmtree(root / ".dvc" / "tmp", ignore_errors=True)
+    shutil.rmtree(root / ".dvc" / "cache", ignore_errors=True)
+    loans = root / "conf/dataset/loans.yaml"
+    loans.write_text(re.sub(r"rows: \d+", f"rows: {rows}", loans.read_text()))
+    for cmd in (["git", "init", "-q"], ["driftline", "compile"], ["dvc", "repro", "credit-promote"]):
+        proc = subprocess.run(cmd, cwd=root, env=ENV, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(root: Path, *options: str) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([str(BIN / "driftline"), "serve", "credit", "--port", str(port), *options], cwd=root, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"driftline serve exited {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("driftline serve did not start within 60 s")
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = np.asarray(seconds) * 1e3
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3),
+            "mean_ms": round(float(ms.mean()), 3), "n": len(ms)}
+
+
+def single_latency(url: str, records: list[dict], n: int, explain: str) -> tuple[dict, int, int]:
+    import httpx
+
+    failures, explained = 0, 0
+    times = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for i in range(n + 50):
+            body = {"records": [records[i % len(records)]], "explain": explain}
+            start = time.perf_counter()
+            response = client.post("/v1/predict", json=body)
+            elapsed = time.perf_counter() - start
+            if response.status_code != 200:
+                failures += 1
+                continue
+            if i >= 50:  # warm-up excluded
+                times.append(elapsed)
+                explained += response.json()["predictions"][0]["reasons"] is not None
+    return percentiles(times), failures, explained
+
+
+def batch_throughput(url: str, records: list[dict], clients: int, batches_each: int) -> dict:
+    import httpx
+
+    batch = [records[i % len(records)] for i in range(1000)]
+    payload = json.dumps({"records": batch, "explain": "none"}).encode()
+    failures = [0]
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+
+    def run() -> None:
+        with httpx.Client(base_url=url, timeout=120, headers={"content-type": "application/json"}) as client:
+            client.post("/v1/predict", content=payload)  # warm-up
+            barrier.wait()
+            for _ in range(batches_each):
+                if client.post("/v1/predict", content=payload).status_code != 200:
+                    with lock:
+                        failures[0] += 1
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    total = clients * batches_each * 1000
+    return {"clients": clients, "batch_size": 1000, "records": total, "seconds": round(elapsed, 3),
+            "records_per_s": round(total / elapsed), "failures": failures[0]}
+
+
+def timed(fn, repeat: int) -> list[float]:
+    fn()
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def in_process(root: Path, records: list[dict]) -> dict:
+    """The same work without HTTP and without the log, and the bare booster, in this process."""
+    from driftline.serve.bundle import load_bundle
+    from driftline.serve.scoring import (
+        as_float_matrix,
+        explain_rows,
+        model_matrix,
+        score_frame,
+    )
+    from driftline.serve.validation import check_records
+
+    bundle = load_bundle(root, "credit")
+    one = records[:1]
+    thousand = [records[i % len(records)] for i in range(1000)]
+
+    def pipeline(rows: list[dict], explain: str) -> None:
+        frame, errors = check_records(rows, bundle.request_schema)
+        assert not errors
+        score_frame(bundle, frame, explain)
+
+    frame1, _ = check_records(one, bundle.request_schema)
+    frame1k, _ = check_records(thousand, bundle.request_schema)
+    X1, X1k = model_matrix(bundle, frame1), model_matrix(bundle, frame1k)
+    A1, A1k = as_float_matrix(bundle, X1), as_float_matrix(bundle, X1k)
+    steps_1 = {
+        "validate": percentiles(timed(lambda: check_records(one, bundle.request_schema), 300)),
+        "apply_features": percentiles(timed(lambda: model_matrix(bundle, frame1), 300)),
+        "booster_predict": percentiles(timed(lambda: bundle.booster.predict(A1), 300)),
+        "reason_codes": percentiles(timed(lambda: explain_rows(bundle, X1), 300)),
+    }
+    full_1 = percentiles(timed(lambda: pipeline(one, "none"), 300))
+    full_1k = timed(lambda: pipeline(thousand, "none"), 20)
+    bare_1k = timed(lambda: bundle.booster.predict(A1k), 20)
+    contrib_1k = timed(lambda: explain_rows(bundle, X1k), 5)
+    return {
+        "model": {"version": bundle.version, "trees": bundle.booster.num_trees(), "features": len(bundle.feature_columns)},
+        "single_record_steps": steps_1,
+        "single_record_pipeline": full_1,
+        "batch_1000_pipeline_records_per_s": round(1000 / statistics.median(full_1k)),
+        "batch_1000_bare_booster_records_per_s": round(1000 / statistics.median(bare_1k)),
+        "reason_codes_ms_per_row_in_batch_of_1000": round(statistics.median(contrib_1k) * 1e3 / 1000, 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=50_000, help="Rows of the throw-away project's data.")
+    parser.add_argument("--requests", type=int, default=1000, help="Sequential single-record requests per explain mode.")
+    parser.add_argument("--clients", type=int, default=4, help="Concurrent clients for the batch test.")
+    parser.add_argument("--batches", type=int, default=10, help="Batches of 1,000 per client.")
+    parser.add_argument("--project", type=Path, help="Serve this built project instead of building a copy.")
+    args = parser.parse_args()
+
+    import pandas as pd
+
+    root = args.project.resolve() if args.project else build_project(args.rows)
+    test = pd.read_parquet(root / "data/credit/split/test.parquet").drop(columns=["default"])
+    records = json.loads(test.head(2000).to_json(orient="records", date_format="iso"))
+    load_before = os.getloadavg()
+    proc, url = start_server(root)
+    try:
+        single = {}
+        failures = 0
+        for explain in ("none", "declined", "all"):
+            stats, failed, explained = single_latency(url, records, args.requests, explain)
+            single[explain] = {**stats, "explained": explained}
+            failures += failed
+            print(f"single record, explain={explain}: p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms")
+        batch = {
+            "concurrent": batch_throughput(url, records, args.clients, args.batches),
+            "one_client": batch_throughput(url, records, 1, args.batches),
+        }
+        failures += batch["concurrent"]["failures"] + batch["one_client"]["failures"]
+        print(f"batches of 1,000: {batch['concurrent']['records_per_s']:,} records/s with {args.clients} clients, "
+              f"{batch['one_client']['records_per_s']:,} with one")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    # What fsync-per-commit costs: the same batches with the log at synchronous=NORMAL.
+    proc, url = start_server(root, "--log-sync", "normal")
+    try:
+        batch["one_client_log_sync_normal"] = batch_throughput(url, records, 1, args.batches)
+        failures += batch["one_client_log_sync_normal"]["failures"]
+        print(f"batches of 1,000, log synchronous=NORMAL: {batch['one_client_log_sync_normal']['records_per_s']:,} records/s with one client")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    direct = in_process(root, records)
+    http_p50 = single["declined"]["p50_ms"]
+    result = {
+        "machine": {"cpus": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before],
+                    "load_average_after": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version(),
+                    "omp_num_threads": os.environ.get("OMP_NUM_THREADS")},
+        "project": {"rows": None if args.project else args.rows, "model": direct["model"]},
+        "http": {"single_record": single, "batch": batch, "failures": failures},
+        "in_process": direct,
+        "ratios": {
+            "single_http_p50_over_in_process_pipeline_p50": round(http_p50 / direct["single_record_pipeline"]["p50_ms"], 2),
+            "single_http_p50_over_bare_booster_p50": round(http_p50 / direct["single_record_steps"]["booster_predict"]["p50_ms"], 1),
+            "batch_in_process_over_http": round(direct["batch_1000_pipeline_records_per_s"] / batch["one_client"]["records_per_s"], 2),
+            "reason_codes_over_booster_predict_single": round(direct["single_record_steps"]["reason_codes"]["p50_ms"]
+                                                              / direct["single_record_steps"]["booster_predict"]["p50_ms"], 1),
+        },
+        "targets": TARGETS,
+        "met": {
+            "single_p50": single["declined"]["p50_ms"] <= TARGETS["single_p50_ms"],
+            "single_p99": single["declined"]["p99_ms"] <= TARGETS["single_p99_ms"],
+            "batch_throughput": batch["concurrent"]["records_per_s"] >= TARGETS["batch_records_per_s"],
+            "zero_errors": failures == 0,
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(RESULTS)
+    print(json.dumps(result["in_process"], indent=2))
+    print(json.dumps(result["ratios"], indent=2))
+    print(f"-> {RESULTS.relative_to(REPO)}")
+    if not args.project:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

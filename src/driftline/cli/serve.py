@@ -1,0 +1,68 @@
+"""`driftline serve <p>`: the champion behind an HTTP endpoint (FastAPI on uvicorn).
+
+Thin: parses options, builds the app (`driftline.serve.app.create_app`), runs uvicorn. Binds
+127.0.0.1 unless told otherwise. A bearer token is read from DRIFTLINE_API_TOKEN, never from
+the command line (it would show in `ps`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+EXIT_CANNOT_SERVE = 1
+
+
+def serve(
+    pipeline: Annotated[str, typer.Argument(help="The pipeline whose champion to serve.")],
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the endpoint to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted (413 beyond).")] = 16 * 1024 * 1024,
+    max_records: Annotated[int, typer.Option(help="Most records in one predict request (422 beyond).")] = 10_000,
+    log_sync: Annotated[str, typer.Option(help="Prediction-log durability: full (fsync every commit; survives power loss) or normal.")] = "full",
+    poll: Annotated[float, typer.Option(help="Seconds between checks for a new champion (0: never swap).")] = 1.0,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="One log line per request.")] = False,
+) -> None:
+    """Serve the champion of a pipeline: **POST /v1/predict**, /v1/feedback, /v1/health, /v1/model, /metrics, docs at /docs.
+
+    Requests are validated against the pipeline's schema, scored through the training's fitted
+    transforms, explained with reason codes and logged to `logs/<pipeline>/predictions.sqlite`
+    before the answer. A newly promoted champion is swapped in without a restart. Set
+    DRIFTLINE_API_TOKEN to require `Authorization: Bearer <token>`.
+    """
+    import logging
+
+    from driftline.project import ProjectError, find_root
+    from driftline.serve.bundle import BundleError
+    from driftline.serve.log import SYNC_MODES, PredictionLogError
+
+    if log_sync not in SYNC_MODES:
+        typer.echo(f"driftline serve: --log-sync must be one of {', '.join(SYNC_MODES)}", err=True)
+        raise typer.Exit(2)
+    if max_records < 1 or max_body_bytes < 1:
+        typer.echo("driftline serve: --max-records and --max-body-bytes must be positive", err=True)
+        raise typer.Exit(2)
+
+    # One OpenMP thread per prediction: requests are served concurrently by threads already, and
+    # LightGBM's default (all cores) costs milliseconds of thread wake-up on a one-row request.
+    # Must be set before LightGBM loads; an explicit OMP_NUM_THREADS wins.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import uvicorn
+
+    from driftline.serve.app import TOKEN_ENV, ServeSettings, create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = ServeSettings(max_body_bytes=max_body_bytes, max_records=max_records,
+                             token=os.environ.get(TOKEN_ENV) or None, poll_seconds=poll, log_sync=log_sync)
+    try:
+        app = create_app(find_root(), pipeline, settings)
+    except (ProjectError, BundleError, PredictionLogError) as exc:
+        typer.echo(f"driftline serve {pipeline}: {exc}", err=True)
+        raise typer.Exit(EXIT_CANNOT_SERVE) from None
+    bundle = app.state.holder.current
+    auth = "bearer token required" if settings.token else "no auth (set DRIFTLINE_API_TOKEN to require a token)"
+    typer.echo(f"serving {pipeline} {bundle.version} at http://{host}:{port} (docs: /docs; {auth}); "
+               f"decisions logged to {app.state.prediction_log.path}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, timeout_graceful_shutdown=5)

@@ -1,0 +1,13 @@
+"""Serving: the champion behind an HTTP endpoint that validates, explains and logs every decision.
+
+- `bundle.py`     — `ModelBundle` (an immutable, loaded champion) and `BundleHolder`, which
+                    watches `registry/<p>/champion.json` and swaps bundles atomically.
+- `validation.py` — request records checked against the pipeline's schema, with the semantics of
+                    `driftline.schema.validate.validate_frame`.
+- `scoring.py`    — fitted transforms (`apply_features`), LightGBM scores, decisions, reason codes.
+- `log.py`        — the prediction log: SQLite in WAL mode, committed before the response is sent.
+- `metrics.py`    — request counters and latency histograms in Prometheus' text format.
+- `app.py`        — the FastAPI application (`create_app`) and its limits, auth and error handling.
+
+FastAPI, uvicorn and LightGBM are imported only here, never by the CLI at start-up.
+"""

@@ -1,0 +1,394 @@
+"""The HTTP endpoint: `create_app(root, pipeline, settings)` returns a FastAPI application.
+
+Routes (OpenAPI docs at /docs):
+
+    POST /v1/predict   {"records": [...], "explain": "none" | "declined" | "all"}  -> one decision a record
+    POST /v1/feedback  {"request_id", "label"}                                    -> ground truth joins the log
+    GET  /v1/health    liveness, the version served, the last failed reload (if any)
+    GET  /v1/model     version, metrics, request schema, fingerprints
+    GET  /metrics      Prometheus text format
+
+Every decision gets its own `request_id`, `<uuid4 hex of the HTTP request>-<record index>`: a
+decision is the unit that is logged, labelled later and traced, and one HTTP request may hold
+many. (Sharing the random part within a request keeps a batch's ids adjacent in the log's index,
+which makes the durable commit of a 1,000-record batch several times cheaper than 1,000 random
+uuids would.) Decisions are committed to
+the prediction log before the response is sent. Errors are JSON `{"error": ..., "errors": [...]}`:
+400 unreadable JSON, 401 missing or wrong bearer token (when DRIFTLINE_API_TOKEN is set), 413
+body too large, 422 a request or record that breaks the contract (each bad record index and
+field named). Anything unexpected is logged on the server and answered with a bare 500, never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+
+from driftline.serve.bundle import DEFAULT_POLL_SECONDS, BundleHolder, ModelBundle
+from driftline.serve.log import PredictionLog, dumps, log_path, parse_label
+from driftline.serve.metrics import CONTENT_TYPE, ServeMetrics
+from driftline.serve.scoring import score_frame
+from driftline.serve.validation import check_records
+
+log = logging.getLogger("driftline.serve")
+
+TOKEN_ENV = "DRIFTLINE_API_TOKEN"
+OPEN_PATHS = frozenset({"/v1/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
+ROUTES = frozenset({"/v1/predict", "/v1/feedback", "/v1/health", "/v1/model", "/metrics", "/docs", "/openapi.json"})
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Limits and options of one server."""
+
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_records: int = 10_000
+    token: str | None = None  # bearer token; None = no auth
+    poll_seconds: float = DEFAULT_POLL_SECONDS
+    log_sync: str = "full"
+
+
+# ----------------------------------------------------------------------------- request / response models
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Applications to score: one object per record, with the schema's input fields "
+        "(GET /v1/model lists them). The id field is optional and echoed back.",
+    )
+    explain: Literal["none", "declined", "all"] = Field(
+        "declined",
+        description="Which records get reason codes: none; declined (binary tasks: records predicted 1, "
+        "the positive/high-risk class; other tasks: all); all.",
+    )
+
+
+class ReasonCode(BaseModel):
+    feature: str = Field(description="A model feature (an input field, or one derived from it by the fitted transforms).")
+    value: Any = Field(None, description="The feature's value as the model saw it (after transforms).")
+    input: Any = Field(None, description="The field's value as sent, when the feature is an input field.")
+    contribution: float = Field(description="Its push on the raw score (log-odds for binary); positive = toward 1.")
+
+
+class Decision(BaseModel):
+    request_id: str = Field(description="`<batch_id>-<index>`: one per decision (a uuid4 hex per HTTP request, plus the "
+                            "record's position); use it for feedback, label import and audit.")
+    index: int = Field(description="Position of the record in the request.")
+    id: Any = Field(None, description="The record's id field, when it was sent.")
+    prediction: Any = Field(description="Binary: 1 when score >= threshold, else 0. Regression: the value. Multiclass: the class.")
+    score: float
+    scores: dict[str, float] | None = Field(None, description="Multiclass only: probability per class.")
+    model_version: str
+    reasons: list[ReasonCode] | None = Field(None, description="Top features pushing the score up; null when not asked for.")
+
+
+class PredictResponse(BaseModel):
+    batch_id: str = Field(description="uuid4 hex of this HTTP request; each decision's request_id is `<batch_id>-<index>`.")
+    pipeline: str
+    model_version: str
+    threshold: float | None
+    predictions: list[Decision]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=80)
+    label: int | float | str | bool
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    errors: list[dict[str, Any]] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Unreadable JSON"},
+    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"},
+    413: {"model": ErrorResponse, "description": "Body too large"},
+    422: {"model": ErrorResponse, "description": "The request or a record breaks the contract"},
+}
+
+
+def _error(status: int, message: str, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# ----------------------------------------------------------------------------- the guard (auth, limits, metrics, last-resort errors)
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class Guard:
+    """Pure ASGI middleware: bearer auth, body-size limit, request metrics, and a generic 500."""
+
+    def __init__(self, app: Any, settings: ServeSettings, metrics: ServeMetrics) -> None:
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+        self._token = settings.token.encode("utf-8") if settings.token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope.get("path", "")
+        status = {"code": 500, "started": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                status["started"] = True
+            await send(message)
+
+        try:
+            early = self._refuse(scope, path)
+            if early is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+                early, receive = await self._limit_body(scope, receive)
+            if early is not None:
+                await early(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unexpected error serving %s %s", scope.get("method"), path)
+            if not status["started"]:
+                await _error(500, "internal error; the server log has the details")(scope, receive, send_wrapper)
+        finally:
+            route = path if path in ROUTES else "other"
+            self.metrics.observe_request(scope.get("method", ""), route, int(status["code"]), time.perf_counter() - started)
+
+    def _refuse(self, scope: Scope, path: str) -> JSONResponse | None:
+        if self._token is None or path in OPEN_PATHS:
+            return None
+        given = b""
+        for key, value in scope.get("headers", ()):
+            if key == b"authorization":
+                given = value
+                break
+        if hmac.compare_digest(given, b"Bearer " + self._token):
+            return None
+        return _error(401, "missing or wrong bearer token (Authorization: Bearer <token>)", headers={"WWW-Authenticate": "Bearer"})
+
+    async def _limit_body(self, scope: Scope, receive: Receive) -> tuple[JSONResponse | None, Receive]:
+        limit = self.settings.max_body_bytes
+        declared = None
+        for key, value in scope.get("headers", ()):
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    return _error(400, "Content-Length is not a number"), receive
+        if declared is not None:
+            if declared > limit:
+                return _error(413, f"body of {declared:,} bytes exceeds the limit of {limit:,} bytes; send fewer records per request"), receive
+            return None, receive
+        # No length declared (chunked): read up to the limit, then replay what was read.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None, receive
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return _error(413, f"body exceeds the limit of {limit:,} bytes; send fewer records per request"), receive
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        return None, replay
+
+
+# ----------------------------------------------------------------------------- the application
+
+
+def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None) -> FastAPI:
+    """Load the champion and open the prediction log; raises BundleError / PredictionLogError."""
+    settings = settings or ServeSettings()
+    metrics = ServeMetrics(pipeline)
+    holder = BundleHolder(root, pipeline, settings.poll_seconds)
+    prediction_log = PredictionLog(log_path(root, pipeline), settings.log_sync)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        holder.start()
+        try:
+            yield
+        finally:
+            holder.stop()
+            prediction_log.close()
+
+    app = FastAPI(
+        title=f"driftline — {pipeline}",
+        summary="Scores records with the pipeline's champion model; validates, explains and logs every decision.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.holder = holder
+    app.state.prediction_log = prediction_log
+    app.state.settings = settings
+    app.add_middleware(Guard, settings=settings, metrics=metrics)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _error(400, "the body is not valid JSON")
+        out = []
+        for e in errors:
+            loc = [str(p) for p in e.get("loc", ()) if p != "body"]
+            item: dict[str, Any] = {"field": ".".join(loc) or None, "message": e.get("msg", "invalid")}
+            if len(loc) >= 2 and loc[0] == "records" and loc[1].isdigit():
+                item["record"] = int(loc[1])
+            out.append(item)
+        return _error(422, "the request does not match the API (see /docs)", out)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.post("/v1/predict", response_model=PredictResponse, responses=ERROR_RESPONSES,
+              summary="Score records with the champion")
+    def predict(body: PredictRequest) -> Response:
+        bundle = holder.current  # this request's model, start to finish, even if a swap happens now
+        records = body.records
+        if len(records) > settings.max_records:
+            return _error(422, f"{len(records):,} records in one request; the limit is {settings.max_records:,}")
+        started = time.perf_counter()
+        frame, errors = check_records(records, bundle.request_schema)
+        if errors:
+            return _error(422, f"{len({e.record for e in errors})} of {len(records)} record(s) break the schema; nothing was scored",
+                          [e.to_json() for e in errors])
+        validated = time.perf_counter()
+        scored = score_frame(bundle, frame, body.explain)
+        response = _decide(bundle, records, scored, prediction_log, metrics)
+        # Where the time went, for browsers' dev tools and load tests (W3C Server-Timing).
+        response.headers["Server-Timing"] = (f"validate;dur={(validated - started) * 1e3:.2f}, "
+                                             f"score;dur={scored.seconds * 1e3:.2f}, log;dur={response.log_seconds * 1e3:.2f}")
+        return response
+
+    @app.post("/v1/feedback", responses={**ERROR_RESPONSES, 404: {"model": ErrorResponse, "description": "Unknown request_id"}},
+              summary="Attach ground truth to a logged decision")
+    def feedback(body: FeedbackRequest) -> dict[str, Any]:
+        bundle = holder.current
+        try:
+            label = parse_label(body.label, bundle.task, bundle.classes)
+        except ValueError as exc:
+            return _error(422, str(exc), [{"field": "label", "message": str(exc)}])  # type: ignore[return-value]
+        if not prediction_log.known([body.request_id]):
+            return _error(404, f"no decision with request_id {body.request_id!r} in the prediction log")  # type: ignore[return-value]
+        prediction_log.add_labels([(body.request_id, label)], source="api")
+        return {"request_id": body.request_id, "label": label, "stored": True}
+
+    @app.get("/v1/health", summary="Liveness and the version served")
+    def health() -> dict[str, Any]:
+        bundle = holder.current
+        return {"status": "ok", "pipeline": pipeline, "model_version": bundle.version, "loaded_at": bundle.loaded_at,
+                "swaps": holder.swaps, "last_reload_error": holder.last_error}
+
+    @app.get("/v1/model", summary="The champion: version, metrics, request schema, fingerprints")
+    def model() -> dict[str, Any]:
+        bundle = holder.current
+        info = bundle.info
+        return {
+            "pipeline": pipeline,
+            "version": bundle.version,
+            "task": bundle.task,
+            "threshold": bundle.threshold if bundle.task == "binary" else None,
+            "classes": bundle.classes,
+            "created": info.get("created"),
+            "loaded_at": bundle.loaded_at,
+            "parent": info.get("parent"),
+            "metrics": info.get("metrics"),
+            "gate": info.get("gate"),
+            "schema": bundle.request_schema.to_json(),
+            "feature_columns": bundle.feature_columns,
+            "fingerprints": {"data": info.get("data_fingerprint"), "config": info.get("config_fingerprint"),
+                             "files": info.get("files")},
+        }
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    def prometheus() -> Response:
+        text = metrics.render(holder.current.version, holder.swaps, holder.last_error is not None)
+        return Response(text, media_type=CONTENT_TYPE)
+
+    return app
+
+
+def _decide(bundle: ModelBundle, records: list[dict[str, Any]], scored: Any, prediction_log: PredictionLog,
+            metrics: ServeMetrics) -> Response:
+    """Build the decisions, commit them to the log, then answer."""
+    from driftline.registry.store import now_utc
+
+    when = now_utc()
+    id_column = bundle.request_schema.id_column
+    decisions = []
+    rows = []
+    explained = 0
+    batch_id = uuid.uuid4().hex
+    for i, record in enumerate(records):
+        # One random uuid4 per HTTP request, plus the record's position: unique per decision, and
+        # a batch's ids sit side by side in the log's index, so a commit of 1,000 decisions writes
+        # a few index pages instead of up to 1,000 scattered ones (the log's fsync cost).
+        request_id = f"{batch_id}-{i}"
+        reasons = scored.reasons[i]
+        if reasons is not None:
+            explained += 1
+            for code in reasons:  # the value the client sent, beside the model's (transformed) one
+                if code["feature"] in record:
+                    code["input"] = record[code["feature"]]
+        record_id = record.get(id_column) if id_column else None
+        decision: dict[str, Any] = {"request_id": request_id, "index": i, "id": record_id,
+                                    "prediction": scored.predictions[i], "score": scored.scores[i],
+                                    "model_version": bundle.version, "reasons": reasons}
+        outputs: dict[str, Any] = {"score": scored.scores[i], "prediction": scored.predictions[i]}
+        if scored.class_scores is not None:
+            decision["scores"] = scored.class_scores[i]
+            outputs["scores"] = scored.class_scores[i]
+        decisions.append(decision)
+        rows.append((request_id, when, bundle.version, None if record_id is None else str(record_id),
+                     dumps(record), dumps(outputs), None if reasons is None else dumps(reasons)))
+    logging_started = time.perf_counter()
+    prediction_log.record(rows, bundle.pipeline)  # durable before the client hears of it
+    log_seconds = time.perf_counter() - logging_started
+    metrics.observe_decisions(bundle.version, scored.predictions, explained)
+    body = {"batch_id": batch_id, "pipeline": bundle.pipeline, "model_version": bundle.version,
+            "threshold": bundle.threshold if bundle.task == "binary" else None, "predictions": decisions}
+    response = Response(orjson.dumps(body), media_type="application/json")
+    response.log_seconds = log_seconds  # type: ignore[attr-defined]
+    return response

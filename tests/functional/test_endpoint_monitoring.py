@@ -1,0 +1,49 @@
+"""Endpoint monitoring: what the server decided becomes the monitor's current data, labels included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from driftline.data.generator import generate_loans
+from tests.conftest import make_project, sh
+
+
+def served(rows: pd.DataFrame) -> list[dict]:
+    """Records as a client sends them: JSON scalars, ISO timestamps, no target."""
+    records = json.loads(rows.drop(columns=["default"]).to_json(orient="records", date_format="iso"))
+    for record in records:
+        record["applied_at"] = record["applied_at"].replace("Z", "").split(".")[0]
+    return records
+
+
+def test_served_decisions_become_a_monitored_batch_with_their_labels(tmp_path: Path) -> None:
+    from driftline.serve.log import PredictionLog, log_path
+
+    root = make_project(tmp_path / "proj", rows=3000)
+    sh(["dvc", "repro", "credit-promote"], root)
+    rows = generate_loans(rows=600, seed=3, start="2026-01-01", end="2026-02-01", drift="covariate", batch=9)
+    log = PredictionLog(log_path(root, "credit"))
+    try:
+        decisions = [(f"req-{i}", f"2026-02-01T00:00:{i % 60:02d}.{i:03d}+00:00", "v0001", record["application_id"],
+                      json.dumps(record), json.dumps({"score": 0.2, "prediction": 0}), None)
+                     for i, record in enumerate(served(rows))]
+        log.record(decisions, "credit")
+        log.add_labels([(f"req-{i}", int(rows["default"].iloc[i])) for i in range(0, 600, 2)], "test")
+    finally:
+        log.close()
+
+    out = sh(["dvc", "repro", "credit-monitor"], root).stdout
+    batch = pd.read_parquet(root / "data/credit/incoming/batch-0001.parquet")
+    assert len(batch) == 600 and batch["default"].notna().sum() == 300
+    assert set(batch["application_id"]) == set(rows["application_id"])
+    report = json.loads((root / "reports/credit/drift.json").read_text())
+    assert report["current"]["rows"] == 600 and report["current"]["labelled_rows"] == 300
+    flagged = {c["name"] for c in report["columns"] if c["drifted"]}
+    assert {"credit_score", "income"} <= flagged and "age" not in flagged, out
+
+    again = sh(["dvc", "repro", "credit-monitor"], root).stdout
+    assert not (root / "data/credit/incoming/batch-0002.parquet").exists(), "each decision is exported once"
+    assert "no new batches" in again

@@ -1,0 +1,421 @@
+"""`driftline serve`: a real server process on a free loopback port, called over HTTP with httpx.
+
+One small project is built with `dvc repro` for the module; the hot-swap test runs last and
+leaves v1 as the champion again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from tests.conftest import BIN, make_project, sh
+
+THRESHOLD = 0.3  # pipelines/credit.yaml: model.threshold
+
+
+@dataclass
+class Server:
+    root: Path
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def client(self, **kwargs) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(root: Path, *args: str, env: dict[str, str] | None = None) -> Server:
+    port = free_port()
+    full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {})}
+    log = root.parent / f"serve-{port}.log"
+    with open(log, "w") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([str(BIN / "driftline"), "serve", "credit", "--port", str(port), *args],
+                                cwd=root, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(root, f"http://127.0.0.1:{port}", proc, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"driftline serve exited {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{server.url}/v1/health", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    stop_server(server)
+    raise AssertionError("driftline serve did not answer within 60 s")
+
+
+def stop_server(server: Server) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_project(tmp_path_factory.mktemp("serve"))
+    sh(["dvc", "repro", "credit-promote"], root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(project: Path) -> Iterator[Server]:
+    srv = start_server(project, "--poll", "0.2")
+    yield srv
+    stop_server(srv)
+
+
+def test_records(root: Path, n: int | None = None) -> list[dict]:
+    """Test-split rows as a client would send them: JSON, without the target."""
+    test = pd.read_parquet(root / "data/credit/split/test.parquet").drop(columns=["default"])
+    if n is not None:
+        test = test.head(n)
+    return json.loads(test.to_json(orient="records", date_format="iso"))
+
+
+test_records.__test__ = False  # a helper, not a test
+
+
+def batch_scores(root: Path) -> pd.Series:
+    """The evaluate stage's own predictions for the test split, by application id."""
+    return pd.read_parquet(root / "data/credit/predictions/test.parquet").set_index("application_id")["score"]
+
+
+def logged(root: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    with sqlite3.connect(root / "logs/credit/predictions.sqlite") as db:
+        return list(db.execute(sql, params))
+
+
+# ----------------------------------------------------------------------------- 1 + 3: predictions
+
+
+def test_http_predictions_equal_the_evaluate_stage_batch_predictions(server: Server) -> None:
+    records = test_records(server.root)
+    expected = batch_scores(server.root)
+    with server.client() as client:
+        batch = client.post("/v1/predict", json={"records": records})
+        single = [client.post("/v1/predict", json={"records": [r]}) for r in records[:5]]
+    assert batch.status_code == 200, batch.text
+    body = batch.json()
+    assert body["model_version"] == "v0001"
+    decisions = body["predictions"]
+    assert [d["index"] for d in decisions] == list(range(len(records)))
+    for record, decision in zip(records, decisions):
+        assert decision["id"] == record["application_id"]
+        assert abs(decision["score"] - expected[record["application_id"]]) <= 1e-9
+        assert decision["prediction"] == int(decision["score"] >= THRESHOLD)
+        assert decision["model_version"] == "v0001"
+    for response, record in zip(single, records):
+        assert response.status_code == 200
+        assert abs(response.json()["predictions"][0]["score"] - expected[record["application_id"]]) <= 1e-9
+    ids = [d["request_id"] for d in decisions]
+    assert len(set(ids)) == len(ids)
+    assert all(i == f"{body['batch_id']}-{n}" for n, i in enumerate(ids)) and len(body["batch_id"]) == 32
+    assert len({r.json()["batch_id"] for r in single}) == len(single)
+
+
+def test_reason_codes_by_default_only_for_declined_and_on_request(server: Server) -> None:
+    records = test_records(server.root, 200)
+    with server.client() as client:
+        default = client.post("/v1/predict", json={"records": records}).json()["predictions"]
+        everyone = client.post("/v1/predict", json={"records": records, "explain": "all"}).json()["predictions"]
+        nobody = client.post("/v1/predict", json={"records": records, "explain": "none"}).json()["predictions"]
+    declined = [d for d in default if d["prediction"] == 1]
+    assert declined, "the test rows should include some predicted defaults"
+    for d in default:
+        assert (d["reasons"] is not None) == (d["prediction"] == 1)
+    for d in declined:
+        assert 1 <= len(d["reasons"]) <= 3
+        pushes = [code["contribution"] for code in d["reasons"]]
+        assert all(p > 0 for p in pushes) and pushes == sorted(pushes, reverse=True)
+    assert all(d["reasons"] is not None for d in everyone)
+    assert all(d["reasons"] is None for d in nobody)
+    code = next(c for d in everyone for c in d["reasons"] if c["feature"] == "credit_score")
+    assert "input" in code  # the value as sent, beside the transformed one
+
+
+# ----------------------------------------------------------------------------- 2: validation and errors
+
+
+def test_bad_records_get_422_naming_every_record_and_field(server: Server) -> None:
+    good = test_records(server.root, 6)
+    missing = {k: v for k, v in good[0].items() if k != "age"}
+    wrong_type = {**good[1], "income": "lots"}
+    out_of_range = {**good[2], "credit_score": 900, "age": 12}
+    not_allowed = {**good[3], "employment": "astronaut"}
+    null = {**good[4], "loan_amount": None}
+    before = logged(server.root, "SELECT count(*) FROM predictions")[0][0]
+    with server.client() as client:
+        response = client.post("/v1/predict", json={"records": [missing, wrong_type, out_of_range, not_allowed, null, good[5]]})
+    assert response.status_code == 422
+    errors = {(e["record"], e["field"]): e["message"] for e in response.json()["errors"]}
+    assert errors == {
+        (0, "age"): "field required",
+        (1, "income"): "not a valid float",
+        (2, "age"): "must be >= 18",
+        (2, "credit_score"): "must be <= 850",
+        (3, "employment"): "must be one of salaried, self_employed, unemployed, retired, student",
+        (4, "loan_amount"): "must not be null",
+    }
+    assert logged(server.root, "SELECT count(*) FROM predictions")[0][0] == before, "nothing is scored or logged"
+
+
+def test_numbers_sent_as_text_are_read_like_the_validate_stage_reads_them(server: Server) -> None:
+    record = test_records(server.root, 1)[0]
+    as_text = {**record, "age": str(record["age"]), "income": str(record["income"])}
+    with server.client() as client:
+        plain = client.post("/v1/predict", json={"records": [record]}).json()["predictions"][0]
+        texty = client.post("/v1/predict", json={"records": [as_text]})
+    assert texty.status_code == 200, texty.text
+    assert texty.json()["predictions"][0]["score"] == plain["score"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(b"{not json", 400, id="broken-json"),
+        pytest.param(b'"records"', 422, id="not-an-object"),
+        pytest.param(b'{"records": "x"}', 422, id="records-not-a-list"),
+        pytest.param(b'{"records": []}', 422, id="no-records"),
+        pytest.param(b'{"records": [1, 2]}', 422, id="records-not-objects"),
+        pytest.param(b'{"records": [{"age": {"nested": 1}}]}', 422, id="nested-value"),
+        pytest.param(b'{"records": [{}], "explain": "why"}', 422, id="bad-explain"),
+        pytest.param(b'{"records": [{}], "extra": 1}', 422, id="unknown-key"),
+        pytest.param(b'{"records": [{"applied_at": "2024-01-01T00:00:00Z"}, {"applied_at": "yesterday"}]}', 422, id="fields-missing"),
+        pytest.param(b"\xff\xfe", 400, id="not-utf8"),
+    ],
+)
+def test_malformed_requests_get_4xx_json_without_a_traceback(server: Server, body: bytes, status: int) -> None:
+    with server.client() as client:
+        response = client.post("/v1/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status, response.text
+    assert "error" in response.json()
+    assert "Traceback" not in response.text and "File \"" not in response.text
+
+
+def test_times_the_validate_stage_cannot_read_are_a_422_not_a_500(server: Server) -> None:
+    records = test_records(server.root, 3)
+    records[0]["applied_at"] = "2024-03-01T10:00:00+02:00"  # validate_frame's coercion raises on offsets
+    records[2]["applied_at"] = "9999-12-31T00:00:00.000"  # beyond datetime64[ns]
+    with server.client() as client:
+        response = client.post("/v1/predict", json={"records": records})
+    assert response.status_code == 422, response.text
+    assert [(e["record"], e["field"]) for e in response.json()["errors"]] == [(0, "applied_at"), (2, "applied_at")]
+    assert "without a time zone" in response.json()["errors"][0]["message"]
+
+
+# ----------------------------------------------------------------------------- 4: the prediction log and labels
+
+
+def test_every_decision_is_in_the_wal_log_when_the_response_arrives(server: Server) -> None:
+    records = test_records(server.root, 3)
+    with server.client() as client:
+        decisions = client.post("/v1/predict", json={"records": records, "explain": "all"}).json()["predictions"]
+    rows = {r[0]: r for r in logged(server.root, "SELECT request_id, time, model_version, record_id, inputs, outputs, reasons "
+                                                 "FROM predictions WHERE request_id IN (?, ?, ?)",
+                                    tuple(d["request_id"] for d in decisions))}
+    assert len(rows) == 3
+    for record, decision in zip(records, decisions):
+        _, when, version, record_id, inputs, outputs, reasons = rows[decision["request_id"]]
+        assert version == "v0001" and record_id == record["application_id"]
+        assert when.endswith("+00:00")
+        assert json.loads(inputs) == record
+        assert json.loads(outputs) == {"score": decision["score"], "prediction": decision["prediction"]}
+        assert json.loads(reasons) == decision["reasons"]
+    assert logged(server.root, "PRAGMA journal_mode")[0][0] == "wal"
+    assert sh(["git", "check-ignore", "-q", "logs/credit/predictions.sqlite"], server.root, check=False).returncode == 0
+
+
+def test_feedback_and_label_import_join_ground_truth_by_request_id(server: Server) -> None:
+    records = test_records(server.root, 4)
+    with server.client() as client:
+        ids = [d["request_id"] for d in client.post("/v1/predict", json={"records": records}).json()["predictions"]]
+        ok = client.post("/v1/feedback", json={"request_id": ids[0], "label": 1})
+        unknown = client.post("/v1/feedback", json={"request_id": "f" * 32, "label": 1})
+        bad_label = client.post("/v1/feedback", json={"request_id": ids[1], "label": 7})
+    assert ok.status_code == 200 and ok.json()["stored"] is True
+    assert unknown.status_code == 404
+    assert bad_label.status_code == 422 and "0 or 1" in bad_label.json()["error"]
+
+    csv = server.root / "labels.csv"
+    csv.write_text(f"request_id,label\n{ids[1]},0\n{ids[2]},1\n{'e' * 32},1\n")
+    imported = sh(["driftline", "labels", "import", "credit", str(csv)], server.root)
+    assert "2 label(s) joined" in imported.stdout and "1 request id(s) not in the prediction log" in imported.stderr
+    joined = dict(logged(server.root, "SELECT request_id, label FROM labelled_predictions WHERE request_id IN (?, ?, ?, ?)", tuple(ids)))
+    assert joined == {ids[0]: 1, ids[1]: 0, ids[2]: 1}
+
+    bad = server.root / "bad.csv"
+    bad.write_text(f"request_id,label\n{ids[3]},1\n,0\n{ids[3]},maybe\n")
+    refused = sh(["driftline", "labels", "import", "credit", str(bad)], server.root, check=False)
+    assert refused.returncode == 1
+    assert "bad.csv:3: request_id is empty" in refused.stderr and "bad.csv:4: label 'maybe' is not 0 or 1" in refused.stderr
+    assert not logged(server.root, "SELECT 1 FROM labels WHERE request_id = ?", (ids[3],)), "nothing half-imported"
+
+
+# ----------------------------------------------------------------------------- 6: health, model, metrics, docs, auth, limits
+
+
+def test_health_model_metrics_and_docs(server: Server) -> None:
+    with server.client() as client:
+        client.post("/v1/predict", json={"records": test_records(server.root, 2)})
+        health = client.get("/v1/health").json()
+        model = client.get("/v1/model").json()
+        metrics = client.get("/metrics")
+        docs = client.get("/docs")
+        openapi = client.get("/openapi.json").json()
+    assert health["status"] == "ok" and health["model_version"] == "v0001"
+    assert model["version"] == "v0001" and model["threshold"] == THRESHOLD
+    assert 0.5 < model["metrics"]["roc_auc"] < 1
+    assert set(model["schema"]["required"]) >= {"age", "income", "applied_at"} and "default" not in model["schema"]["required"]
+    assert model["schema"]["id_column"] == "application_id"
+    assert len(model["fingerprints"]["data"]) == 64 and "model.txt" in model["fingerprints"]["files"]
+    assert metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    assert 'driftline_http_requests_total{method="POST",route="/v1/predict",status="200"}' in text
+    assert 'driftline_http_request_duration_seconds_bucket{route="/v1/predict",le="+Inf"}' in text
+    assert 'driftline_model_info{pipeline="credit",version="v0001"} 1' in text
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert "/v1/predict" in openapi["paths"]
+
+
+def test_bearer_token_and_limits(project: Path) -> None:
+    srv = start_server(project, "--max-records", "5", "--max-body-bytes", "20000", "--poll", "0",
+                       env={"DRIFTLINE_API_TOKEN": "s3cret"})
+    try:
+        records = test_records(project, 6)
+        with srv.client() as anonymous:
+            assert anonymous.post("/v1/predict", json={"records": records[:1]}).status_code == 401
+            assert anonymous.get("/v1/model").status_code == 401
+            assert anonymous.get("/v1/health").status_code == 200  # for load balancers
+        with srv.client(headers={"Authorization": "Bearer wrong"}) as wrong:
+            assert wrong.post("/v1/predict", json={"records": records[:1]}).status_code == 401
+        with srv.client(headers={"Authorization": "Bearer s3cret"}) as client:
+            assert client.post("/v1/predict", json={"records": records[:5]}).status_code == 200
+            too_many = client.post("/v1/predict", json={"records": records[:6]})
+            assert too_many.status_code == 422 and "limit is 5" in too_many.json()["error"]
+            huge = client.post("/v1/predict", content=b'{"records": [' + b" " * 30000 + b"]}",
+                               headers={"content-type": "application/json"})
+            assert huge.status_code == 413 and "limit" in huge.json()["error"]
+
+            def chunks() -> Iterator[bytes]:
+                yield b'{"records": ['
+                for _ in range(100):
+                    yield b" " * 1000
+                yield b"]}"
+
+            chunked = client.post("/v1/predict", content=chunks(), headers={"content-type": "application/json"})
+            assert chunked.status_code == 413
+    finally:
+        stop_server(srv)
+
+
+def test_serve_refuses_to_start_without_a_champion(project: Path) -> None:
+    # Only credit was reproduced, so pricing has never been promoted.
+    out = sh(["driftline", "serve", "pricing", "--port", str(free_port())], project, check=False)
+    assert out.returncode == 1
+    assert "pricing has no champion yet" in out.stderr and "Traceback" not in out.stderr
+
+
+# ----------------------------------------------------------------------------- 5: hot swap (last: it changes the champion)
+
+
+def register_smaller_model(root: Path) -> str:
+    """A genuinely different v2 (the first 10 trees of v1) registered and promoted through the Registry API."""
+    import lightgbm as lgb
+
+    from driftline.registry.store import Registry
+
+    registry = Registry(root, "credit")
+    v1 = registry.get("v1")
+    small = root / "small-model.txt"
+    small.write_text(lgb.Booster(model_str=(v1.path / "model.txt").read_text()).model_to_string(num_iteration=10))
+    files = {"model.txt": small, **{name: v1.path / name for name in ("features.json", "model.json", "metrics.json")}}
+    v2 = registry.register(files, metrics={"note": "first 10 trees"}, data_fingerprint=v1.data_fingerprint,
+                           config_fingerprint=v1.config_fingerprint)
+    registry.promote(v2.version, "test: a smaller model")
+    return v2.version
+
+
+def wait_for_version(client: httpx.Client, version: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get("/v1/model").json()["version"] != version:
+        assert time.monotonic() < deadline, f"the server did not swap to {version}"
+        time.sleep(0.05)
+
+
+def test_hot_swap_without_restart_and_zero_failures_under_load(server: Server) -> None:
+    records = test_records(server.root, 8)
+    v1_scores = batch_scores(server.root)
+    with server.client() as client:
+        assert client.post("/v1/predict", json={"records": records[:1]}).json()["model_version"] == "v0001"
+        v2 = register_smaller_model(server.root)
+        wait_for_version(client, v2)
+        answer = client.post("/v1/predict", json={"records": records}).json()
+    assert answer["model_version"] == v2 == "v0002"
+    v2_scores = {d["id"]: d["score"] for d in answer["predictions"]}
+    assert all(abs(v2_scores[r["application_id"]] - v1_scores[r["application_id"]]) > 1e-6 for r in records)
+
+    failures: list[str] = []
+    seen: dict[int, list[tuple[str, str, float]]] = {t: [] for t in range(4)}
+    halfway = threading.Event()
+
+    def load(thread: int) -> None:
+        with server.client() as client:
+            for i in range(200):
+                record = records[(thread + i) % len(records)]
+                try:
+                    response = client.post("/v1/predict", json={"records": [record]})
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+                    continue
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+                    continue
+                decision = response.json()["predictions"][0]
+                seen[thread].append((decision["model_version"], decision["id"], decision["score"]))
+                if i == 60:
+                    halfway.set()
+
+    threads = [threading.Thread(target=load, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    halfway.wait(timeout=60)
+    rollback = sh(["driftline", "registry", "rollback", "credit", "--to", "v1"], server.root)
+    for t in threads:
+        t.join()
+
+    assert not failures, failures[:5]
+    assert sum(len(s) for s in seen.values()) == 800
+    for answers in seen.values():
+        versions = [v for v, _, _ in answers]
+        assert versions[0] == "v0002" and versions[-1] == "v0001", "each client saw the swap"
+        first_v1 = versions.index("v0001")
+        assert set(versions[first_v1:]) == {"v0001"}, "once swapped, never back"
+        for version, app_id, score in answers:  # each answer scored wholly by the model it names
+            expected = v1_scores[app_id] if version == "v0001" else v2_scores[app_id]
+            assert abs(score - expected) <= 1e-9
+    assert "v0001" in rollback.stdout
+    assert logged(server.root, "SELECT count(DISTINCT model_version) FROM predictions")[0][0] == 2

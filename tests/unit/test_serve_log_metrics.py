@@ -1,0 +1,61 @@
+"""Prediction-log labels and the Prometheus exposition, without a server."""
+
+from __future__ import annotations
+
+import pytest
+
+from driftline.serve.log import dumps, parse_label
+from driftline.serve.metrics import ServeMetrics
+
+
+@pytest.mark.parametrize(
+    ("task", "value", "expected"),
+    [
+        pytest.param("binary", 1, 1, id="binary-int"),
+        pytest.param("binary", "0", 0, id="binary-text"),
+        pytest.param("binary", " true ", 1, id="binary-word"),
+        pytest.param("binary", 1.0, 1, id="binary-float"),
+        pytest.param("regression", "12.5", 12.5, id="regression"),
+        pytest.param("multiclass", "b", "b", id="multiclass"),
+    ],
+)
+def test_labels_are_read_for_the_task(task: str, value: object, expected: object) -> None:
+    assert parse_label(value, task, ["a", "b"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("task", "value", "message"),
+    [
+        pytest.param("binary", 2, "is not 0 or 1", id="binary"),
+        pytest.param("binary", "maybe", "is not 0 or 1", id="binary-word"),
+        pytest.param("regression", "x", "is not a number", id="regression"),
+        pytest.param("regression", "nan", "is not a finite number", id="regression-nan"),
+        pytest.param("multiclass", "c", "is not one of the classes a, b", id="multiclass"),
+    ],
+)
+def test_bad_labels_say_what_is_accepted(task: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_label(value, task, ["a", "b"])
+
+
+def test_log_json_has_no_nan() -> None:
+    assert dumps({"income": float("nan"), "age": 30}) == '{"income":null,"age":30}'
+
+
+def test_prometheus_text_has_counters_histogram_and_model_info() -> None:
+    metrics = ServeMetrics("credit")
+    metrics.observe_request("POST", "/v1/predict", 200, 0.004)
+    metrics.observe_request("POST", "/v1/predict", 422, 0.002)
+    metrics.observe_decisions("v0001", [1, 0, 0], explained=1)
+    text = metrics.render("v0001", swaps=2, reload_failing=False)
+    assert 'driftline_http_requests_total{method="POST",route="/v1/predict",status="200"} 1' in text
+    assert 'driftline_http_request_duration_seconds_bucket{route="/v1/predict",le="0.0025"} 1' in text
+    assert 'driftline_http_request_duration_seconds_bucket{route="/v1/predict",le="0.005"} 2' in text
+    assert 'driftline_http_request_duration_seconds_count{route="/v1/predict"} 2' in text
+    assert 'driftline_decisions_total{pipeline="credit",version="v0001",prediction="0"} 2' in text
+    assert 'driftline_model_info{pipeline="credit",version="v0001"} 1' in text
+    assert 'driftline_model_swaps_total{pipeline="credit"} 2' in text
+    for line in text.splitlines():  # every sample line is `name{labels} value`
+        if not line.startswith("#"):
+            float(line.rsplit(" ", 1)[1])
+

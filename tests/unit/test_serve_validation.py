@@ -1,0 +1,133 @@
+"""Request validation: the fast path accepts exactly what validate_frame accepts and builds the same frame."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from driftline.config.groups import ColumnSpec, SchemaSpec
+from driftline.schema.validate import validate_frame
+from driftline.serve.bundle import request_schema
+from driftline.serve.validation import check_records, fast_records
+
+SCHEMA = SchemaSpec(
+    columns={
+        "application_id": ColumnSpec(dtype="string", unique=True),
+        "applied_at": ColumnSpec(dtype="datetime"),
+        "age": ColumnSpec(dtype="int", ge=18, le=100),
+        "income": ColumnSpec(dtype="float", nullable=True, ge=0),
+        "employment": ColumnSpec(dtype="category", isin=["salaried", "retired"]),
+        "term_months": ColumnSpec(dtype="int", isin=[36, 60]),
+        "credit_score": ColumnSpec(dtype="int", nullable=True, ge=300, le=850),
+        "note": ColumnSpec(dtype="string", nullable=True),
+        "flag": ColumnSpec(dtype="binary"),
+        "verified": ColumnSpec(dtype="bool", nullable=True),
+        "default": ColumnSpec(dtype="binary", nullable=True),
+    }
+)
+REQUEST = request_schema(SCHEMA, target="default", label_column="default", id_column="application_id")
+GOOD = {"application_id": "A1", "applied_at": "2024-01-01T07:57:41.000", "age": 30, "income": 52000.5,
+        "employment": "salaried", "term_months": 36, "credit_score": 700, "note": "hi", "flag": 0, "verified": True}
+
+
+def reference(records: list[dict]) -> pd.DataFrame:
+    """What the validate stage makes of the same records."""
+    frame = pd.DataFrame({name: [r[name] for r in records] for name in REQUEST.columns})
+    outcome = validate_frame(frame, REQUEST.spec)
+    assert not len(outcome.quarantine), outcome.quarantine
+    return outcome.valid
+
+
+def test_the_request_schema_leaves_out_target_and_id() -> None:
+    assert "default" not in REQUEST.columns and "application_id" not in REQUEST.columns
+    assert REQUEST.id_column == "application_id"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param([{}], id="one-record"),
+        pytest.param([{}, {"income": None, "credit_score": None, "note": None, "verified": None}], id="nulls"),
+        pytest.param([{}, {"income": 10, "age": 18.0, "employment": "retired", "term_months": 60}], id="ints-as-floats"),
+        pytest.param([{"applied_at": "2024-03-05"}, {"applied_at": "2025-12-31"}], id="dates"),
+        pytest.param([{"flag": 1, "verified": False, "income": float("inf")}], id="edges"),
+        pytest.param([{"applied_at": "2024-01-01 07:57"}, {"applied_at": "2024-11-21 17:05"}], id="other-time-layout"),
+    ],
+)
+def test_fast_path_builds_the_same_frame_as_validate_frame(changes: list[dict]) -> None:
+    records = [{**GOOD, **c} for c in changes]
+    fast = fast_records(records, REQUEST.spec)
+    assert fast is not None
+    pd.testing.assert_frame_equal(fast, reference(records))
+    frame, errors = check_records(records, REQUEST)
+    assert not errors
+    pd.testing.assert_frame_equal(frame, reference(records))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"age": "30"}, id="number-as-text"),
+        pytest.param({"income": "52000.5"}, id="float-as-text"),
+        pytest.param({"flag": True}, id="bool-for-binary"),
+        pytest.param({"verified": "true"}, id="bool-as-text"),
+    ],
+)
+def test_forms_the_fast_path_leaves_to_validate_frame_are_still_accepted(change: dict) -> None:
+    records = [{**GOOD, **change}]
+    assert fast_records(records, REQUEST.spec) is None
+    frame, errors = check_records(records, REQUEST)
+    assert not errors
+    pd.testing.assert_frame_equal(frame, reference(records))
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        pytest.param({"age": 17}, "age", "must be >= 18", id="too-young"),
+        pytest.param({"age": 30.5}, "age", "not a valid int (a whole number)", id="not-whole"),
+        pytest.param({"credit_score": 851}, "credit_score", "must be <= 850", id="too-high"),
+        pytest.param({"income": "lots"}, "income", "not a valid float", id="not-a-number"),
+        pytest.param({"employment": "astronaut"}, "employment", "must be one of salaried, retired", id="not-allowed"),
+        pytest.param({"term_months": 48}, "term_months", "must be one of 36, 60", id="not-allowed-int"),
+        pytest.param({"age": None}, "age", "must not be null", id="null"),
+        pytest.param({"flag": 2}, "flag", "must be one of 0, 1", id="binary"),
+        pytest.param({"applied_at": "someday"}, "applied_at", "not a valid datetime (ISO 8601 without a time zone, e.g. 2024-05-01T12:30:00)", id="time"),
+        pytest.param({"age": [30]}, "age", "must be a single value, not an object or array", id="array"),
+        pytest.param({"applied_at": "9999-12-31T00:00:00.000"}, "applied_at",
+                     "not a valid datetime (ISO 8601 without a time zone, e.g. 2024-05-01T12:30:00)", id="time-out-of-range"),
+    ],
+)
+def test_each_bad_value_is_named_by_record_and_field(change: dict, field: str, message: str) -> None:
+    records = [GOOD, {**GOOD, **change}]
+    frame, errors = check_records(records, REQUEST)
+    assert frame is None
+    assert [(e.record, e.field, e.message) for e in errors] == [(1, field, message)]
+
+
+def test_missing_fields_and_bad_values_are_reported_together() -> None:
+    missing = {k: v for k, v in GOOD.items() if k != "age"}
+    records = [missing, {**GOOD, "age": 5, "income": -1}, GOOD]
+    _, errors = check_records(records, REQUEST)
+    assert [(e.record, e.field) for e in errors] == [(0, "age"), (1, "age"), (1, "income")]
+
+
+def test_extra_fields_follow_the_schema_policy() -> None:
+    record = {**GOOD, "favourite_colour": "blue"}
+    assert not check_records([record], REQUEST)[1]
+    strict = request_schema(SCHEMA.model_copy(update={"extra_columns": "error"}), target="default",
+                            label_column="default", id_column="application_id")
+    errors = check_records([record], strict)[1]
+    assert [(e.record, e.field) for e in errors] == [(0, "favourite_colour")]
+
+
+def test_times_written_in_different_layouts_get_the_validate_stage_verdict() -> None:
+    records = [GOOD, {**GOOD, "applied_at": "2024-01-02"}]
+    assert fast_records(records, REQUEST.spec) is None
+    frame = pd.DataFrame({name: [r[name] for r in records] for name in REQUEST.columns})
+    outcome = validate_frame(frame, REQUEST.spec)
+    served, errors = check_records(records, REQUEST)
+    if len(outcome.quarantine):
+        assert served is None and {e.record for e in errors} == {1}
+    else:
+        pd.testing.assert_frame_equal(served, outcome.valid)
