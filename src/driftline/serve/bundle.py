@@ -29,6 +29,7 @@ from driftline.config.groups import ColumnSpec, SchemaSpec
 if TYPE_CHECKING:
     import lightgbm
 
+    from driftline.features.fast import FastFeatures
     from driftline.features.pipeline import FittedFeatures
 
 log = logging.getLogger("driftline.serve")
@@ -82,6 +83,9 @@ class ModelBundle:
     numpy_categorical: tuple[int, ...] | None = field(repr=False)
     info: dict[str, Any] = field(repr=False)  # the registry manifest's view (metrics, fingerprints)
     loaded_at: str = ""
+    # The fitted transforms compiled for numpy (driftline.features.fast), built once at load; with
+    # numpy_categorical set, requests are scored on its float matrix instead of apply_features.
+    fast: FastFeatures | None = field(default=None, repr=False)
 
 
 def request_schema(schema: SchemaSpec, *, target: str, label_column: str | None, id_column: str | None) -> RequestSchema:
@@ -97,6 +101,7 @@ def load_bundle(root: Path, pipeline: str) -> ModelBundle:
     """Load the current champion of `pipeline` from the registry, checked against its manifest."""
     import lightgbm as lgb
 
+    from driftline.features.fast import compile_plan
     from driftline.features.pipeline import FittedFeatures
     from driftline.features.transforms import categorical_dtype
     from driftline.project import ProjectError
@@ -140,6 +145,12 @@ def load_bundle(root: Path, pipeline: str) -> ModelBundle:
         for i, levels in zip(cat_positions, stored)
     )
     label_column = cfg.label.column if cfg.label.kind in ("column", "rule") else None
+    try:
+        fast = compile_plan(fitted) if same else None
+    except Exception as exc:  # noqa: BLE001 - never refuse a servable model over the fast path: pandas still works
+        log.warning("%s %s: scoring through pandas, the fast feature path failed to compile: %s",
+                    pipeline, champion.version, exc)
+        fast = None
     return ModelBundle(
         pipeline=pipeline,
         version=champion.version,
@@ -153,6 +164,7 @@ def load_bundle(root: Path, pipeline: str) -> ModelBundle:
         numpy_categorical=tuple(cat_positions) if same else None,
         info=champion.to_dict(),
         loaded_at=now_utc(),
+        fast=fast,
     )
 
 

@@ -1,7 +1,10 @@
 """From a validated request frame to decisions: fitted transforms, scores, reason codes.
 
 The transforms are exactly the featurize stage's: `apply_features` with the fitted state saved at
-training. Scores come from the booster; for binary tasks the decision is `score >= threshold`
+training — replayed, when the bundle has it, by `driftline.features.fast` on numpy columns, which
+gives the same float matrix (category codes included) LightGBM would make of `apply_features`'
+frame, without building a DataFrame per transform (unit-tested for equality, predictions and
+contributions too). Scores come from the booster; for binary tasks the decision is `score >= threshold`
 (1 = the positive class, e.g. "will default": high risk). Reason codes are LightGBM's
 per-feature contributions through `driftline.models.explain.reason_codes`; they cost far more
 than a prediction, so a request chooses which rows get them (`explain`).
@@ -67,11 +70,23 @@ def as_float_matrix(bundle: ModelBundle, X: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def fast_path(bundle: ModelBundle) -> bool:
+    """Whether the bundle scores on the numpy matrix of `driftline.features.fast`."""
+    return bundle.fast is not None and bundle.numpy_categorical is not None
+
+
 def score_frame(bundle: ModelBundle, frame: pd.DataFrame, explain: Explain = "declined") -> Scored:
     """Decisions for every row of a validated frame."""
     started = time.perf_counter()
-    X = model_matrix(bundle, frame)
-    raw = raw_predict(bundle, X)
+    if fast_path(bundle):
+        assert bundle.fast is not None
+        X: Any = bundle.fast.matrix(frame)
+        raw = np.asarray(bundle.booster.predict(X), dtype=np.float64)
+        if bundle.task == "multiclass" and raw.ndim != 2:
+            raise ValueError(f"expected a multiclass model, got predictions of shape {raw.shape}")
+    else:
+        X = model_matrix(bundle, frame)
+        raw = raw_predict(bundle, X)
     class_scores = None
     if bundle.task == "binary":
         scores = raw.tolist()
@@ -92,7 +107,10 @@ def score_frame(bundle: ModelBundle, frame: pd.DataFrame, explain: Explain = "de
     if explain != "none":
         rows = np.arange(len(frame)) if wanted is None else np.flatnonzero(wanted)
         if len(rows):
-            reasons_for = explain_rows(bundle, X.iloc[rows] if len(rows) < len(X) else X)
+            if isinstance(X, np.ndarray):
+                reasons_for = explain_matrix(bundle, X[rows] if len(rows) < len(X) else X)
+            else:
+                reasons_for = explain_rows(bundle, X.iloc[rows] if len(rows) < len(X) else X)
             for row, codes in zip(rows.tolist(), reasons_for):
                 reasons[row] = codes
     return Scored(scores=scores, predictions=predictions, class_scores=class_scores, reasons=reasons,
@@ -104,3 +122,12 @@ def explain_rows(bundle: ModelBundle, X: pd.DataFrame) -> list[list[dict[str, An
     from driftline.models.explain import reason_codes
 
     return reason_codes(bundle.booster, X, top=REASONS_TOP)
+
+
+def explain_matrix(bundle: ModelBundle, X: np.ndarray) -> list[list[dict[str, Any]]]:
+    """`explain_rows` for rows of the fast path's float matrix: the same codes and numbers."""
+    from driftline.models.explain import reason_codes_matrix
+
+    assert bundle.fast is not None
+    return reason_codes_matrix(bundle.booster, X, bundle.feature_columns, top=REASONS_TOP,
+                               categorical=bundle.fast.categorical_positions)
