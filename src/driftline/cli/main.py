@@ -102,6 +102,18 @@ from driftline.cli.labels import app as labels_app  # noqa: E402
 app.command()(serve)
 app.add_typer(labels_app, name="labels")
 
+from driftline.cli.sweep import sweep  # noqa: E402  (typer only; Hydra and LightGBM load in the sweep's subprocess)
+
+app.command()(sweep)
+
+from driftline.cli.init import init  # noqa: E402  (typer only; pandas loads inside)
+
+app.command()(init)
+
+from driftline.cli.plan import plan  # noqa: E402  (typer only)
+
+app.command()(plan)
+
 from driftline.cli.audit import app as audit_app  # noqa: E402  (typer only)
 
 app.add_typer(audit_app, name="audit")

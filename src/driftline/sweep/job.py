@@ -1,0 +1,246 @@
+"""One sweep job: validate a composed config, train and score it on what `dvc repro` prepared.
+
+A job never re-ingests. It reads `data/<p>/features/*.parquet` and `models/<p>/features.json`;
+when the job's `features` config differs from params.yaml's, it refits the transforms in memory
+on `data/<p>/split/train.parquet` (never on valid or test) and writes nothing under data/.
+Everything a job writes goes to its own Hydra job folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from driftline.config.pipeline import PipelineConfig
+from driftline.paths import SPLITS, PipelinePaths
+
+# Keys that decide which rows land in which split: a sweep cannot change them without
+# re-ingesting, which is `dvc exp run`'s job, not a sweep's.
+DATA_KEYS = ("task", "target", "dataset", "schema", "label", "split")
+ROOT_ENV = "DRIFTLINE_PROJECT"  # the project root, for jobs run in launcher worker processes
+RESULT_FILE = "result.json"
+METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.yaml"
+
+
+class SweepError(Exception):
+    """A sweep cannot run or a job cannot finish; the message says why and what to do next."""
+
+
+@dataclass
+class Prepared:
+    """What `dvc repro` left for one pipeline: the config it ran with and where its data is."""
+
+    pipeline: str
+    base: PipelineConfig
+    paths: PipelinePaths
+
+
+def validate_config(pipeline: str, data: dict[str, Any], root: Path) -> PipelineConfig:
+    """The composed job config as a PipelineConfig, or SweepError listing every problem."""
+    from pydantic import ValidationError
+
+    from driftline.config.checks import check_pipeline
+    from driftline.config.locate import clean_loc, dotted
+    from driftline.project import inside_project
+
+    try:
+        cfg = PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for item in exc.errors(include_url=False):
+            path, _ = clean_loc(PipelineConfig, item["loc"])
+            lines.append(f"  {pipeline}.{dotted(path)}: {item['msg']}")
+        raise SweepError("the job's config is not valid:\n" + "\n".join(lines)) from None
+
+    def exists(rel: str) -> bool:
+        target = inside_project(root, rel)
+        return target is not None and target.is_file()
+
+    problems = check_pipeline(cfg, exists)
+    if problems:
+        lines = [f"  {pipeline}.{dotted(path)}: {message}" for path, message in problems]
+        raise SweepError("the job's config is not valid:\n" + "\n".join(lines))
+    return cfg
+
+
+def prepared(root: Path, pipeline: str) -> Prepared:
+    """params.yaml's config of `pipeline`, after checking that `dvc repro` prepared its features."""
+    from pydantic import ValidationError
+
+    from driftline.project import ProjectError, check_compiled, read_params
+
+    params = read_params(root)
+    try:
+        check_compiled(root, params)
+    except ProjectError as exc:
+        raise SweepError(f"{exc} (the sweep compares each job with params.yaml)") from None
+    if pipeline not in params:
+        raise SweepError(f"params.yaml has no pipeline '{pipeline}': run `driftline compile`, then `dvc repro`")
+    try:
+        base = PipelineConfig.model_validate(params[pipeline])
+    except ValidationError:
+        raise SweepError(f"params.yaml's '{pipeline}' does not match this version of driftline: run `driftline compile`") from None
+    paths = PipelinePaths(pipeline)
+    needed = [paths.features(s) for s in SPLITS] + [paths.fitted_features] + [paths.split(s) for s in SPLITS]
+    missing = [rel for rel in needed if not (root / rel).is_file()]
+    if missing:
+        raise SweepError(
+            f"the features of '{pipeline}' are not prepared yet (missing: {', '.join(missing)}): "
+            f"run `dvc repro {pipeline}-featurize` (or `dvc repro`) first; a sweep never re-ingests"
+        )
+    stale = stale_features(root, pipeline, params)
+    if stale:
+        raise SweepError(
+            f"the prepared features of '{pipeline}' are older than params.yaml ({'; '.join(stale)}): "
+            f"run `dvc repro {pipeline}-featurize` (or `dvc repro`) first"
+        )
+    return Prepared(pipeline, base, paths)
+
+
+UPSTREAM_STEPS = ("ingest", "validate", "label", "split", "featurize")
+
+
+def stale_features(root: Path, pipeline: str, params: dict[str, Any]) -> list[str]:
+    """Why dvc.lock says the features were made from other params than params.yaml's (cheap: no hashing)."""
+    import yaml
+
+    from driftline.compile.plan import make_plan
+
+    def load(name: str) -> dict[str, Any]:
+        path = root / name
+        return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+
+    wanted = {f"{pipeline}-{step}" for step in UPSTREAM_STEPS}
+    dvc_yaml = load("dvc.yaml")
+    stages = {k: v for k, v in (dvc_yaml.get("stages") or {}).items() if k in wanted}
+    plans = make_plan({"stages": stages}, load("dvc.lock"), params, status={})
+    return [f"{p.stage}: {p.reasons[0]}" for p in plans if p.runs]
+
+
+def data_differences(cfg: PipelineConfig, base: PipelineConfig) -> list[str]:
+    """Top-level keys that change the data itself, where the job differs from params.yaml."""
+    job, ref = cfg.to_params(), base.to_params()
+    return [key for key in DATA_KEYS if job.get(key) != ref.get(key)]
+
+
+def _matrix(frame: pd.DataFrame, fitted: Any, cfg: PipelineConfig) -> tuple[pd.DataFrame, pd.Series]:
+    from driftline.features.transforms import categorical_dtype, encode_categorical
+
+    X = frame[fitted.feature_columns].copy()
+    for column, levels in fitted.categorical.items():
+        if column in X.columns:
+            X[column] = encode_categorical(X[column], *categorical_dtype(levels))
+    return X, frame[cfg.target]
+
+
+def feature_frames(root: Path, prep: Prepared, cfg: PipelineConfig) -> tuple[Any, dict[str, pd.DataFrame], bool]:
+    """(fitted features, split -> featurized frame, refitted?) for the job's features config."""
+    from driftline.features.pipeline import FittedFeatures, apply_features, fit_features
+
+    p = prep.paths
+    if cfg.features.model_dump() == prep.base.features.model_dump():
+        fitted = FittedFeatures.from_json(json.loads((root / p.fitted_features).read_text(encoding="utf-8")))
+        return fitted, {s: pd.read_parquet(root / p.features(s)) for s in SPLITS}, False
+    splits = {s: pd.read_parquet(root / p.split(s)) for s in SPLITS}
+    drop = [c for c in (cfg.dataset.id, cfg.dataset.timestamp) if c]
+    fitted, train_features = fit_features(splits["train"], cfg.target, cfg.task, cfg.features, drop_columns=drop)
+    frames = {}
+    for name, frame in splits.items():
+        features = train_features if name == "train" else apply_features(frame, fitted)
+        frames[name] = pd.concat([frame[[cfg.target]].reset_index(drop=True), features.reset_index(drop=True)], axis=1)
+    return fitted, frames, True
+
+
+def train_and_score(root: Path, prep: Prepared, cfg: PipelineConfig) -> dict[str, Any]:
+    """Train on train (early stopping on valid); metrics on valid and test."""
+    from driftline.models.evaluate import compute_metrics
+    from driftline.models.train import predict_scores, train_model
+    from driftline.stages.matrix import encode_target
+
+    fitted, frames, refitted = feature_frames(root, prep, cfg)
+    (X_train, y_train), (X_valid, y_valid), (X_test, y_test) = (_matrix(frames[s], fitted, cfg) for s in SPLITS)
+    classes = None
+    if cfg.task == "multiclass":
+        classes = sorted({v.item() if isinstance(v, np.generic) else v for v in y_train.unique()}, key=str)
+    started = time.perf_counter()
+    result = train_model(
+        X_train, encode_target(y_train, cfg.task, classes), X_valid, encode_target(y_valid, cfg.task, classes),
+        cfg.task, cfg.model, num_class=len(classes) if classes else None, categorical=list(fitted.categorical),
+    )
+    seconds = time.perf_counter() - started
+    metrics = {}
+    for split, X, y in (("valid", X_valid, y_valid), ("test", X_test, y_test)):
+        scores = predict_scores(result.booster, X, cfg.task)
+        metrics[split] = compute_metrics(encode_target(y, cfg.task, classes), scores, cfg.task, threshold=cfg.model.threshold)
+    return {
+        "metrics": metrics,
+        "best_iteration": result.best_iteration,
+        "train_seconds": round(seconds, 3),
+        "features": len(fitted.feature_columns),
+        "refitted_features": refitted,
+    }
+
+
+def swept_values(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """The resolved value of every key the job's overrides set (`model.params.num_leaves` -> 63)."""
+    values: dict[str, Any] = {}
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key.startswith("hydra.") or "/" in key or "@" in key:
+            continue
+        node: Any = data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                node = None
+                break
+            node = node[part]
+        values[key] = node
+    return values
+
+
+def run_job(root: Path, pipeline: str, data: dict[str, Any], out_dir: Path, overrides: list[str], job: int = 0) -> dict[str, Any]:
+    """Run one job; write result.json, metrics.json and the resolved config.yaml into `out_dir`."""
+    import yaml
+
+    from driftline.atomic import write_json, write_text
+    from driftline.sweep.objective import direction, primary_metric
+
+    started = time.perf_counter()
+    cfg = validate_config(pipeline, data, root)
+    prep = prepared(root, pipeline)
+    changed = data_differences(cfg, prep.base)
+    if changed:
+        raise SweepError(
+            f"this job changes {', '.join(changed)}, which needs new data, not just a new model: a sweep trains on the "
+            "split `dvc repro` prepared. Sweep model and features keys, or use `dvc exp run -S ...` for data keys"
+        )
+    scored = train_and_score(root, prep, cfg)
+    metric = primary_metric(cfg)
+    valid = scored["metrics"]["valid"]
+    if metric not in valid:
+        raise SweepError(f"the primary metric '{metric}' is undefined on the valid split (metrics: {', '.join(valid)})")
+    result = {
+        "job": job,
+        "pipeline": pipeline,
+        "overrides": list(overrides),
+        "swept": swept_values(data, overrides),
+        "metric": metric,
+        "direction": direction(metric),
+        "objective": float(valid[metric]),
+        "test": scored["metrics"]["test"].get(metric),
+        "best_iteration": scored["best_iteration"],
+        "features": scored["features"],
+        "refitted_features": scored["refitted_features"],
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    write_text(out_dir / CONFIG_FILE, yaml.safe_dump({pipeline: cfg.to_params()}, sort_keys=False))
+    write_json(out_dir / METRICS_FILE, scored["metrics"])
+    write_json(out_dir / RESULT_FILE, result)
+    return result
