@@ -9,8 +9,9 @@ Builds a throw-away copy of this project (`dvc repro credit-promote` at --rows r
   declined (the default) and all — validation, fitted transforms and the durable prediction log
   (synchronous=FULL) are always on;
 - batch throughput: batches of 1,000 records without reason codes, from --clients concurrent
-  clients (and from one), in records/s; and from one client with the log at synchronous=NORMAL,
-  to show what an fsync per commit costs;
+  clients (and from two, and one), in records/s, with the CPU time the server process and the
+  clients spent per batch; the server's Server-Timing parts of one batch; and from one client
+  with the log at synchronous=NORMAL, to show what an fsync per commit costs;
 - the same work in this process without HTTP or the log (check_records + score_frame), and the
   bare booster on a prebuilt matrix — the ratios show what the endpoint costs on top;
 - the model's input matrix both ways: `driftline.features.fast` (what the server uses) and the
@@ -117,7 +118,16 @@ def single_latency(url: str, records: list[dict], n: int, explain: str) -> tuple
     return percentiles(times), failures, explained
 
 
-def batch_throughput(url: str, records: list[dict], clients: int, batches_each: int) -> dict:
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def batch_throughput(url: str, records: list[dict], clients: int, batches_each: int, server_pid: int | None = None) -> dict:
     import httpx
 
     batch = [records[i % len(records)] for i in range(1000)]
@@ -139,13 +149,45 @@ def batch_throughput(url: str, records: list[dict], clients: int, batches_each: 
     for t in threads:
         t.start()
     barrier.wait()
+    server_cpu = process_cpu_seconds(server_pid) if server_pid else 0.0
+    client_cpu = time.process_time()
     start = time.perf_counter()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    client_cpu = time.process_time() - client_cpu
     total = clients * batches_each * 1000
-    return {"clients": clients, "batch_size": 1000, "records": total, "seconds": round(elapsed, 3),
-            "records_per_s": round(total / elapsed), "failures": failures[0]}
+    out = {"clients": clients, "batch_size": 1000, "records": total, "seconds": round(elapsed, 3),
+           "records_per_s": round(total / elapsed), "failures": failures[0],
+           # Where the CPU went (2 cores shared by server, clients and anything else running):
+           "client_cpu_ms_per_batch": round(client_cpu / (clients * batches_each) * 1e3, 2)}
+    if server_pid:
+        out["server_cpu_ms_per_batch"] = round((process_cpu_seconds(server_pid) - server_cpu) / (clients * batches_each) * 1e3, 2)
+    return out
+
+
+def server_timing(url: str, records: list[dict], n: int = 30) -> dict[str, float]:
+    """Median Server-Timing parts of a 1,000-record batch (explain=none), one request at a time."""
+    import httpx
+
+    payload = json.dumps({"records": [records[i % len(records)] for i in range(1000)], "explain": "none"}).encode()
+    parts: dict[str, list[float]] = {}
+    walls = []
+    with httpx.Client(base_url=url, timeout=60, headers={"content-type": "application/json"}) as client:
+        for i in range(n + 5):
+            start = time.perf_counter()
+            response = client.post("/v1/predict", content=payload)
+            wall = time.perf_counter() - start
+            if i < 5 or response.status_code != 200:
+                continue
+            walls.append(wall * 1e3)
+            for part in response.headers.get("server-timing", "").split(", "):
+                name, _, value = part.partition(";dur=")
+                if value:
+                    parts.setdefault(name, []).append(float(value))
+    out = {name: round(statistics.median(values), 2) for name, values in parts.items()}
+    out["client_wall"] = round(statistics.median(walls), 2) if walls else None
+    return out
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -241,9 +283,11 @@ def main() -> None:
             failures += failed
             print(f"single record, explain={explain}: p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms")
         batch = {
-            "concurrent": batch_throughput(url, records, args.clients, args.batches),
-            "one_client": batch_throughput(url, records, 1, args.batches),
+            "concurrent": batch_throughput(url, records, args.clients, args.batches, proc.pid),
+            "two_clients": batch_throughput(url, records, 2, args.batches, proc.pid),
+            "one_client": batch_throughput(url, records, 1, args.batches, proc.pid),
         }
+        batch["server_timing_ms"] = server_timing(url, records)
         failures += batch["concurrent"]["failures"] + batch["one_client"]["failures"]
         print(f"batches of 1,000: {batch['concurrent']['records_per_s']:,} records/s with {args.clients} clients, "
               f"{batch['one_client']['records_per_s']:,} with one")
@@ -253,7 +297,7 @@ def main() -> None:
     # What fsync-per-commit costs: the same batches with the log at synchronous=NORMAL.
     proc, url = start_server(root, "--log-sync", "normal")
     try:
-        batch["one_client_log_sync_normal"] = batch_throughput(url, records, 1, args.batches)
+        batch["one_client_log_sync_normal"] = batch_throughput(url, records, 1, args.batches, proc.pid)
         failures += batch["one_client_log_sync_normal"]["failures"]
         print(f"batches of 1,000, log synchronous=NORMAL: {batch['one_client_log_sync_normal']['records_per_s']:,} records/s with one client")
     finally:
@@ -289,6 +333,12 @@ def main() -> None:
             "zero_errors": failures == 0,
         },
     }
+    try:  # hand-written notes on experiments (kept from the previous results, if any)
+        notes = json.loads(RESULTS.read_text()).get("notes")
+    except (OSError, ValueError):
+        notes = None
+    if notes:
+        result["notes"] = notes
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")

@@ -301,6 +301,31 @@ def test_health_model_metrics_and_docs(server: Server) -> None:
     assert "/v1/predict" in openapi["paths"]
 
 
+def test_predict_reads_its_raw_body_yet_documents_it_and_reports_its_timing(server: Server) -> None:
+    records = test_records(server.root, 300)  # large enough for the batch path (two LightGBM threads)
+    with server.client() as client:
+        openapi = client.get("/openapi.json").json()
+        response = client.post("/v1/predict", content=json.dumps({"records": records, "explain": "none"}),
+                               headers={"content-type": "application/json; charset=utf-8"})
+        nan = client.post("/v1/predict", content=json.dumps({"records": [{**records[0], "income": float("nan")}]}),
+                          headers={"content-type": "application/json"})
+        text = client.post("/v1/predict", content=json.dumps({"records": records[:1]}), headers={"content-type": "text/plain"})
+        empty = client.post("/v1/predict", content=b"", headers={"content-type": "application/json"})
+    operation = openapi["paths"]["/v1/predict"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schema["properties"]) == {"records", "explain"} and operation["requestBody"]["required"] is True
+    assert "PredictResponse" in str(operation["responses"]["200"]) and "422" in operation["responses"]
+    assert response.status_code == 200, response.text
+    assert [d["reasons"] for d in response.json()["predictions"]] == [None] * len(records)
+    expected = batch_scores(server.root)
+    for record, decision in zip(records, response.json()["predictions"]):
+        assert abs(decision["score"] - expected[record["application_id"]]) <= 1e-9
+    timing = dict(part.split(";dur=") for part in response.headers["server-timing"].split(", "))
+    assert set(timing) == {"parse", "validate", "score", "log", "respond"} and all(float(v) >= 0 for v in timing.values())
+    assert nan.status_code == 200, nan.text  # NaN, which Python's json writes, is a missing income as before
+    assert text.status_code == 422 and empty.status_code == 422
+
+
 def test_bearer_token_and_limits(project: Path) -> None:
     srv = start_server(project, "--max-records", "5", "--max-body-bytes", "20000", "--poll", "0",
                        env={"DRIFTLINE_API_TOKEN": "s3cret"})

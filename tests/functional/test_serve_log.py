@@ -34,3 +34,28 @@ def test_the_log_is_in_wal_mode_and_a_commit_is_visible_to_other_readers(tmp_pat
         assert log.query("PRAGMA synchronous")[0][0] == 2  # FULL
     finally:
         log.close()
+
+
+def test_checkpoints_run_off_the_request_path_and_lose_nothing(tmp_path: Path, monkeypatch) -> None:
+    import driftline.serve.log as log_module
+
+    monkeypatch.setattr(log_module, "CHECKPOINT_ROWS", 10)
+    path = tmp_path / "logs" / "credit" / "predictions.sqlite"
+    log = PredictionLog(path)
+    try:
+        assert log.query("PRAGMA wal_autocheckpoint")[0][0] == 0  # no checkpoint inside a commit
+        for batch in range(5):
+            log.record([(f"{batch:032d}-{i}", "2026-01-01T00:00:00.000+00:00", "v0001", None, "{}", "{}", None)
+                        for i in range(10)], "credit")
+        import time
+
+        deadline = time.monotonic() + 10
+        while log.checkpoints == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert log.checkpoints >= 1
+        with sqlite3.connect(path) as other:
+            assert other.execute("SELECT count(*) FROM predictions").fetchone()[0] == 50
+    finally:
+        log.close()
+    assert not log._checkpointer.is_alive()
+    assert len(read_decisions(path)) == 50

@@ -59,3 +59,16 @@ def test_prometheus_text_has_counters_histogram_and_model_info() -> None:
         if not line.startswith("#"):
             float(line.rsplit(" ", 1)[1])
 
+
+
+def test_decisions_are_counted_by_prediction_for_ints_and_other_values() -> None:
+    metrics = ServeMetrics("credit")
+    metrics.observe_decisions("v1", [0, 1, 1, 0, 1], explained=2)
+    metrics.observe_decisions("v1", [1], explained=0)
+    metrics.observe_decisions("v2", [0.5, 1.5, "a", True], explained=0)
+    text = metrics.render("v1", 0, False)
+    assert 'driftline_decisions_total{pipeline="credit",version="v1",prediction="1"} 4' in text
+    assert 'driftline_decisions_total{pipeline="credit",version="v1",prediction="0"} 2' in text
+    assert 'driftline_decisions_total{pipeline="credit",version="v2",prediction="value"} 3' in text
+    assert 'driftline_decisions_total{pipeline="credit",version="v2",prediction="True"} 1' in text
+    assert 'driftline_reason_codes_total{pipeline="credit",version="v1"} 2' in text

@@ -8,7 +8,14 @@ import pytest
 from driftline.config.groups import ColumnSpec, SchemaSpec
 from driftline.schema.validate import validate_frame
 from driftline.serve.bundle import request_schema
-from driftline.serve.validation import check_records, fast_records
+from driftline.serve.validation import (
+    UNSURE,
+    _column,
+    _column_vectorised,
+    _shapes_ok,
+    check_records,
+    fast_records,
+)
 
 SCHEMA = SchemaSpec(
     columns={
@@ -131,3 +138,93 @@ def test_times_written_in_different_layouts_get_the_validate_stage_verdict() -> 
         assert served is None and {e.record for e in errors} == {1}
     else:
         pd.testing.assert_frame_equal(served, outcome.valid)
+
+
+# ----------------------------------------------------------------------------- the columnar checks
+
+COLUMN_CASES = [
+    ("age", [30, 18, 100, 45.0]),
+    ("age", [30, 17]),
+    ("age", [30, 101]),
+    ("age", [30, None]),
+    ("age", [30, 30.5]),
+    ("age", [30, float("inf")]),
+    ("age", [30, float("nan")]),
+    ("age", [30, 2**60]),
+    ("age", [30, True]),
+    ("income", [1.5, None, float("nan"), 0, 3]),
+    ("income", [1.5, -0.1]),
+    ("income", [1.5, float("inf")]),
+    ("income", [1.5, 2**53 + 1]),
+    ("income", [1.5, 10**400]),
+    ("term_months", [36, 60, 36.0]),
+    ("term_months", [36, 48]),
+    ("credit_score", [None, 300, 850]),
+    ("credit_score", [299, 850]),
+    ("flag", [0, 1, 1.0]),
+    ("flag", [0, 2]),
+    ("flag", [0, None]),
+    ("verified", [True, None, False]),
+    ("employment", ["salaried", "retired", "salaried"]),
+    ("employment", ["salaried", "astronaut"]),
+    ("employment", ["salaried", None]),
+    ("employment", ["salaried", 1]),
+    ("note", ["a", None, "b"]),
+    ("note", ["a", 1]),
+    ("applied_at", ["2024-01-01T07:57:41.000", "2024-12-31T23:59:59.999"]),
+    ("applied_at", ["2024-01-01", "2025-02-28"]),
+    ("applied_at", ["2024-01-01 07:57", "2024-11-21 17:05"]),
+    ("applied_at", ["2024-01-01T07:57:41.123456", "2024-01-01T07:57:41.000001"]),
+    ("applied_at", ["2024-01-01T07:57:41", "2024-01-01T07:57:4"]),
+    ("applied_at", ["2024-01-01T07:57:41", "2024-01-01T07:57:41Z"]),
+    ("applied_at", ["2024-02-30T00:00:00", "2024-01-01T00:00:00"]),
+    ("applied_at", ["2024-01-01T24:00:00", "2024-01-01T00:00:00"]),
+    ("applied_at", ["9999-12-31T00:00:00", "2024-01-01T00:00:00"]),
+    ("applied_at", ["2024-01-01T00:00:00+02:00"]),
+    ("applied_at", ["2024-01-01T07:57:41", None]),
+    ("applied_at", ["yesterday"]),
+]
+
+
+@pytest.mark.parametrize(("name", "values"), COLUMN_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(COLUMN_CASES)])
+def test_the_columnar_check_accepts_only_what_the_value_by_value_check_accepts(name: str, values: list) -> None:
+    col = REQUEST.columns[name]
+    slow = _column(values, col)
+    fast = _column_vectorised(values, col)
+    if fast is UNSURE:
+        return  # left to _column: the same verdict by construction
+    if fast is None:
+        return  # the full check (validate_frame) decides, as it does whenever _column is unsure
+    assert slow is not None, f"{name}: the columnar check accepted {values!r}, _column does not"
+    pd.testing.assert_series_equal(pd.Series(fast), pd.Series(slow))
+
+
+def test_the_usual_columns_are_checked_without_the_value_by_value_fallback() -> None:
+    for name, values in [("age", [30, 40]), ("income", [1.0, None]), ("employment", ["salaried"] * 2),
+                         ("note", ["x", None]), ("applied_at", ["2024-01-01T07:57:41.000"] * 2), ("flag", [0, 1])]:
+        assert _column_vectorised(values, REQUEST.columns[name]) is not UNSURE, name
+
+
+def test_many_records_take_the_columnar_path_and_match_validate_frame() -> None:
+    records = [{**GOOD, "application_id": f"A{i}", "age": 18 + i % 80, "income": None if i % 7 == 0 else 1000.0 * i,
+                "employment": ("salaried", "retired")[i % 2], "term_months": (36, 60)[i % 2],
+                "credit_score": None if i % 5 == 0 else 300 + i % 500, "note": None if i % 3 else f"n{i}",
+                "flag": i % 2, "verified": None if i % 4 == 0 else bool(i % 3),
+                "applied_at": f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{i % 60:02d}.000"}
+               for i in range(500)]
+    assert _shapes_ok(records, REQUEST) is not None
+    frame, errors = check_records(records, REQUEST)
+    assert not errors
+    pd.testing.assert_frame_equal(frame, reference(records))
+
+
+def test_record_shapes_are_checked_a_column_at_a_time() -> None:
+    assert _shapes_ok([GOOD, GOOD], REQUEST) is not None
+    assert _shapes_ok([GOOD, {k: v for k, v in GOOD.items() if k != "age"}], REQUEST) is None
+    assert _shapes_ok([GOOD, {**GOOD, "age": [30]}], REQUEST) is None
+    assert _shapes_ok([GOOD, {**GOOD, "application_id": {"a": 1}}], REQUEST) is None
+    assert _shapes_ok([{**GOOD, "favourite_colour": "blue"}], REQUEST) is not None
+    strict = request_schema(SCHEMA.model_copy(update={"extra_columns": "error"}), target="default",
+                            label_column="default", id_column="application_id")
+    assert _shapes_ok([GOOD], strict) is not None
+    assert _shapes_ok([{**GOOD, "favourite_colour": "blue"}], strict) is None

@@ -9,7 +9,8 @@
 `read_decisions` gives the log back as a frame (inputs, score, prediction, label) for the monitor.
 
 `inputs`, `outputs` and `reasons` are JSON text. One request is one transaction; it commits
-before the HTTP response is sent.
+before the HTTP response is sent. WAL checkpoints run on a background thread (with a connection
+of its own), not inside a request's commit.
 
 Durability: WAL with `synchronous=FULL` (the default here) fsyncs the WAL at every commit, so a
 decision the client was told about survives a power cut. `synchronous=NORMAL` in WAL mode only
@@ -19,6 +20,7 @@ power cut — the server's `--log-sync normal` trades that for latency where the
 
 from __future__ import annotations
 
+import logging
 import math
 import sqlite3
 import threading
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
 LOGS_DIR = "logs"
 LOG_FILE = "predictions.sqlite"
 SYNC_MODES = ("full", "normal")
+CHECKPOINT_ROWS = 5_000  # decisions written since the last checkpoint that wake the checkpointer
+CHECKPOINT_SECONDS = 1.0  # ...or this long after the last, if anything was written
+log = logging.getLogger("driftline.serve")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -83,13 +88,44 @@ class PredictionLog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._db.executescript(_SCHEMA)
+            # Checkpoints (copying the WAL into the database file, and its fsync) run on a thread
+            # of their own instead of inside whichever request's commit crosses SQLite's
+            # 1,000-page mark: a commit only appends to the WAL (and fsyncs it, per `synchronous`).
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpoints = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._checkpoints.execute(f"PRAGMA synchronous={synchronous.upper()}")
         except (OSError, sqlite3.Error) as exc:
             raise PredictionLogError(f"cannot open the prediction log {self.path}: {exc}") from exc
         self._lock = threading.Lock()
+        self._unchecked_rows = 0
+        self._wake = threading.Event()
+        self._closing = False
+        self.checkpoints = 0  # completed background checkpoints (for tests and curiosity)
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="prediction-log-checkpoint", daemon=True)
+        self._checkpointer.start()
 
     def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        self._checkpointer.join(timeout=30)
         with self._lock:
-            self._db.close()
+            self._checkpoints.close()
+            self._db.close()  # the last connection to close checkpoints what is left
+
+    def _checkpoint_loop(self) -> None:
+        while True:
+            self._wake.wait(timeout=CHECKPOINT_SECONDS)
+            self._wake.clear()
+            if self._closing:
+                return
+            if not self._unchecked_rows:
+                continue
+            self._unchecked_rows = 0
+            try:
+                self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.checkpoints += 1
+            except sqlite3.Error:  # busy or closing: the next round (or close) catches up
+                log.warning("prediction log checkpoint failed", exc_info=True)
 
     def record(self, rows: Sequence[tuple[str, str, str, str | None, str, str, str | None]], pipeline: str) -> None:
         """Write decisions (request_id, time, model_version, record_id, inputs, outputs, reasons) in
@@ -107,6 +143,9 @@ class PredictionLog:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+            self._unchecked_rows += len(rows)
+            if self._unchecked_rows >= CHECKPOINT_ROWS:
+                self._wake.set()
 
     def known(self, request_ids: Iterable[str]) -> set[str]:
         """The request ids that are in the log."""
@@ -135,6 +174,7 @@ class PredictionLog:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+            self._unchecked_rows += len(labels)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Read-only helper for tests and tools."""

@@ -8,7 +8,7 @@ number of series.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -48,9 +48,13 @@ class ServeMetrics:
             self._count[route] += 1
 
     def observe_decisions(self, version: str, predictions: list, explained: int) -> None:
+        if all(type(v) is int for v in predictions):  # binary: count in C, 0/1 keys are exact
+            counts = [((version, str(value)), n) for value, n in Counter(predictions).items()]
+        else:
+            counts = [((version, str(value) if isinstance(value, int) else "value"), 1) for value in predictions]
         with self._lock:
-            for value in predictions:
-                self._records[(version, str(value) if isinstance(value, int) else "value")] += 1
+            for key, n in counts:
+                self._records[key] += n
             self._explained[version] += explained
 
     def render(self, version: str, swaps: int, reload_failing: bool) -> str:

@@ -12,6 +12,7 @@ than a prediction, so a request chooses which rows get them (`explain`).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +24,18 @@ from driftline.serve.bundle import ModelBundle
 
 Explain = Literal["none", "declined", "all"]
 REASONS_TOP = 3
+# Batches this large are predicted on two OpenMP threads (LightGBM releases the GIL meanwhile);
+# smaller ones on one, as the server's OMP_NUM_THREADS=1 has it: waking a thread team costs more
+# than a few rows take. Measured on 2 cores, batches of 1,000: 1 or 2 concurrent clients gain
+# ~10 % with 2 threads, 4 clients neither gain nor lose (benchmarks/results/serve.json).
+BATCH_THREADS_FROM_ROWS = 256
+BATCH_THREADS = max(1, min(2, os.cpu_count() or 1))
+
+
+def predict_threads(rows: int) -> int:
+    """LightGBM threads for predicting `rows` rows (passed on every call: the setting is the
+    library's, process-wide, so each call states its own)."""
+    return BATCH_THREADS if rows >= BATCH_THREADS_FROM_ROWS else 1
 
 
 @dataclass
@@ -81,7 +94,7 @@ def score_frame(bundle: ModelBundle, frame: pd.DataFrame, explain: Explain = "de
     if fast_path(bundle):
         assert bundle.fast is not None
         X: Any = bundle.fast.matrix(frame)
-        raw = np.asarray(bundle.booster.predict(X), dtype=np.float64)
+        raw = np.asarray(bundle.booster.predict(X, num_threads=predict_threads(len(X))), dtype=np.float64)
         if bundle.task == "multiclass" and raw.ndim != 2:
             raise ValueError(f"expected a multiclass model, got predictions of shape {raw.shape}")
     else:

@@ -7,6 +7,12 @@ record valid — is checked here with the same coercion and plain vectorised com
 only ever accept what `validate_frame` accepts and build the same frame (unit-tested). As soon
 as anything looks wrong, `validate_frame` itself runs on the request frame and its quarantine
 reasons become the per-record, per-field errors of the 422 answer.
+
+The common path works a column at a time: record shapes (`_shapes_ok`: every field there, single
+values only) and then each column on numpy arrays (`_column_vectorised`: ~2 ms for 1,000 credit
+records instead of ~8 ms value by value). A column in any form it does not handle goes to the
+value-by-value `_column`, and a batch with any doubt to the record-by-record loop, so the
+verdicts and messages are the ones they always were.
 """
 
 from __future__ import annotations
@@ -54,6 +60,12 @@ def check_records(records: list[dict[str, Any]], schema: RequestSchema) -> tuple
     them), and only the schema's input columns.
     """
     spec = schema.spec
+    values = _shapes_ok(records, schema)  # the common case, checked a column at a time
+    tried_fast = values is not None
+    if values is not None:
+        good = fast_records(records, spec, values)
+        if good is not None:
+            return good, []
     errors: list[FieldError] = []
     readable: list[int] = []  # records whose shape is right; their values are checked next
     for i, record in enumerate(records):
@@ -71,7 +83,7 @@ def check_records(records: list[dict[str, Any]], schema: RequestSchema) -> tuple
             readable.append(i)
     if not readable:
         return None, errors
-    if not errors:
+    if not errors and not tried_fast:
         good = fast_records(records, spec)
         if good is not None:
             return good, []
@@ -85,7 +97,8 @@ def check_records(records: list[dict[str, Any]], schema: RequestSchema) -> tuple
     return good, []
 
 
-def fast_records(records: list[dict[str, Any]], spec: SchemaSpec) -> pd.DataFrame | None:
+def fast_records(records: list[dict[str, Any]], spec: SchemaSpec,
+                 values_by_column: dict[str, list[Any]] | None = None) -> pd.DataFrame | None:
     """The validated frame when every record passes, else None (then `validate_frame` decides).
 
     Plain Python checks on the values JSON gives, with the coercion and rules of validate_frame.
@@ -97,12 +110,152 @@ def fast_records(records: list[dict[str, Any]], spec: SchemaSpec) -> pd.DataFram
     """
     columns: dict[str, Any] = {}
     for name, col in spec.columns.items():
-        values = [record[name] for record in records]
-        built = _column(values, col)
+        values = values_by_column[name] if values_by_column is not None else [record[name] for record in records]
+        built = _column_vectorised(values, col)
+        if built is UNSURE:
+            built = _column(values, col)
         if built is None:
             return None
         columns[name] = built
     return pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
+
+
+def _shapes_ok(records: list[Any], schema: RequestSchema) -> dict[str, list[Any]] | None:
+    """Whether every record is an object with every input field, only single values in the
+    schema's fields (and the id), and no unexpected field when the schema forbids them — the
+    per-record loop of `check_records` finding nothing, decided a column at a time. None
+    means "look record by record" (that loop then names what is wrong), never "invalid";
+    returns the values of each input field (a list per column) when all is well, else None."""
+    required = schema.spec.columns.keys()
+    if schema.extra_columns == "error":
+        allowed = set(required) | ({schema.id_column} if schema.id_column else set())
+        if not all(type(r) is dict and r.keys() <= allowed for r in records):
+            return None
+    columns = {}
+    try:
+        for name in required:  # a missing field (KeyError) or a record that is no object: look closer
+            values = [r[name] for r in records]
+            if not _SCALAR_TYPES.issuperset(map(type, values)):
+                return None
+            columns[name] = values
+    except (KeyError, TypeError, IndexError):
+        return None
+    id_column = schema.id_column
+    if (id_column and id_column not in required
+            and not _SCALAR_TYPES.issuperset(type(r[id_column]) for r in records if id_column in r)):
+        return None
+    return columns
+
+
+_SCALAR_TYPES = frozenset(_SCALARS)
+_NUMBER_TYPES = frozenset({int, float, type(None)})
+_TEXT_TYPES = frozenset({str, type(None)})
+UNSURE = object()  # _column_vectorised leaves the column to _column
+
+
+def _column_vectorised(values: list[Any], col: ColumnSpec) -> Any:
+    """`_column` on numpy arrays for the usual forms: the same column, None (the same refusal),
+    or UNSURE for anything else, which `_column` then checks value by value.
+
+    Only ever accepts what `_column` accepts (unit-tested side by side)."""
+    kind = col.dtype
+    types = set(map(type, values))
+    if kind in ("float", "int", "binary"):
+        if not types <= _NUMBER_TYPES:
+            return UNSURE
+        try:
+            arr = np.array(values, dtype=np.float64)  # None -> NaN, as _column treats it: null
+        except (OverflowError, TypeError, ValueError):
+            return UNSURE
+        null = np.isnan(arr)
+        has_null = bool(null.any())
+        if has_null and not col.nullable:
+            return None
+        present = arr[~null] if has_null else arr
+        # Beyond 2**53 the float copy may round: leave big numbers to _column's exact checks.
+        if present.size and not bool((np.abs(present) < _EXACT_INT).all()):
+            return UNSURE if bool(np.isfinite(present).all()) or kind == "float" else None
+        if kind == "float":
+            out: Any = arr
+        else:
+            if present.size and not bool((present == np.floor(present)).all()):
+                return None  # not whole (finite: checked above)
+            if kind == "binary" and col.isin is None and present.size and not bool(np.isin(present, (0.0, 1.0)).all()):
+                return None
+            ints = np.zeros(len(arr), dtype=np.int64)
+            ints[~null] = present.astype(np.int64)
+            out = pd.arrays.IntegerArray(ints, null.copy())
+        if col.ge is not None and present.size and bool((present < col.ge).any()):
+            return None
+        if col.le is not None and present.size and bool((present > col.le).any()):
+            return None
+        if col.isin is not None:
+            if any(isinstance(v, (str, bool)) or not isinstance(v, (int, float)) for v in col.isin):
+                return UNSURE
+            if present.size and not bool(np.isin(present, np.array(list(col.isin), dtype=np.float64)).all()):
+                return None
+        if col.unique:
+            return UNSURE
+        return out
+    if kind == "category":
+        if not types <= _TEXT_TYPES or col.ge is not None or col.le is not None or col.unique:
+            return UNSURE
+        if col.isin is None:
+            return UNSURE
+        dtype, lookup = _category_levels(tuple(str(v) for v in col.isin))
+        get = lookup.get
+        codes = np.fromiter([-1 if v is None else get(v, -2) for v in values], dtype=np.int64, count=len(values))
+        if (codes == -2).any():
+            return None
+        if not col.nullable and (codes == -1).any():
+            return None
+        return pd.Categorical.from_codes(codes, dtype=dtype)
+    if kind == "string":
+        if not types <= _TEXT_TYPES or col.ge is not None or col.le is not None:
+            return UNSURE
+        if None in types and not col.nullable:
+            return None
+        if col.isin is not None:
+            allowed = {str(v) for v in col.isin}
+            if not allowed.issuperset(set(values) - {None}):
+                return None
+        if col.unique:
+            present = [v for v in values if v is not None] if None in types else values
+            if len(set(present)) != len(present):
+                return None
+        return pd.array(values, dtype="string")
+    if kind == "datetime":
+        if types != {str} or col.ge is not None or col.le is not None or col.isin is not None or col.unique:
+            return UNSURE
+        first = values[0]
+        layout = first.translate(_DIGITS_TO_9)
+        if layout not in _PLAIN_LAYOUTS:
+            return UNSURE
+        texts = np.array(values)
+        if texts.dtype.kind != "U":
+            return UNSURE
+        # Every text in the first one's layout: digits where it has digits, its other characters
+        # elsewhere (a shorter text shows as padding, which matches neither).
+        chars = texts.view(np.uint32).reshape(len(texts), -1)
+        digits = (chars >= 48) & (chars <= 57)
+        if not (digits == digits[0]).all() or not (chars[:, ~digits[0]] == chars[0, ~digits[0]]).all():
+            return None
+        try:
+            times = list(map(datetime.datetime.fromisoformat, values))  # what _column accepts...
+            out = texts.astype("datetime64[ns]")  # ...read by numpy: the same instants, far faster
+        except ValueError:
+            return None
+        if not (_NS_FIRST <= min(times) and max(times) <= _NS_LAST):
+            return None
+        return out
+    return UNSURE
+
+
+_DIGITS_TO_9 = str.maketrans("0123456789", "9999999999")
+# Naive ISO 8601 layouts that datetime.fromisoformat and numpy read alike (only digits vary).
+_PLAIN_LAYOUTS = frozenset(
+    f"9999-99-99{sep}{time}" for sep in ("T", " ") for time in ("99:99", "99:99:99", "99:99:99.999", "99:99:99.999999")
+) | {"9999-99-99"}
 
 
 def _column(values: list[Any], col: ColumnSpec) -> Any:
