@@ -19,13 +19,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+from _project import ENV, REPO, demo_project
 
 
 def timed(cmd: list[str], cwd: Path, repeat: int = 1) -> tuple[float, str]:
@@ -41,17 +38,7 @@ def timed(cmd: list[str], cwd: Path, repeat: int = 1) -> tuple[float, str]:
 
 
 def project_copy(rows: int) -> Path:
-    root = Path(tempfile.mkdtemp(prefix=f"driftline-bench-{rows}-"))
-    for item in ("conf", "pipelines", ".dvc", ".dvcignore"):
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / item)
-    shutil.rmtree(root / ".dvc" / "tmp", ignore_errors=True)
-    shutil.rmtree(root / ".dvc" / "cache", ignore_errors=True)
-    loans = root / "conf/dataset/loans.yaml"
-    loans.write_text(re.sub(r"rows: \d+", f"rows: {rows}", loans.read_text()))
-    for cmd in (["git", "init", "-q"], ["driftline", "compile"]):
-        subprocess.run(cmd, cwd=root, env=ENV, check=True, capture_output=True)
-    return root
+    return demo_project(rows, "pipeline")
 
 
 def main() -> None:

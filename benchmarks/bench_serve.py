@@ -28,13 +28,10 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import socket
 import statistics
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -43,27 +40,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the server does; must preced
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+from _project import BIN, ENV, REPO, demo_project
 RESULTS = REPO / "benchmarks/results/serve.json"
 TARGETS = {"single_p50_ms": 5.0, "single_p99_ms": 15.0, "batch_records_per_s": 100_000}
 
 
 def build_project(rows: int) -> Path:
-    root = Path(tempfile.mkdtemp(prefix=f"driftline-bench-serve-{rows}-"))
-    for item in ("conf", "pipelines", ".dvc", ".dvcignore"):
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / item)
-    shutil.rmtree(root / ".dvc" / "tmp", ignore_errors=True)
-    shutil.rmtree(root / ".dvc" / "cache", ignore_errors=True)
-    loans = root / "conf/dataset/loans.yaml"
-    loans.write_text(re.sub(r"rows: \d+", f"rows: {rows}", loans.read_text()))
-    for cmd in (["git", "init", "-q"], ["driftline", "compile"], ["dvc", "repro", "credit-promote"]):
-        proc = subprocess.run(cmd, cwd=root, env=ENV, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return root
+    return demo_project(rows, "serve", then=(["dvc", "repro", "credit-promote"],))
 
 
 def free_port() -> int:

@@ -17,41 +17,16 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+from _project import REPO, demo_project, run
+
 GRID = ["model.params.num_leaves=15,31,63", "model.params.learning_rate=0.05,0.1"]
 
 
-def run(cmd: list[str], cwd: Path) -> tuple[float, str]:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return seconds, proc.stdout
-
-
 def project_copy(rows: int) -> Path:
-    root = Path(tempfile.mkdtemp(prefix=f"driftline-bench-sweep-{rows}-"))
-    for item in ("conf", "pipelines", ".dvc", ".dvcignore"):
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / item)
-    shutil.rmtree(root / ".dvc" / "tmp", ignore_errors=True)
-    shutil.rmtree(root / ".dvc" / "cache", ignore_errors=True)
-    loans = root / "conf/dataset/loans.yaml"
-    loans.write_text(re.sub(r"rows: \d+", f"rows: {rows}", loans.read_text()))
-    for cmd in (["git", "init", "-q"], ["driftline", "compile"]):
-        subprocess.run(cmd, cwd=root, env=ENV, check=True, capture_output=True)
-    return root
+    return demo_project(rows, "sweep")
 
 
 def sweep(root: Path, name: str, extra: list[str]) -> dict:

@@ -70,17 +70,9 @@ def as_float_matrix(bundle: ModelBundle, X: pd.DataFrame) -> np.ndarray:
 
     Only used when the model's stored category levels equal the fitted ones (checked at load).
     """
-    out = np.empty((len(X), len(bundle.feature_columns)), dtype=np.float64)
-    categorical = set(bundle.numpy_categorical or ())
-    for j, name in enumerate(bundle.feature_columns):
-        column = X[name]
-        if j in categorical:
-            codes = column.cat.codes.to_numpy()
-            out[:, j] = codes
-            out[codes < 0, j] = np.nan
-        else:
-            out[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    return out
+    from driftline.features.fast import frame_codes_matrix
+
+    return frame_codes_matrix(X, bundle.feature_columns, dict.fromkeys(bundle.numpy_categorical or ()))
 
 
 def fast_path(bundle: ModelBundle) -> bool:
