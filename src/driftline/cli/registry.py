@@ -47,10 +47,14 @@ def _open(command: str, pipeline: str) -> Registry:
 
 def _metric_cells(metrics: dict[str, Any]) -> str:
     """The top-level numeric metrics, compact; nested sections are left for --json."""
+    from driftline.registry.gate import PRIMARY
+
+    headline = [m for m in PRIMARY.values() if m in metrics]  # the gate's metrics lead
+    ordered = headline + [name for name in metrics if name not in headline]
     shown = [
-        f"{name}={value:.4g}"
-        for name, value in metrics.items()
-        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        f"{name}={metrics[name]:.4g}"
+        for name in ordered
+        if isinstance(metrics[name], (int, float)) and not isinstance(metrics[name], bool)
     ]
     extra = len(shown) - MAX_METRICS_SHOWN
     return " ".join(shown[:MAX_METRICS_SHOWN]) + (f" (+{extra})" if extra > 0 else "") or "—"
