@@ -16,7 +16,7 @@ def simulate(
     rows: Annotated[int, typer.Option(min=1, help="Rows per batch.")] = 5_000,
     strength: Annotated[float, typer.Option(min=0.0, help="How strong the drift is (1.0 = the documented shift).")] = 1.0,
 ) -> None:
-    """Write new labelled batches into **data/<pipeline>/incoming/** for the monitor to find.
+    """Write new labelled batches into `data/<pipeline>/incoming/` for the monitor to find.
 
     Each batch covers the 30 days after the previous one. Then run `dvc repro`: the monitor
     compares the batch with the champion's reference and decides whether to retrain.
