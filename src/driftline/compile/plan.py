@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from driftline.config.locate import value_at
+
 PARAMS_FILE = "params.yaml"
 
 
@@ -42,12 +44,7 @@ _MISSING = "(absent)"
 
 
 def lookup(params: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = params
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
+    return value_at(params, dotted, _MISSING)
 
 
 def leaf_changes(key: str, old: Any, new: Any) -> list[ParamChange]:

@@ -111,3 +111,13 @@ def contains(data: Any, path: Loc) -> bool:
         else:
             return False
     return True
+
+
+def value_at(data: Any, dotted: str, default: Any = None) -> Any:
+    """The value at a dotted key path ('credit.model.params.num_leaves') of nested mappings."""
+    node = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node

@@ -69,19 +69,15 @@ def audit_stage_run(ctx: StageContext, step: str, *, status: str, summary: str) 
     from driftline.audit.log import append
     from driftline.audit.provenance import content_hashes, git_state, package_versions
     from driftline.compile.graph import pipeline_stages, stage_name
+    from driftline.config.locate import value_at
 
     stage = pipeline_stages(ctx.pipeline, ctx.cfg)[stage_name(ctx.pipeline, step)]
 
     def paths(field: str) -> list[str]:
         return [next(iter(item)) if isinstance(item, dict) else item for item in stage.get(field, [])]
 
-    params = ctx.cfg.to_params()
-    slice_ = {}
-    for key in stage.get("params", []):
-        node: object = params
-        for part in key.split(".")[1:]:
-            node = node.get(part) if isinstance(node, dict) else None
-        slice_[key] = node
+    params = {ctx.pipeline: ctx.cfg.to_params()}
+    slice_ = {key: value_at(params, key) for key in stage.get("params", [])}
     append(ctx.root, "stage_run", {
         "stage": stage_name(ctx.pipeline, step),
         "pipeline": ctx.pipeline,

@@ -11,6 +11,8 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
+from driftline.config.locate import value_at
+
 MISSING = object()
 
 
@@ -19,12 +21,7 @@ class ApplyError(Exception):
 
 
 def lookup(data: Mapping[str, Any], key: str) -> Any:
-    node: Any = data
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return MISSING
-        node = node[part]
-    return node
+    return value_at(data, key, MISSING)
 
 
 def changes(values: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
