@@ -28,15 +28,17 @@ def retrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def log_decision(root: Path, version: str, request_id: str) -> None:
     """A decision as the endpoint logs it (the serving tests cover the HTTP path)."""
-    from driftline.serve.log import PredictionLog, log_path
+    from driftline.serve.log import LoggedRequest, PredictionLog, log_path, split_decision_id
 
+    batch_id, index = split_decision_id(request_id)
     log = PredictionLog(log_path(root, "credit"))
     try:
-        inputs = {"age": 41, "income": 52000.0, "credit_score": 610}
-        outputs = {"score": 0.42, "prediction": 1}
-        reasons = [{"feature": "credit_score", "value": 610, "input": 610, "contribution": 0.31}]
-        log.record([(request_id, "2026-11-25T10:00:00+00:00", version, "A9", json.dumps(inputs), json.dumps(outputs),
-                     json.dumps(reasons))], "credit")
+        inputs = [{"age": 41, "income": 52000.0, "credit_score": 610}] * (index + 1)
+        outputs = [{"score": 0.42, "prediction": 1}] * (index + 1)
+        reasons = [[{"feature": "credit_score", "value": 610, "input": 610, "contribution": 0.31}]] * (index + 1)
+        log.record(LoggedRequest(batch_id=batch_id, time="2026-11-25T10:00:00+00:00", model_version=version, size=index + 1,
+                                 inputs=json.dumps(inputs), outputs=json.dumps(outputs), record_ids=json.dumps(["A9"] * (index + 1)),
+                                 reasons=json.dumps(reasons)), "credit")
     finally:
         log.close()
 

@@ -20,18 +20,20 @@ def served(rows: pd.DataFrame) -> list[dict]:
 
 
 def test_served_decisions_become_a_monitored_batch_with_their_labels(tmp_path: Path) -> None:
-    from driftline.serve.log import PredictionLog, log_path
+    from driftline.serve.log import LoggedRequest, PredictionLog, log_path
 
     root = make_project(tmp_path / "proj", rows=3000)
     sh(["dvc", "repro", "credit-promote"], root)
     rows = generate_loans(rows=600, seed=3, start="2026-01-01", end="2026-02-01", drift="covariate", batch=9)
     log = PredictionLog(log_path(root, "credit"))
     try:
-        decisions = [(f"req-{i}", f"2026-02-01T00:00:{i % 60:02d}.{i:03d}+00:00", "v0001", record["application_id"],
-                      json.dumps(record), json.dumps({"score": 0.2, "prediction": 0}), None)
-                     for i, record in enumerate(served(rows))]
-        log.record(decisions, "credit")
-        log.add_labels([(f"req-{i}", int(rows["default"].iloc[i])) for i in range(0, 600, 2)], "test")
+        records = served(rows)
+        for batch in range(6):  # six requests of 100 decisions, a second apart
+            part = records[batch * 100 : (batch + 1) * 100]
+            log.record(LoggedRequest(batch_id=f"req{batch}", time=f"2026-02-01T00:00:{batch:02d}.000+00:00", model_version="v0001",
+                                     size=len(part), inputs=json.dumps(part), outputs=json.dumps([{"score": 0.2, "prediction": 0}] * len(part)),
+                                     record_ids=json.dumps([r["application_id"] for r in part])), "credit")
+        log.add_labels([(f"req{i // 100}-{i % 100}", int(rows["default"].iloc[i])) for i in range(0, 600, 2)], "test")
     finally:
         log.close()
 

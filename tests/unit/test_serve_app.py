@@ -7,7 +7,7 @@ import json
 import orjson
 import pytest
 
-from driftline.serve.app import PREDICT_REQUEST_BODY, _number_texts, parse_predict_body
+from driftline.serve.app import PREDICT_REQUEST_BODY, parse_predict_body
 
 
 def answer(result: object) -> tuple[int, dict]:
@@ -62,11 +62,6 @@ def test_the_request_body_is_still_documented() -> None:
     schema = PREDICT_REQUEST_BODY["requestBody"]["content"]["application/json"]["schema"]
     assert set(schema["properties"]) == {"records", "explain"} and schema["required"] == ["records"]
     assert schema["properties"]["explain"]["enum"] == ["none", "declined", "all"]
-
-
-@pytest.mark.parametrize("values", [[0.1, 1e-05, 1e16, 0.30000000000000004, float("nan"), float("inf"), 1.0], [0, 1, 1], [], [2.5]])
-def test_numbers_are_cut_from_one_orjson_array_as_orjson_writes_each(values: list) -> None:
-    assert _number_texts(values) == [orjson.dumps(v).decode() for v in values]
 
 
 def test_only_large_batches_are_predicted_on_more_than_one_thread() -> None:

@@ -9,7 +9,6 @@ the retrain decision that led to it).
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +19,14 @@ class TraceError(Exception):
 
 def find_decision(root: Path, request_id: str) -> dict[str, Any]:
     """The logged decision with this request id, from any pipeline's prediction log."""
-    for db in sorted((root / "logs").glob("*/predictions.sqlite")):
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            conn.row_factory = sqlite3.Row
-            row = conn.execute("SELECT * FROM predictions WHERE request_id = ?", (request_id,)).fetchone()
-            label = conn.execute("SELECT label, time, source FROM labels WHERE request_id = ?", (request_id,)).fetchone() if row else None
-        finally:
-            conn.close()
-        if row:
-            decision = {k: row[k] for k in row.keys()}
-            for key in ("inputs", "outputs", "reasons"):
-                if decision.get(key):
-                    decision[key] = json.loads(decision[key])
-            decision["label"] = dict(label) if label else None
+    from driftline.serve.log import LOG_FILE, LOGS_DIR, read_decision
+
+    for db in sorted((root / LOGS_DIR).glob(f"*/{LOG_FILE}")):
+        decision = read_decision(db, request_id)
+        if decision is not None:
             decision["log"] = db.relative_to(root).as_posix()
             return decision
-    raise TraceError(f"no decision with request id '{request_id}' in logs/*/predictions.sqlite")
+    raise TraceError(f"no decision with request id '{request_id}' in {LOGS_DIR}/*/{LOG_FILE}")
 
 
 def trace(root: Path, request_id: str) -> dict[str, Any]:

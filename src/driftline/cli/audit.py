@@ -64,10 +64,11 @@ def trace_decision(
     from driftline.audit.trace import TraceError, trace, trace_text
     from driftline.project import ProjectError, find_root
     from driftline.registry.store import RegistryError
+    from driftline.serve.log import PredictionLogError
 
     try:
         result = trace(find_root(), request_id)
-    except (TraceError, RegistryError, ProjectError) as exc:
+    except (TraceError, RegistryError, ProjectError, PredictionLogError) as exc:
         typer.echo(f"driftline audit trace: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str) if as_json else trace_text(result))

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from driftline.serve.log import PredictionLog, log_path, parse_label
+from driftline.serve.log import PredictionLog, PredictionLogError, log_path, parse_label
 
 REQUIRED = ("request_id", "label")
 MAX_PROBLEMS_SHOWN = 20
@@ -77,7 +77,10 @@ def import_labels_csv(root: Path, pipeline: str, path: Path) -> LabelImport:
         shown = problems[:MAX_PROBLEMS_SHOWN] + ([f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more"] if len(problems) > MAX_PROBLEMS_SHOWN else [])
         raise LabelImportError(f"{len(problems)} bad row(s) in {path}; nothing was imported", shown)
 
-    log = PredictionLog(db)
+    try:
+        log = PredictionLog(db)
+    except PredictionLogError as exc:
+        raise LabelImportError(str(exc)) from None
     try:
         known = log.known(labels)
         log.add_labels([(rid, label) for rid, label in labels.items() if rid in known], source=f"import:{Path(path).name}")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.atomic import write_json, write_text
-from driftline.stages.context import StageContext
+from driftline.stages.context import StageContext, StageError
 
 DOMAIN_ROWS = 5_000
 
@@ -91,13 +91,16 @@ def export_served_decisions(ctx: StageContext, state: dict[str, Any]) -> str | N
     """
     from driftline.atomic import write_parquet
     from driftline.data.batches import batch_file, next_batch_number
-    from driftline.serve.log import log_path, read_decisions
+    from driftline.serve.log import PredictionLogError, log_path, read_decisions
 
     path = log_path(ctx.root, ctx.pipeline)
     if not path.is_file():
         return None
     since = state.get("log_exported_until")
-    frame = read_decisions(path, since=since)
+    try:
+        frame = read_decisions(path, since=since)
+    except PredictionLogError as exc:
+        raise StageError(str(exc)) from None
     if since is not None:
         frame = frame[frame["time"] > pd.Timestamp(since)]
     if frame.empty:
