@@ -24,6 +24,8 @@ def serve(
     log_sync: Annotated[str, typer.Option(help="Prediction-log durability: full (fsync every commit; survives power loss) or normal.")] = "full",
     poll: Annotated[float, typer.Option(help="Seconds between checks for a new champion (0: never swap).")] = 1.0,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="One log line per request.")] = False,
+    workers: Annotated[int, typer.Option(help="Server processes sharing the port (and the prediction log); one per core "
+                                               "serves the most records per second.")] = 1,
 ) -> None:
     """Serve the champion of a pipeline: **POST /v1/predict**, /v1/feedback, /v1/health, /v1/model, /metrics, docs at /docs.
 
@@ -32,7 +34,10 @@ def serve(
     before the answer. A newly promoted champion is swapped in without a restart. Set
     DRIFTLINE_API_TOKEN to require `Authorization: Bearer <token>`.
     """
+    import dataclasses
     import logging
+    import shutil
+    import tempfile
 
     from driftline.project import ProjectError, find_root
     from driftline.serve.bundle import BundleError
@@ -41,8 +46,8 @@ def serve(
     if log_sync not in SYNC_MODES:
         typer.echo(f"driftline serve: --log-sync must be one of {', '.join(SYNC_MODES)}", err=True)
         raise typer.Exit(2)
-    if max_records < 1 or max_body_bytes < 1:
-        typer.echo("driftline serve: --max-records and --max-body-bytes must be positive", err=True)
+    if max_records < 1 or max_body_bytes < 1 or workers < 1:
+        typer.echo("driftline serve: --max-records, --max-body-bytes and --workers must be positive", err=True)
         raise typer.Exit(2)
 
     # One OpenMP thread per prediction: requests are served concurrently by threads already, and
@@ -51,18 +56,34 @@ def serve(
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 
-    from driftline.serve.app import TOKEN_ENV, ServeSettings, create_app
+    from driftline.serve.app import TOKEN_ENV, ServeSettings, create_app, worker_environment
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = ServeSettings(max_body_bytes=max_body_bytes, max_records=max_records,
                              token=os.environ.get(TOKEN_ENV) or None, poll_seconds=poll, log_sync=log_sync)
     try:
-        app = create_app(find_root(), pipeline, settings)
+        root = find_root()
+        app = create_app(root, pipeline, settings)
     except (ProjectError, BundleError, PredictionLogError) as exc:
         typer.echo(f"driftline serve {pipeline}: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_SERVE) from None
     bundle = app.state.holder.current
     auth = "bearer token required" if settings.token else "no auth (set DRIFTLINE_API_TOKEN to require a token)"
-    typer.echo(f"serving {pipeline} {bundle.version} at http://{host}:{port} (docs: /docs; {auth}); "
+    processes = f"; {workers} worker processes" if workers > 1 else ""
+    typer.echo(f"serving {pipeline} {bundle.version} at http://{host}:{port} (docs: /docs; {auth}{processes}); "
                f"decisions logged to {app.state.prediction_log.path}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, timeout_graceful_shutdown=5)
+    options = {"host": host, "port": port, "log_level": "info", "access_log": access_log, "timeout_graceful_shutdown": 5}
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return
+    # Each worker builds its own app (champion, log connection, metrics) from the environment; the
+    # one built above only checked, before any process started, that the champion and log open.
+    # They share the cores: one LightGBM thread each; /metrics adds up their counts.
+    app.state.prediction_log.close()
+    settings = dataclasses.replace(settings, predict_threads=1,
+                                   metrics_dir=tempfile.mkdtemp(prefix=f"driftline-serve-{pipeline}-metrics-"))
+    os.environ.update(worker_environment(root, pipeline, settings))
+    try:
+        uvicorn.run("driftline.serve.app:app_from_environment", factory=True, workers=workers, **options)
+    finally:
+        shutil.rmtree(settings.metrics_dir or "", ignore_errors=True)

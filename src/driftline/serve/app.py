@@ -27,6 +27,7 @@ answer splits the server's time into parse, validate, score, log and respond.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import logging
@@ -48,9 +49,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
 from driftline.serve.bundle import DEFAULT_POLL_SECONDS, BundleHolder, ModelBundle
-from driftline.serve.log import PredictionLog, log_path, parse_label
+from driftline.serve.log import LoggedRequest, PredictionLog, decision_id, log_path, parse_label
 from driftline.serve.metrics import CONTENT_TYPE, ServeMetrics
-from driftline.serve.scoring import score_frame
+from driftline.serve.scoring import BATCH_THREADS, score_frame
 from driftline.serve.validation import check_records
 
 log = logging.getLogger("driftline.serve")
@@ -69,6 +70,8 @@ class ServeSettings:
     token: str | None = None  # bearer token; None = no auth
     poll_seconds: float = DEFAULT_POLL_SECONDS
     log_sync: str = "full"
+    predict_threads: int = BATCH_THREADS  # LightGBM threads for a large batch (1 when workers share the cores)
+    metrics_dir: str | None = None  # where worker processes publish their counts (None: one process)
 
 
 # ----------------------------------------------------------------------------- request / response models
@@ -308,17 +311,19 @@ class Guard:
 def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None) -> FastAPI:
     """Load the champion and open the prediction log; raises BundleError / PredictionLogError."""
     settings = settings or ServeSettings()
-    metrics = ServeMetrics(pipeline)
+    metrics = ServeMetrics(pipeline, Path(settings.metrics_dir) if settings.metrics_dir else None)
     holder = BundleHolder(root, pipeline, settings.poll_seconds)
     prediction_log = PredictionLog(log_path(root, pipeline), settings.log_sync)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         holder.start()
+        metrics.start_publishing()
         try:
             yield
         finally:
             holder.stop()
+            metrics.stop_publishing()
             prediction_log.close()
 
     app = FastAPI(
@@ -368,7 +373,7 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
             return _error(422, f"{len({e.record for e in errors})} of {len(records)} record(s) break the schema; nothing was scored",
                           [e.to_json() for e in errors])
         validated = time.perf_counter()
-        scored = score_frame(bundle, frame, explain)
+        scored = score_frame(bundle, frame, explain, settings.predict_threads)
         scored_at = time.perf_counter()
         response = _decide(bundle, records, scored, prediction_log, metrics)
         done = time.perf_counter()
@@ -429,24 +434,40 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
     return app
 
 
+WORKER_ENV = "DRIFTLINE_SERVE_WORKER"  # what each worker process of `driftline serve --workers N` builds
+
+
+def worker_environment(root: Path, pipeline: str, settings: ServeSettings) -> dict[str, str]:
+    """The environment variable that tells `app_from_environment` what to serve (the token is not
+    in it: workers read DRIFTLINE_API_TOKEN themselves)."""
+    spec = {"root": str(root), "pipeline": pipeline,
+            "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "token"}}
+    return {WORKER_ENV: json.dumps(spec)}
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory for each worker process of `driftline serve --workers N`."""
+    import os
+
+    spec = json.loads(os.environ[WORKER_ENV])
+    settings = ServeSettings(**spec["settings"], token=os.environ.get(TOKEN_ENV) or None)
+    return create_app(Path(spec["root"]), spec["pipeline"], settings)
+
+
 def _decide(bundle: ModelBundle, records: list[dict[str, Any]], scored: Any, prediction_log: PredictionLog,
             metrics: ServeMetrics) -> Response:
     """Build the decisions, commit them to the log, then answer.
 
-    Column by column rather than record by record: a 1,000-record batch is built with list
-    comprehensions and a few orjson calls (scores and predictions are serialised once, as one
-    array, and cut into each record's `outputs` text — byte for byte what orjson makes of each)."""
+    Column by column rather than record by record: the log takes one row per request (JSON
+    arrays of inputs, outputs, ids and reason codes, each made by one orjson call), and the
+    answer's decisions are built with one comprehension."""
     from driftline.registry.store import now_utc
 
-    when = now_utc()
     id_column = bundle.request_schema.id_column
     version = bundle.version
     n = len(records)
     batch_id = uuid.uuid4().hex
-    # One random uuid4 per HTTP request, plus the record's position: unique per decision, and
-    # a batch's ids sit side by side in the log's index, so a commit of 1,000 decisions writes
-    # a few index pages instead of up to 1,000 scattered ones (the log's fsync cost).
-    request_ids = [f"{batch_id}-{i}" for i in range(n)]
+    request_ids = [decision_id(batch_id, i) for i in range(n)]
     record_ids = [record.get(id_column) for record in records] if id_column else [None] * n
     scores, predictions, reasons = scored.scores, scored.predictions, scored.reasons
     explained = 0
@@ -456,41 +477,26 @@ def _decide(bundle: ModelBundle, records: list[dict[str, Any]], scored: Any, pre
             for code in codes:  # the value the client sent, beside the model's (transformed) one
                 if code["feature"] in record:
                     code["input"] = record[code["feature"]]
-    odumps = orjson.dumps
-    inputs = [odumps(record).decode() for record in records]
-    if scored.class_scores is None and bundle.task in ("binary", "regression"):
-        outputs = [f'{{"score":{s},"prediction":{p}}}' for s, p in zip(_number_texts(scores), _number_texts(predictions))]
-        decisions = [{"request_id": rid, "index": i, "id": record_id, "prediction": prediction, "score": score,
-                      "model_version": version, "reasons": codes}
-                     for i, (rid, record_id, prediction, score, codes)
-                     in enumerate(zip(request_ids, record_ids, predictions, scores, reasons))]
+    if scored.class_scores is None:
+        outputs: list[dict[str, Any]] = [{"score": s, "prediction": p} for s, p in zip(scores, predictions)]
     else:
-        outputs, decisions = [], []
-        for i in range(n):
-            decision: dict[str, Any] = {"request_id": request_ids[i], "index": i, "id": record_ids[i],
-                                        "prediction": predictions[i], "score": scores[i], "model_version": version,
-                                        "reasons": reasons[i]}
-            output: dict[str, Any] = {"score": scores[i], "prediction": predictions[i]}
-            if scored.class_scores is not None:
-                decision["scores"] = scored.class_scores[i]
-                output["scores"] = scored.class_scores[i]
-            decisions.append(decision)
-            outputs.append(odumps(output).decode())
-    rows = [(rid, when, version, None if record_id is None else str(record_id), text_in, text_out,
-             None if codes is None else odumps(codes).decode())
-            for rid, record_id, text_in, text_out, codes in zip(request_ids, record_ids, inputs, outputs, reasons)]
+        outputs = [{"score": s, "prediction": p, "scores": c} for s, p, c in zip(scores, predictions, scored.class_scores)]
+    odumps = orjson.dumps
+    entry = LoggedRequest(
+        batch_id=batch_id, time=now_utc(), model_version=version, size=n,
+        inputs=odumps(records).decode(), outputs=odumps(outputs).decode(),
+        record_ids=odumps(record_ids).decode() if any(r is not None for r in record_ids) else None,
+        reasons=odumps(reasons).decode() if explained else None,
+    )
     logging_started = time.perf_counter()
-    prediction_log.record(rows, bundle.pipeline)  # durable before the client hears of it
+    prediction_log.record(entry, bundle.pipeline)  # durable before the client hears of it
     log_seconds = time.perf_counter() - logging_started
     metrics.observe_decisions(version, predictions, explained)
+    decisions = [{"request_id": rid, "index": i, "id": record_id, "prediction": output["prediction"], "score": output["score"],
+                  **({"scores": output["scores"]} if "scores" in output else {}), "model_version": version, "reasons": codes}
+                 for i, (rid, record_id, output, codes) in enumerate(zip(request_ids, record_ids, outputs, reasons))]
     body = {"batch_id": batch_id, "pipeline": bundle.pipeline, "model_version": version,
             "threshold": bundle.threshold if bundle.task == "binary" else None, "predictions": decisions}
     response = Response(orjson.dumps(body), media_type="application/json")
     response.log_seconds = log_seconds  # type: ignore[attr-defined]
     return response
-
-
-def _number_texts(values: list[Any]) -> list[str]:
-    """Each number as orjson writes it (NaN and infinities as null), from one call for the list."""
-    text = orjson.dumps(values).decode()
-    return text[1:-1].split(",") if len(text) > 2 else []

@@ -32,10 +32,10 @@ BATCH_THREADS_FROM_ROWS = 256
 BATCH_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
-def predict_threads(rows: int) -> int:
+def predict_threads(rows: int, batch_threads: int = BATCH_THREADS) -> int:
     """LightGBM threads for predicting `rows` rows (passed on every call: the setting is the
     library's, process-wide, so each call states its own)."""
-    return BATCH_THREADS if rows >= BATCH_THREADS_FROM_ROWS else 1
+    return batch_threads if rows >= BATCH_THREADS_FROM_ROWS else 1
 
 
 @dataclass
@@ -80,13 +80,13 @@ def fast_path(bundle: ModelBundle) -> bool:
     return bundle.fast is not None and bundle.numpy_categorical is not None
 
 
-def score_frame(bundle: ModelBundle, frame: pd.DataFrame, explain: Explain = "declined") -> Scored:
-    """Decisions for every row of a validated frame."""
+def score_frame(bundle: ModelBundle, frame: pd.DataFrame, explain: Explain = "declined", batch_threads: int = BATCH_THREADS) -> Scored:
+    """Decisions for every row of a validated frame (a large batch predicted on `batch_threads` threads)."""
     started = time.perf_counter()
     if fast_path(bundle):
         assert bundle.fast is not None
         X: Any = bundle.fast.matrix(frame)
-        raw = np.asarray(bundle.booster.predict(X, num_threads=predict_threads(len(X))), dtype=np.float64)
+        raw = np.asarray(bundle.booster.predict(X, num_threads=predict_threads(len(X), batch_threads)), dtype=np.float64)
         if bundle.task == "multiclass" and raw.ndim != 2:
             raise ValueError(f"expected a multiclass model, got predictions of shape {raw.shape}")
     else:
