@@ -444,3 +444,60 @@ def test_hot_swap_without_restart_and_zero_failures_under_load(server: Server) -
             assert abs(score - expected) <= 1e-9
     assert "v0001" in rollback.stdout
     assert logged(server.root, "SELECT count(DISTINCT model_version) FROM predictions")[0][0] == 2
+
+
+# ----------------------------------------------------------------------------- worker processes (after the hot swap: v1 and v2 exist)
+
+
+def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(project: Path) -> None:
+    records = test_records(project, 10)
+    expected = batch_scores(project)
+    before = logged(project, "SELECT count(*) FROM predictions")[0][0]
+    server = start_server(project, "--workers", "2", "--poll", "0.2")
+    try:
+        failures: list[str] = []
+        pids: set[str] = set()
+
+        def load() -> None:
+            for _ in range(10):
+                with server.client() as client:  # a new connection each time: both workers answer
+                    response = client.post("/v1/predict", json={"records": records})
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+                    continue
+                for record, decision in zip(records, response.json()["predictions"]):
+                    if abs(decision["score"] - expected[record["application_id"]]) > 1e-9:
+                        failures.append(f"score of {record['application_id']}")
+
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not failures, failures[:5]
+        assert logged(project, "SELECT count(*) FROM predictions")[0][0] == before + 400
+        time.sleep(1.5)  # workers publish their counts once a second
+        with server.client() as client:
+            text = client.get("/metrics").text
+        assert 'driftline_http_requests_total{method="POST",route="/v1/predict",status="200"} 40' in text, text
+        served = sum(int(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("driftline_decisions_total"))
+        assert served == 400
+        for line in server.log.read_text().splitlines():
+            if "Started server process" in line:
+                pids.add(line.rsplit("[", 1)[1].rstrip("]"))
+        assert len(pids) == 2, server.log.read_text()
+
+        sh(["driftline", "registry", "rollback", "credit", "--to", "v2"], project)
+        try:
+            deadline = time.monotonic() + 15
+            while True:  # every worker swaps: 20 answers in a row on new connections name v2
+                versions = {httpx.get(f"{server.url}/v1/model", timeout=10).json()["version"] for _ in range(20)}
+                if versions == {"v0002"}:
+                    break
+                assert time.monotonic() < deadline, f"not every worker swapped: {versions}"
+                time.sleep(0.2)
+        finally:
+            sh(["driftline", "registry", "rollback", "credit", "--to", "v1"], project)
+    finally:
+        stop_server(server)
+    assert "Traceback" not in server.log.read_text()
