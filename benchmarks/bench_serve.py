@@ -43,6 +43,7 @@ import numpy as np
 from _project import BIN, ENV, REPO, demo_project
 RESULTS = REPO / "benchmarks/results/serve.json"
 TARGETS = {"single_p50_ms": 5.0, "single_p99_ms": 15.0, "batch_records_per_s": 100_000}
+WORKERS = 2  # one per core of the machine the targets are set for
 
 
 def build_project(rows: int) -> Path:
@@ -102,12 +103,15 @@ def single_latency(url: str, records: list[dict], n: int, explain: str) -> tuple
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc; 0.0 elsewhere)."""
+    """User + system CPU time so far of a process and its live descendants (the worker processes
+    of `--workers N`) (Linux /proc; 0.0 elsewhere)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_cpu_seconds(child) for child in children)
 
 
 def batch_throughput(url: str, records: list[dict], clients: int, batches_each: int, server_pid: int | None = None) -> dict:
@@ -246,7 +250,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000, help="Rows of the throw-away project's data.")
     parser.add_argument("--requests", type=int, default=1000, help="Sequential single-record requests per explain mode.")
     parser.add_argument("--clients", type=int, default=4, help="Concurrent clients for the batch test.")
-    parser.add_argument("--batches", type=int, default=10, help="Batches of 1,000 per client.")
+    parser.add_argument("--batches", type=int, default=25, help="Batches of 1,000 per client.")
     parser.add_argument("--project", type=Path, help="Serve this built project instead of building a copy.")
     args = parser.parse_args()
 
@@ -256,38 +260,45 @@ def main() -> None:
     test = pd.read_parquet(root / "data/credit/split/test.parquet").drop(columns=["default"])
     records = json.loads(test.head(2000).to_json(orient="records", date_format="iso"))
     load_before = os.getloadavg()
-    proc, url = start_server(root)
-    try:
-        single = {}
-        failures = 0
-        for explain in ("none", "declined", "all"):
-            stats, failed, explained = single_latency(url, records, args.requests, explain)
-            single[explain] = {**stats, "explained": explained}
-            failures += failed
-            print(f"single record, explain={explain}: p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms")
-        batch = {
-            "concurrent": batch_throughput(url, records, args.clients, args.batches, proc.pid),
-            "two_clients": batch_throughput(url, records, 2, args.batches, proc.pid),
-            "one_client": batch_throughput(url, records, 1, args.batches, proc.pid),
-        }
-        batch["server_timing_ms"] = server_timing(url, records)
-        failures += batch["concurrent"]["failures"] + batch["one_client"]["failures"]
-        print(f"batches of 1,000: {batch['concurrent']['records_per_s']:,} records/s with {args.clients} clients, "
-              f"{batch['one_client']['records_per_s']:,} with one")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    failures = 0
+    single: dict[str, dict] = {}
+    batch: dict[str, dict] = {}
+    # One server process (the default), then one worker per core (`--workers 2`, what the README
+    # recommends for throughput): the same single-record and batch loads against each.
+    for label, options in (("one_process", ()), ("two_workers", ("--workers", str(WORKERS)))):
+        proc, url = start_server(root, *options)
+        try:
+            single[label] = {}
+            for explain in ("none", "declined", "all"):
+                stats, failed, explained = single_latency(url, records, args.requests, explain)
+                single[label][explain] = {**stats, "explained": explained}
+                failures += failed
+                print(f"{label}: single record, explain={explain}: p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms")
+            runs = {
+                "concurrent": batch_throughput(url, records, args.clients, args.batches, proc.pid),
+                "two_clients": batch_throughput(url, records, 2, args.batches, proc.pid),
+                "one_client": batch_throughput(url, records, 1, args.batches, proc.pid),
+            }
+            runs["server_timing_ms"] = server_timing(url, records)
+            failures += sum(run["failures"] for name, run in runs.items() if name != "server_timing_ms")
+            batch[label] = runs
+            print(f"{label}: batches of 1,000: {runs['concurrent']['records_per_s']:,} records/s with {args.clients} clients, "
+                  f"{runs['two_clients']['records_per_s']:,} with two, {runs['one_client']['records_per_s']:,} with one")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
     # What fsync-per-commit costs: the same batches with the log at synchronous=NORMAL.
     proc, url = start_server(root, "--log-sync", "normal")
     try:
-        batch["one_client_log_sync_normal"] = batch_throughput(url, records, 1, args.batches, proc.pid)
-        failures += batch["one_client_log_sync_normal"]["failures"]
-        print(f"batches of 1,000, log synchronous=NORMAL: {batch['one_client_log_sync_normal']['records_per_s']:,} records/s with one client")
+        batch["one_process_one_client_log_sync_normal"] = batch_throughput(url, records, 1, args.batches, proc.pid)
+        failures += batch["one_process_one_client_log_sync_normal"]["failures"]
+        print(f"batches of 1,000, log synchronous=NORMAL: {batch['one_process_one_client_log_sync_normal']['records_per_s']:,} "
+              "records/s with one client")
     finally:
         proc.terminate()
         proc.wait(timeout=15)
     direct = in_process(root, records)
-    http_p50 = single["declined"]["p50_ms"]
+    http_p50 = single["one_process"]["declined"]["p50_ms"]
     result = {
         "machine": {"cpus": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before],
                     "load_average_after": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version(),
@@ -301,18 +312,19 @@ def main() -> None:
             "single_in_process_pipeline_p50_over_bare_booster_p50": round(direct["single_record_pipeline"]["p50_ms"]
                                                                           / direct["single_record_steps"]["booster_predict"]["p50_ms"], 1),
             "batch_bare_booster_over_http_concurrent": round(direct["batch_1000_bare_booster_records_per_s"]
-                                                             / batch["concurrent"]["records_per_s"], 2),
+                                                             / batch["two_workers"]["concurrent"]["records_per_s"], 2),
             "apply_features_pandas_over_fast_matrix_single": round(direct["single_record_steps"]["apply_features_pandas"]["p50_ms"]
                                                                    / direct["single_record_steps"]["fast_matrix"]["p50_ms"], 1),
-            "batch_in_process_over_http": round(direct["batch_1000_pipeline_records_per_s"] / batch["one_client"]["records_per_s"], 2),
+            "batch_in_process_over_http": round(direct["batch_1000_pipeline_records_per_s"] / batch["one_process"]["one_client"]["records_per_s"], 2),
             "reason_codes_over_booster_predict_single": round(direct["single_record_steps"]["reason_codes"]["p50_ms"]
                                                               / direct["single_record_steps"]["booster_predict"]["p50_ms"], 1),
         },
         "targets": TARGETS,
         "met": {
-            "single_p50": single["declined"]["p50_ms"] <= TARGETS["single_p50_ms"],
-            "single_p99": single["declined"]["p99_ms"] <= TARGETS["single_p99_ms"],
-            "batch_throughput": batch["concurrent"]["records_per_s"] >= TARGETS["batch_records_per_s"],
+            "single_p50": all(single[label]["declined"]["p50_ms"] <= TARGETS["single_p50_ms"] for label in single),
+            "single_p99": all(single[label]["declined"]["p99_ms"] <= TARGETS["single_p99_ms"] for label in single),
+            "batch_throughput_two_workers": batch["two_workers"]["concurrent"]["records_per_s"] >= TARGETS["batch_records_per_s"],
+            "batch_throughput_one_process": batch["one_process"]["concurrent"]["records_per_s"] >= TARGETS["batch_records_per_s"],
             "zero_errors": failures == 0,
         },
     }
