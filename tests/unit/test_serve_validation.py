@@ -152,18 +152,24 @@ COLUMN_CASES = [
     ("age", [30, float("nan")]),
     ("age", [30, 2**60]),
     ("age", [30, True]),
+    ("age", [30, 2**53]),
+    ("age", [30, 2**63]),
     ("income", [1.5, None, float("nan"), 0, 3]),
     ("income", [1.5, -0.1]),
     ("income", [1.5, float("inf")]),
     ("income", [1.5, 2**53 + 1]),
     ("income", [1.5, 10**400]),
+    ("income", [None, None]),
     ("term_months", [36, 60, 36.0]),
     ("term_months", [36, 48]),
     ("credit_score", [None, 300, 850]),
     ("credit_score", [299, 850]),
+    ("credit_score", [None, None]),
     ("flag", [0, 1, 1.0]),
     ("flag", [0, 2]),
     ("flag", [0, None]),
+    ("flag", [0, -1]),
+    ("flag", [1.0, 2.0]),
     ("verified", [True, None, False]),
     ("employment", ["salaried", "retired", "salaried"]),
     ("employment", ["salaried", "astronaut"]),
@@ -180,15 +186,53 @@ COLUMN_CASES = [
     ("applied_at", ["2024-02-30T00:00:00", "2024-01-01T00:00:00"]),
     ("applied_at", ["2024-01-01T24:00:00", "2024-01-01T00:00:00"]),
     ("applied_at", ["9999-12-31T00:00:00", "2024-01-01T00:00:00"]),
+    ("applied_at", ["2262-04-11T00:00:00", "1677-09-22T00:00:00"]),
+    ("applied_at", ["2262-04-11T00:00:01", "2024-01-01T00:00:00"]),
+    ("applied_at", ["1677-09-21T23:59:59", "2024-01-01T00:00:00"]),
+    ("applied_at", ["0000-01-01T00:00:00", "2024-01-01T00:00:00"]),
+    ("applied_at", ["2023-02-29T00:00:00", "2024-02-29T00:00:00"]),
+    ("applied_at", ["2024-13-01T00:00:00", "2024-01-01T00:00:00"]),
+    ("applied_at", ["2024-01-01T00:60:00", "2024-01-01T00:00:00"]),
+    ("applied_at", ["2024-01-01T00:00:60", "2024-01-01T00:00:00"]),
+    ("applied_at", ["2024-01-01T07:57:41", "2024-01-01T07:57:41.5"]),
+    ("applied_at", ["2024-01-01T07:57:41", "2024-01-01T07:57:41\x00"]),
+    ("applied_at", ["2024-01-01T07:57:41", "2024-01-01T07:57:41\x00\x00"]),
+    ("applied_at", ["2024-01-01T07:57:41", "\u0662024-01-01T07:57:4"]),
     ("applied_at", ["2024-01-01T00:00:00+02:00"]),
     ("applied_at", ["2024-01-01T07:57:41", None]),
     ("applied_at", ["yesterday"]),
 ]
 
 
+# Column forms the request schema above does not have.
+OTHER_COLUMN_CASES = [
+    ("nullable-category", ColumnSpec(dtype="category", nullable=True, isin=["x", "y"]), ["x", None, "y"]),
+    ("nullable-category", ColumnSpec(dtype="category", nullable=True, isin=["x", "y"]), [None, None]),
+    ("nullable-category", ColumnSpec(dtype="category", nullable=True, isin=["x", "y"]), ["x", None, "z"]),
+    ("string", ColumnSpec(dtype="string"), ["a", None]),
+    ("string", ColumnSpec(dtype="string", isin=["a", "b"]), ["a", "b", None]),
+    ("unique-string", ColumnSpec(dtype="string", unique=True, nullable=True), ["a", None, None]),
+    ("unique-string", ColumnSpec(dtype="string", unique=True, nullable=True), ["a", None, "a"]),
+    ("bounded-float", ColumnSpec(dtype="float", ge=0.5, le=1.5), [0.5, 1.5, 1]),
+    ("bounded-float", ColumnSpec(dtype="float", ge=0.5, le=1.5), [0.5, 1.6]),
+    ("binary-isin", ColumnSpec(dtype="binary", isin=[1]), [1, 1]),
+    ("binary-isin", ColumnSpec(dtype="binary", isin=[1]), [1, 0]),
+    ("int-float-isin", ColumnSpec(dtype="int", isin=[1.5, 2]), [2, 2]),
+]
+
+
 @pytest.mark.parametrize(("name", "values"), COLUMN_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(COLUMN_CASES)])
 def test_the_columnar_check_accepts_only_what_the_value_by_value_check_accepts(name: str, values: list) -> None:
-    col = REQUEST.columns[name]
+    assert_columnar_check_agrees(values, REQUEST.columns[name], name)
+
+
+@pytest.mark.parametrize(("name", "col", "values"), OTHER_COLUMN_CASES,
+                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(OTHER_COLUMN_CASES)])
+def test_the_columnar_check_agrees_on_other_column_forms(name: str, col: ColumnSpec, values: list) -> None:
+    assert_columnar_check_agrees(values, col, name)
+
+
+def assert_columnar_check_agrees(values: list, col: ColumnSpec, name: str) -> None:
     slow = _column(values, col)
     fast = _column_vectorised(values, col)
     if fast is UNSURE:
@@ -197,6 +241,17 @@ def test_the_columnar_check_accepts_only_what_the_value_by_value_check_accepts(n
         return  # the full check (validate_frame) decides, as it does whenever _column is unsure
     assert slow is not None, f"{name}: the columnar check accepted {values!r}, _column does not"
     pd.testing.assert_series_equal(pd.Series(fast), pd.Series(slow))
+
+
+def test_a_null_where_the_schema_forbids_one_is_refused_in_every_kind_of_column() -> None:
+    for dtype, value in [("string", "a"), ("category", "x"), ("int", 1), ("float", 1.5), ("binary", 1)]:
+        col = ColumnSpec(dtype=dtype, isin=["x"] if dtype == "category" else None)
+        assert _column_vectorised([value, None], col) in (None, UNSURE), dtype
+    strict = request_schema(SchemaSpec(columns={**SCHEMA.columns, "code": ColumnSpec(dtype="string")}), target="default",
+                            label_column="default", id_column="application_id")
+    frame, errors = check_records([{**GOOD, "code": "a"}, {**GOOD, "code": None}], strict)
+    assert frame is None
+    assert [(e.record, e.field, e.message) for e in errors] == [(1, "code", "must not be null")]
 
 
 def test_the_usual_columns_are_checked_without_the_value_by_value_fallback() -> None:
@@ -223,6 +278,7 @@ def test_record_shapes_are_checked_a_column_at_a_time() -> None:
     assert _shapes_ok([GOOD, {k: v for k, v in GOOD.items() if k != "age"}], REQUEST) is None
     assert _shapes_ok([GOOD, {**GOOD, "age": [30]}], REQUEST) is None
     assert _shapes_ok([GOOD, {**GOOD, "application_id": {"a": 1}}], REQUEST) is None
+    assert _shapes_ok([GOOD, {k: v for k, v in GOOD.items() if k != "application_id"}], REQUEST) is not None
     assert _shapes_ok([{**GOOD, "favourite_colour": "blue"}], REQUEST) is not None
     strict = request_schema(SCHEMA.model_copy(update={"extra_columns": "error"}), target="default",
                             label_column="default", id_column="application_id")
