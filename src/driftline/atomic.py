@@ -1,6 +1,8 @@
 """Atomic file writes: every output goes to a temporary file in the same folder, then is renamed.
 
 A crash or a failed check never leaves a half-written file where a finished one is expected.
+`file_lock` serialises writers of one file across processes (the audit trail, the registry,
+the prediction log).
 """
 
 from __future__ import annotations
@@ -15,6 +17,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+@contextmanager
+def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive flock(2) on `path` (created if missing; a lock target, not data).
+
+    A waiting process is woken by the kernel the moment the holder lets go, with no polling."""
+    import fcntl
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 @contextmanager

@@ -10,15 +10,14 @@ two processes appending at once never interleave or reuse a sequence number.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from driftline.atomic import file_lock
 
 AUDIT_DIR = "audit"
 LOG_FILE = "log.jsonl"
@@ -45,19 +44,6 @@ def log_path(root: Path) -> Path:
     return root / AUDIT_DIR / LOG_FILE
 
 
-@contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    folder = root / AUDIT_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 def _last_line(path: Path) -> bytes | None:
     """The last complete line of a file, read backwards from the end (the log can grow large)."""
     if not path.is_file() or path.stat().st_size == 0:
@@ -82,7 +68,7 @@ def append(root: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     if kind not in KINDS:
         raise AuditError(f"unknown audit record kind '{kind}' (kinds: {', '.join(KINDS)})")
     path = log_path(root)
-    with _locked(root):
+    with file_lock(root / AUDIT_DIR / LOCK_FILE):
         last = _last_line(path)
         if last:
             previous = json.loads(last)

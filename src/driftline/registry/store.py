@@ -25,12 +25,11 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftline.atomic import atomic_path, write_json
+from driftline.atomic import atomic_path, file_lock, write_json
 
 REGISTRY_DIR = "registry"
 MANIFEST = "manifest.json"
@@ -321,18 +320,6 @@ class Registry:
 
     # ------------------------------------------------------------------ writing
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        import fcntl
-
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
-
     def _append(self, event: str, version: str | None, reason: str, **extra: Any) -> dict[str, Any]:
         """Append one event line: a single write on an O_APPEND file, then fsync. Caller holds the lock."""
         record = {"time": now_utc(), "event": event, "version": version, "reason": reason, **extra}
@@ -410,7 +397,7 @@ class Registry:
         except (TypeError, ValueError) as exc:
             raise RegistryError(f"metrics and gate must be plain JSON data (no NaN): {exc}") from exc
 
-        with self._locked():
+        with file_lock(self.lock_file):
             self.versions_dir.mkdir(parents=True, exist_ok=True)
             self._sweep_temps()
             numbers = self._version_numbers()
@@ -483,7 +470,7 @@ class Registry:
 
     def promote(self, version: str, reason: str) -> VersionInfo:
         """Make `version` the champion: one atomic swap of champion.json, one history event."""
-        with self._locked():
+        with file_lock(self.lock_file):
             info = self.get(version)
             previous = self._champion_version()
             self._swap_champion(info.version, reason)
@@ -492,13 +479,13 @@ class Registry:
 
     def record_refusal(self, version: str | None, reason: str, details: dict[str, Any]) -> None:
         """Record that the gate refused a challenger (registered or not); the champion stays."""
-        with self._locked():
+        with file_lock(self.lock_file):
             ref = None if version is None else self.get(version).version
             self._append("refused", ref, reason, champion=self._champion_version(), details=details)
 
     def rollback(self, to: str | None = None, reason: str = "rollback") -> VersionInfo:
         """Swap the champion back: to `to`, or by default to the champion before the current one."""
-        with self._locked():
+        with file_lock(self.lock_file):
             current = self._champion_version()
             if to is not None:
                 target = self.get(to).version

@@ -26,8 +26,9 @@ decision the client was told about survives a power cut. `synchronous=NORMAL` in
 survives a crash of the process (the OS still holds the data), and loses the last commits on a
 power cut — the server's `--log-sync normal` trades that for latency where the disk is slow.
 
-Several processes may write one log (`driftline serve --workers N`): SQLite serialises their
-transactions with its file lock (each waits up to 30 s), and every process checkpoints.
+Several processes may write one log (`driftline serve --workers N`, `driftline labels import`
+beside a server): SQLite serialises their transactions with its file lock (a writer waits up to
+30 s), and every process checkpoints.
 """
 
 from __future__ import annotations
