@@ -32,7 +32,8 @@ def serve(
     Requests are validated against the pipeline's schema, scored through the training's fitted
     transforms, explained with reason codes and logged to `logs/<pipeline>/predictions.sqlite`
     before the answer. A newly promoted champion is swapped in without a restart. Set
-    DRIFTLINE_API_TOKEN to require `Authorization: Bearer <token>`.
+    DRIFTLINE_API_TOKEN to require `Authorization: Bearer <token>`. For throughput, run one
+    worker process per core (`--workers 2` on two cores): one process is bound to one core.
     """
     import dataclasses
     import logging
