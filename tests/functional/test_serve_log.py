@@ -129,3 +129,12 @@ def test_a_log_in_the_old_one_row_per_decision_layout_is_refused_and_left_alone(
     with pytest.raises(PredictionLogError, match="older driftline"):
         read_decisions(path)
     assert path.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "predictions.sqlite"
+    path.write_bytes(b"this is not SQLite" * 100)
+    with pytest.raises(PredictionLogError, match="predictions.sqlite"):
+        read_decisions(path)
+    with pytest.raises(PredictionLogError, match="predictions.sqlite"):
+        PredictionLog(path)

@@ -14,7 +14,7 @@ in it. One row per request rather than per decision is what lets a 1,000-record 
 about 1 ms instead of 4-5 (one B-tree entry and one JSON text per column instead of a thousand
 rows and index entries); the `predictions` view still shows one row per decision to SQL users
 (it unpacks the arrays with SQLite's json_each, so look a decision up with
-`WHERE batch_id = ?` on `requests` when the log is large: `find_decision` does).
+`WHERE batch_id = ?` on `requests` when the log is large: `read_decision` does).
 
 `read_decisions` gives the log back as a frame (inputs, score, prediction, label) for the monitor.
 
@@ -367,6 +367,9 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     try:
         _check_layout(db, Path(path))
+    except sqlite3.Error as exc:  # not a database, or damaged
+        db.close()
+        raise PredictionLogError(f"cannot read the prediction log {path}: {exc}") from exc
     except PredictionLogError:
         db.close()
         raise
