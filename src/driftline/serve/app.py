@@ -10,10 +10,9 @@ Routes (OpenAPI docs at /docs):
 
 Every decision gets its own `request_id`, `<uuid4 hex of the HTTP request>-<record index>`: a
 decision is the unit that is logged, labelled later and traced, and one HTTP request may hold
-many. (Sharing the random part within a request keeps a batch's ids adjacent in the log's index,
-which makes the durable commit of a 1,000-record batch several times cheaper than 1,000 random
-uuids would.) Decisions are committed to
-the prediction log before the response is sent. Errors are JSON `{"error": ..., "errors": [...]}`:
+many; the log keeps a request's decisions in one row under the uuid (`serve.log`), so the id
+also says where a decision is stored. Decisions are committed to the prediction log before the
+response is sent. Errors are JSON `{"error": ..., "errors": [...]}`:
 400 unreadable JSON, 401 missing or wrong bearer token (when DRIFTLINE_API_TOKEN is set), 413
 body too large, 422 a request or record that breaks the contract (each bad record index and
 field named). Anything unexpected is logged on the server and answered with a bare 500, never
