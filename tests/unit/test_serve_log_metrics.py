@@ -93,3 +93,14 @@ def test_worker_processes_add_up_in_every_scrape(tmp_path) -> None:
     assert 'driftline_http_request_duration_seconds_bucket{route="/v1/predict",le="0.005"} 1' in text
     assert 'driftline_http_request_duration_seconds_bucket{route="/v1/predict",le="0.025"} 2' in text
     assert 'driftline_reason_codes_total{pipeline="credit",version="v0001"} 1' in text
+
+
+def test_a_metrics_folder_that_cannot_be_written_never_stops_a_worker_shutting_down(tmp_path, caplog) -> None:
+    blocked = tmp_path / "metrics"
+    blocked.write_text("a file where the folder should be")
+    metrics = ServeMetrics("credit", shared_dir=blocked)
+    metrics.start_publishing()
+    metrics.observe_request("GET", "/v1/health", 200, 0.001)
+    metrics.stop_publishing()  # the last publish fails: warned about, not raised (the log still gets closed)
+    assert "cannot publish metrics" in caplog.text
+    assert 'route="/v1/health",status="200"} 1' in metrics.render("v0001", 0, False)

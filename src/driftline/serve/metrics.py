@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from driftline.atomic import write_text
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 PUBLISH_SECONDS = 1.0
@@ -126,23 +128,25 @@ class ServeMetrics:
             return
         self._stop.set()
         self._publisher.join(timeout=5)
-        self.publish()  # the last counts of this worker stay in the totals
+        self._publish_or_warn()  # the last counts of this worker stay in the totals
 
     def _publish_loop(self) -> None:
         while not self._stop.wait(PUBLISH_SECONDS):
-            try:
-                self.publish()
-            except OSError:
-                log.warning("cannot publish metrics to %s", self.shared_dir, exc_info=True)
+            self._publish_or_warn()
+
+    def _publish_or_warn(self) -> None:
+        """Publish; a folder that cannot be written costs the other workers' view of these
+        counts, never a request or the server's shutdown."""
+        try:
+            self.publish()
+        except OSError:
+            log.warning("cannot publish metrics to %s", self.shared_dir, exc_info=True)
 
     def publish(self) -> None:
         assert self.shared_dir is not None
         with self._lock:
             text = json.dumps(self._counts.to_json())
-        target = self.shared_dir / f"{os.getpid()}.json"
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+        write_text(self.shared_dir / f"{os.getpid()}.json", text)  # renamed into place: a reader never sees half
 
     def _totals(self) -> Counts:
         """This process's live counts plus every other worker's last published ones."""
