@@ -81,10 +81,10 @@ def serve(
     # one built above only checked, before any process started, that the champion and log open.
     # They share the cores: one LightGBM thread each; /metrics adds up their counts.
     app.state.prediction_log.close()
-    settings = dataclasses.replace(settings, predict_threads=1,
-                                   metrics_dir=tempfile.mkdtemp(prefix=f"driftline-serve-{pipeline}-metrics-"))
+    metrics_dir = tempfile.mkdtemp(prefix=f"driftline-serve-{pipeline}-metrics-")
+    settings = dataclasses.replace(settings, predict_threads=1, metrics_dir=metrics_dir)
     os.environ.update(worker_environment(root, pipeline, settings))
     try:
         uvicorn.run("driftline.serve.app:app_from_environment", factory=True, workers=workers, **options)
     finally:
-        shutil.rmtree(settings.metrics_dir or "", ignore_errors=True)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
