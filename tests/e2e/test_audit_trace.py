@@ -28,7 +28,7 @@ def retrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def log_decision(root: Path, version: str, request_id: str) -> None:
     """A decision as the endpoint logs it (the serving tests cover the HTTP path)."""
-    from driftline.serve.log import LoggedRequest, PredictionLog, log_path, split_decision_id
+    from driftline.predictions.log import LoggedRequest, PredictionLog, log_path, split_decision_id
 
     batch_id, index = split_decision_id(request_id)
     log = PredictionLog(log_path(root, "credit"))

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from driftline.registry.store import sha256_file
+from driftline.hashing import sha256_file
 from tests.conftest import make_project, sh
 from tests.functional.test_drift_html_browser import DomSummary, run_chromium
 

@@ -20,7 +20,7 @@ def served(rows: pd.DataFrame) -> list[dict]:
 
 
 def test_served_decisions_become_a_monitored_batch_with_their_labels(tmp_path: Path) -> None:
-    from driftline.serve.log import LoggedRequest, PredictionLog, log_path
+    from driftline.predictions.log import LoggedRequest, PredictionLog, log_path
 
     root = make_project(tmp_path / "proj", rows=3000)
     sh(["dvc", "repro", "credit-promote"], root)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from driftline.serve.log import (
+from driftline.predictions.log import (
     LoggedRequest,
     PredictionLog,
     PredictionLogError,
@@ -97,7 +97,7 @@ def test_the_log_is_in_wal_mode_and_a_commit_is_visible_to_other_readers(tmp_pat
 
 
 def test_checkpoints_run_off_the_request_path_and_lose_nothing(tmp_path: Path, monkeypatch) -> None:
-    import driftline.serve.log as log_module
+    import driftline.predictions.log as log_module
 
     monkeypatch.setattr(log_module, "CHECKPOINT_ROWS", 10)
     path = tmp_path / "logs" / "credit" / "predictions.sqlite"

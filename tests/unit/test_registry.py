@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from driftline.registry import Registry, RegistryError, fingerprint_config, fingerprint_files, sha256_file
+from driftline.hashing import FingerprintError, fingerprint_files, sha256_file
+from driftline.registry import Registry, RegistryError, fingerprint_config
 
 PIPELINE = "credit"
 
@@ -357,7 +358,7 @@ def test_fingerprint_files_follows_content_and_names_not_order_or_location(tmp_p
     assert fingerprint_files(one) == fingerprint_files(two)
     (tmp_path / "two" / "train.parquet").write_bytes(b"rows!")
     assert fingerprint_files(one) != fingerprint_files(two)
-    with pytest.raises(RegistryError, match="no such file"):
+    with pytest.raises(FingerprintError, match="no such file"):
         fingerprint_files([tmp_path / "missing.parquet"])
 
 

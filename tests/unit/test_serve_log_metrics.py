@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from driftline.serve.log import dumps, parse_label
+from driftline.predictions.log import dumps, parse_label
 from driftline.serve.metrics import ServeMetrics
 
 

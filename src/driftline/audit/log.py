@@ -9,15 +9,18 @@ two processes appending at once never interleave or reuse a sequence number.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftline.atomic import file_lock
+from driftline.atomic import file_lock, write_json
+from driftline.clock import now_utc
+from driftline.errors import DriftlineError
+from driftline.hashing import canonical_json as canonical
 
 AUDIT_DIR = "audit"
 LOG_FILE = "log.jsonl"
@@ -27,12 +30,12 @@ GENESIS = "0" * 64
 KINDS = ("stage_run", "drift_decision", "retrain", "registered", "promotion", "refusal", "rollback")
 
 
-class AuditError(Exception):
-    pass
+REGISTRY_KINDS = {"registered": "registered", "promoted": "promotion", "refused": "refusal", "rollback": "rollback"}
+"""Each registry history event and the audit record kind it becomes."""
 
 
-def canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+class AuditError(DriftlineError):
+    """The audit trail cannot be read or appended to; the message names the file."""
 
 
 def record_hash(record: dict[str, Any]) -> str:
@@ -69,15 +72,22 @@ def append(root: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         raise AuditError(f"unknown audit record kind '{kind}' (kinds: {', '.join(KINDS)})")
     path = log_path(root)
     with file_lock(root / AUDIT_DIR / LOCK_FILE):
+        _drop_torn_tail(path)
         last = _last_line(path)
         if last:
-            previous = json.loads(last)
-            seq, prev_hash = int(previous["seq"]) + 1, previous["hash"]
+            try:
+                previous = json.loads(last)
+                seq, prev_hash = int(previous["seq"]) + 1, previous["hash"]
+            except (ValueError, KeyError, TypeError):
+                raise AuditError(
+                    f"the last record of {AUDIT_DIR}/{LOG_FILE} is damaged, so nothing can be chained to it",
+                    hint=f"run `driftline audit verify`, then restore {AUDIT_DIR}/ from git (`git checkout -- {AUDIT_DIR}`)",
+                ) from None
         else:
             seq, prev_hash = 1, GENESIS
         record = {
             "seq": seq,
-            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+            "time": now_utc("microseconds"),
             "kind": kind,
             "payload": json.loads(canonical(payload)),
             "prev_hash": prev_hash,
@@ -90,9 +100,34 @@ def append(root: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
             os.fsync(fd)
         finally:
             os.close(fd)
-        from driftline.atomic import write_json
-
         write_json(root / AUDIT_DIR / HEAD_FILE, {"seq": seq, "hash": record["hash"]})
+    return record
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut an unfinished last line (a crash mid-append). Caller holds the lock.
+
+    One append is one write of a whole line ending in a newline, fsynced before head.json moves on;
+    a last line without its newline was never acknowledged, so the chain and the head end before it."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if data.endswith(b"\n"):
+        return
+    keep = data.rfind(b"\n") + 1
+    with open(path, "r+b") as fh:
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def recorder(root: Path) -> Callable[[str, dict[str, Any]], None]:
+    """A registry event listener (see `Registry(on_event=...)`) that appends each event to the trail."""
+
+    def record(pipeline: str, event: dict[str, Any]) -> None:
+        kind = REGISTRY_KINDS[event["event"]]
+        append(root, kind, {"pipeline": pipeline, **{k: v for k, v in event.items() if k != "time"}})
+
     return record
 
 
@@ -100,7 +135,16 @@ def read(root: Path) -> list[dict[str, Any]]:
     path = log_path(root)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            raise AuditError(f"{AUDIT_DIR}/{LOG_FILE}:{number} is not a valid audit record",
+                             hint="run `driftline audit verify` to see where the trail is damaged") from None
+    return records
 
 
 @dataclass(frozen=True)
@@ -140,7 +184,14 @@ def verify(root: Path) -> Verdict:
         prev_hash, expected_seq = record["hash"], seq + 1
     head_path = root / AUDIT_DIR / HEAD_FILE
     if head_path.is_file():
-        head = json.loads(head_path.read_text(encoding="utf-8"))
+        try:
+            head = json.loads(head_path.read_text(encoding="utf-8"))
+            if not isinstance(head, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, UnicodeDecodeError):
+            return Verdict(False, len(lines), len(lines) + 1, None,
+                           f"{AUDIT_DIR}/{HEAD_FILE} is damaged (not the JSON object {{seq, hash}}): "
+                           "the newest record cannot be checked; restore it from git")
         if head.get("seq") != expected_seq - 1 or head.get("hash") != prev_hash:
             return Verdict(False, len(lines), len(lines) + 1, head.get("seq"),
                            f"{AUDIT_DIR}/{HEAD_FILE} says the newest record is seq {head.get('seq')}, "

@@ -15,7 +15,7 @@ PACKAGES = ("driftline", "lightgbm", "pandas", "numpy", "pyarrow", "pandera", "s
 
 def content_hashes(root: Path, paths: Iterable[str]) -> dict[str, str | None]:
     """SHA-256 of each file, or of a folder's (name, hash) list; None for what does not exist."""
-    from driftline.registry.store import fingerprint_files, sha256_file
+    from driftline.hashing import fingerprint_files, sha256_file
 
     out: dict[str, str | None] = {}
     for rel in sorted(set(paths)):

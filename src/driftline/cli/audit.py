@@ -7,21 +7,18 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="The audit trail: every stage run, drift decision, retrain, gate result, promotion and rollback.",
-                  no_args_is_help=True)
+from driftline.cli.handler import command_group
+
+app = command_group(name="audit", help="The audit trail: every stage run, drift decision, retrain, gate result, promotion and rollback.")
 
 
 @app.command()
 def verify() -> None:
     """Walk the hash chain of audit/log.jsonl. Exit 0 when intact; 1 naming the first bad record."""
     from driftline.audit.log import log_path, verify as verify_chain
-    from driftline.project import ProjectError, find_root
+    from driftline.project import find_root
 
-    try:
-        root = find_root()
-    except ProjectError as exc:
-        typer.echo(f"driftline audit verify: {exc}", err=True)
-        raise typer.Exit(2) from None
+    root = find_root()
     verdict = verify_chain(root)
     rel = log_path(root).relative_to(root)
     if verdict.ok:
@@ -61,14 +58,8 @@ def trace_decision(
 ) -> None:
     """Trace one served decision: input, output, reason codes, model version, its training data,
     config, code commit, metrics, gate result, and the drift report that triggered its training."""
-    from driftline.audit.trace import TraceError, trace, trace_text
-    from driftline.project import ProjectError, find_root
-    from driftline.registry.store import RegistryError
-    from driftline.serve.log import PredictionLogError
+    from driftline.lineage.trace import trace, trace_text
+    from driftline.project import find_root
 
-    try:
-        result = trace(find_root(), request_id)
-    except (TraceError, RegistryError, ProjectError, PredictionLogError) as exc:
-        typer.echo(f"driftline audit trace: {exc}", err=True)
-        raise typer.Exit(1) from None
+    result = trace(find_root(), request_id)
     typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str) if as_json else trace_text(result))

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-EXIT_BAD_INPUT = 2
-
 
 def init(
     data: Annotated[Path, typer.Option(help="The CSV or Parquet file, inside the project (e.g. data/applications.csv).")],
@@ -27,13 +25,9 @@ def init(
 
     Exit codes: 0 written; 2 bad input (nothing written).
     """
-    from driftline.scaffold.project import ScaffoldError, scaffold
+    from driftline.scaffold.project import scaffold
 
-    try:
-        written = scaffold(project, data, target, name, task=task, timestamp=timestamp, id_column=id)
-    except ScaffoldError as exc:
-        typer.echo(f"driftline init: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    written = scaffold(project, data, target, name, task=task, timestamp=timestamp, id_column=id)
     for rel in written:
         typer.echo(f"wrote {rel}")
     typer.echo(f"next: review conf/schema/{name}.yaml, then `driftline compile` and `dvc repro`")

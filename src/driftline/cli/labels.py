@@ -1,6 +1,6 @@
 """`driftline labels import <p> labels.csv`: join late ground truth to served decisions by request id.
 
-Thin: finds the project, calls `driftline.serve.labels`, maps errors to a message and exit code 1.
+Thin: finds the project, the task and the champion's classes, and calls `driftline.predictions.labels`.
 """
 
 from __future__ import annotations
@@ -10,16 +10,10 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(
-    name="labels",
-    help="Ground truth for served decisions: import it so the monitor can measure performance.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode="markdown",
-    pretty_exceptions_enable=False,
-)
+from driftline.cli.handler import command_group
 
-EXIT_FAILED = 1
+app = command_group(name="labels", help="Ground truth for served decisions: import it so the monitor can measure performance.")
+
 UNKNOWN_SHOWN = 5
 
 
@@ -33,16 +27,17 @@ def import_(
     Every row is checked first; one bad label or empty id means nothing is imported (exit 1).
     Ids that are not in the log are reported and skipped.
     """
-    from driftline.project import ProjectError, find_root
-    from driftline.serve.labels import LabelImportError, import_labels_csv
+    from driftline.config.params import load_pipeline
+    from driftline.predictions.labels import import_labels_csv
+    from driftline.predictions.log import log_path
+    from driftline.project import find_root
+    from driftline.registry.store import Registry
 
-    try:
-        result = import_labels_csv(find_root(), pipeline, path)
-    except (ProjectError, LabelImportError) as exc:
-        typer.echo(f"driftline labels import: {exc}", err=True)
-        for problem in getattr(exc, "problems", []):
-            typer.echo(f"  error: {problem}", err=True)
-        raise typer.Exit(EXIT_FAILED) from None
+    root = find_root()
+    task = load_pipeline(pipeline, root).task
+    champion = Registry(root, pipeline).champion()
+    classes = champion.model_meta().get("classes") if champion is not None else None
+    result = import_labels_csv(log_path(root, pipeline), path, task, classes)
     typer.echo(f"{pipeline}: {result.stored} label(s) joined to logged decisions")
     if result.unknown:
         shown = ", ".join(result.unknown[:UNKNOWN_SHOWN]) + (" ..." if len(result.unknown) > UNKNOWN_SHOWN else "")

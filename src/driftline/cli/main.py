@@ -11,19 +11,15 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(
+from driftline.cli.handler import command_group
+
+app = command_group(
     name="driftline",
     help="Declare an ML pipeline in YAML, compile it to DVC stages, and keep the model alive after launch.\n\n"
     "Typical loop: edit conf/ or pipelines/, run `driftline compile`, then `dvc repro`.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode="markdown",
-    pretty_exceptions_enable=False,
 )
 
-EXIT_STAGE_FAILED = 1
 EXIT_STALE = 1
-EXIT_BAD_CONFIG = 2
 
 
 def _err(message: str) -> None:
@@ -41,16 +37,9 @@ def compile(
     and nothing is written.
     """
     from driftline.compile.writer import render_project, stale_diff, write_project
-    from driftline.config.errors import ConfigError
 
     root = project.resolve()
-    try:
-        result = render_project(root)
-    except ConfigError as exc:
-        _err(f"driftline compile: {len(exc.problems)} problem(s) in the config; nothing was written.")
-        for problem in exc.problems:
-            _err(f"  error: {problem}")
-        raise typer.Exit(EXIT_BAD_CONFIG) from None
+    result = render_project(root)
     if check:
         diff = stale_diff(root, result)
         if diff:
@@ -72,15 +61,16 @@ def run(
     """Run one stage of one pipeline. `dvc repro` calls this; you rarely need to."""
     import time
 
-    from driftline.project import ProjectError
-    from driftline.stages.context import StageError, run_stage
+    from driftline.cli.handler import report
+    from driftline.errors import DriftlineError
+    from driftline.stages.context import run_stage
 
     started = time.perf_counter()
     try:
         summary = run_stage(step, pipeline)
-    except (StageError, ProjectError) as exc:
-        _err(f"driftline run {step} {pipeline}: {exc}")
-        raise typer.Exit(EXIT_STAGE_FAILED) from None
+    except DriftlineError as exc:  # name the stage, as `dvc repro` shows only this output
+        report(f"driftline run {step} {pipeline}", exc)
+        raise typer.Exit(exc.exit_code) from None
     typer.echo(f"{pipeline}-{step}: {summary} ({time.perf_counter() - started:.1f}s)")
 
 

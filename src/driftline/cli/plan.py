@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-EXIT_FAILED = 1
-
 
 def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
@@ -28,11 +26,11 @@ def plan(
     import yaml
 
     from driftline.compile.plan import make_plan
+    from driftline.errors import DriftlineError
 
     root = project.resolve()
     if not (root / "dvc.yaml").is_file():
-        typer.echo("driftline plan: no dvc.yaml here: run `driftline compile` first", err=True)
-        raise typer.Exit(EXIT_FAILED)
+        raise DriftlineError("no dvc.yaml here", hint="run `driftline compile` first")
 
     def load(name: str) -> dict:
         path = root / name
@@ -42,8 +40,7 @@ def plan(
         ["dvc", "status", "--json"], cwd=root, check=False, capture_output=True, text=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"}
     )
     if proc.returncode != 0:
-        typer.echo(f"driftline plan: `dvc status --json` failed:\n{proc.stderr.strip()}", err=True)
-        raise typer.Exit(EXIT_FAILED)
+        raise DriftlineError(f"`dvc status --json` failed:\n{proc.stderr.strip()}")
     status = json.loads(proc.stdout or "{}")
     from driftline.project import ProjectError, check_compiled, read_params
 

@@ -1,7 +1,7 @@
 """`driftline registry …`: list a pipeline's model versions, promote one, roll the champion back.
 
-Thin: each command finds the project, calls `driftline.registry`, and maps RegistryError or
-ProjectError to a message on stderr and exit code 1.
+Thin: each command finds the project and calls `driftline.registry`; a RegistryError or
+ProjectError reaches the CLI's one handler (a message on stderr, exit code 1).
 """
 
 from __future__ import annotations
@@ -11,38 +11,27 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from driftline.cli.handler import command_group
+
 if TYPE_CHECKING:
     from driftline.registry.store import Registry, VersionInfo
 
-app = typer.Typer(
-    name="registry",
-    help="Model versions of each pipeline: list them, promote one, roll the champion back.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode="markdown",
-    pretty_exceptions_enable=False,
-)
+app = command_group(name="registry", help="Model versions of each pipeline: list them, promote one, roll the champion back.")
 
-EXIT_REGISTRY = 1
 MAX_METRICS_SHOWN = 4
 
 Pipeline = Annotated[str, typer.Argument(help="The pipeline name (a file in pipelines/).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _fail(command: str, exc: Exception) -> typer.Exit:
-    typer.echo(f"driftline registry {command}: {exc}", err=True)
-    return typer.Exit(EXIT_REGISTRY)
+def _open(pipeline: str) -> Registry:
+    """The pipeline's registry, its events recorded in the project's audit trail."""
+    from driftline.audit.log import recorder
+    from driftline.project import find_root
+    from driftline.registry.store import Registry
 
-
-def _open(command: str, pipeline: str) -> Registry:
-    from driftline.project import ProjectError, find_root
-    from driftline.registry.store import Registry, RegistryError
-
-    try:
-        return Registry(find_root(), pipeline)
-    except (ProjectError, RegistryError) as exc:
-        raise _fail(command, exc) from None
+    root = find_root()
+    return Registry(root, pipeline, on_event=recorder(root))
 
 
 def _metric_cells(metrics: dict[str, Any]) -> str:
@@ -103,13 +92,7 @@ def _table(pipeline: str, versions: list[VersionInfo]) -> None:
 @app.command("list")
 def list_versions(pipeline: Pipeline, as_json: AsJson = False) -> None:
     """List every model version of a pipeline, oldest first; the champion is ticked."""
-    from driftline.registry.store import RegistryError
-
-    registry = _open("list", pipeline)
-    try:
-        versions = registry.versions()
-    except RegistryError as exc:
-        raise _fail("list", exc) from None
+    versions = _open(pipeline).versions()
     if as_json:
         typer.echo(json.dumps([v.to_dict() for v in versions], indent=2, sort_keys=True))
         return
@@ -122,13 +105,7 @@ def list_versions(pipeline: Pipeline, as_json: AsJson = False) -> None:
 @app.command()
 def history(pipeline: Pipeline, as_json: AsJson = False) -> None:
     """Show every registered, promoted, refused and rollback event, oldest first."""
-    from driftline.registry.store import RegistryError
-
-    registry = _open("history", pipeline)
-    try:
-        events = registry.history()
-    except RegistryError as exc:
-        raise _fail("history", exc) from None
+    events = _open(pipeline).history()
     if as_json:
         typer.echo(json.dumps(events, indent=2, sort_keys=True))
         return
@@ -146,14 +123,9 @@ def promote(
     reason: Annotated[str, typer.Option(help="Why, for the history and the audit trail.")] = "promoted by hand",
 ) -> None:
     """Make a registered version the champion (bypasses the gate; the reason is recorded)."""
-    from driftline.registry.store import RegistryError
-
-    registry = _open("promote", pipeline)
-    try:
-        before = registry.champion()
-        after = registry.promote(version, reason)
-    except RegistryError as exc:
-        raise _fail("promote", exc) from None
+    registry = _open(pipeline)
+    before = registry.champion()
+    after = registry.promote(version, reason)
     typer.echo(f"{pipeline}: champion {before.version if before else 'none'} -> {after.version}")
 
 
@@ -164,12 +136,7 @@ def rollback(
     reason: Annotated[str, typer.Option(help="Why, for the history and the audit trail.")] = "rollback",
 ) -> None:
     """Swap the champion back atomically, to the previous champion or to `--to vN`."""
-    from driftline.registry.store import RegistryError
-
-    registry = _open("rollback", pipeline)
-    try:
-        before = registry.champion()
-        after = registry.rollback(to, reason)
-    except RegistryError as exc:
-        raise _fail("rollback", exc) from None
+    registry = _open(pipeline)
+    before = registry.champion()
+    after = registry.rollback(to, reason)
     typer.echo(f"{pipeline}: champion {before.version if before else 'none'} -> {after.version}")

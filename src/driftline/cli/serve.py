@@ -12,8 +12,6 @@ from typing import Annotated
 
 import typer
 
-EXIT_CANNOT_SERVE = 1
-
 
 def serve(
     pipeline: Annotated[str, typer.Argument(help="The pipeline whose champion to serve.")],
@@ -40,9 +38,8 @@ def serve(
     import shutil
     import tempfile
 
-    from driftline.project import ProjectError, find_root
-    from driftline.serve.bundle import BundleError
-    from driftline.serve.log import SYNC_MODES, PredictionLogError
+    from driftline.predictions.log import SYNC_MODES
+    from driftline.project import find_root
 
     if log_sync not in SYNC_MODES:
         typer.echo(f"driftline serve: --log-sync must be one of {', '.join(SYNC_MODES)}", err=True)
@@ -62,12 +59,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = ServeSettings(max_body_bytes=max_body_bytes, max_records=max_records,
                              token=os.environ.get(TOKEN_ENV) or None, poll_seconds=poll, log_sync=log_sync)
-    try:
-        root = find_root()
-        app = create_app(root, pipeline, settings)
-    except (ProjectError, BundleError, PredictionLogError) as exc:
-        typer.echo(f"driftline serve {pipeline}: {exc}", err=True)
-        raise typer.Exit(EXIT_CANNOT_SERVE) from None
+    root = find_root()
+    app = create_app(root, pipeline, settings)  # a missing champion or a damaged log: the CLI's handler says so
     bundle = app.state.holder.current
     auth = "bearer token required" if settings.token else "no auth (set DRIFTLINE_API_TOKEN to require a token)"
     processes = f"; {workers} worker processes" if workers > 1 else ""

@@ -26,28 +26,25 @@ def simulate(
     from driftline.atomic import write_parquet
     from driftline.data.batches import batch_file, next_batch_number
     from driftline.data.generator import generate_loans
-    from driftline.project import ProjectError
-    from driftline.stages.context import load_context
+    from driftline.config.params import load_pipeline
+    from driftline.errors import DriftlineError
+    from driftline.paths import PipelinePaths
+    from driftline.project import find_root
 
     if drift not in DRIFTS:
-        typer.echo(f"--drift must be one of: {', '.join(DRIFTS)}", err=True)
-        raise typer.Exit(2)
-    try:
-        ctx = load_context(pipeline)
-    except ProjectError as exc:
-        typer.echo(f"driftline simulate: {exc}", err=True)
-        raise typer.Exit(1) from None
-    source = ctx.cfg.dataset.source
+        raise typer.BadParameter(f"must be one of: {', '.join(DRIFTS)}", param_hint="--drift")
+    root = find_root()
+    paths = PipelinePaths(pipeline)
+    source = load_pipeline(pipeline, root).dataset.source
     if source.kind != "generator":
-        typer.echo(f"driftline simulate: {pipeline}.dataset.source is '{source.kind}', not the built-in generator; "
-                   f"drop your own files as {ctx.paths.incoming}/batch-NNNN.parquet instead", err=True)
-        raise typer.Exit(1)
+        raise DriftlineError(f"{pipeline}.dataset.source is '{source.kind}', not the built-in generator",
+                             hint=f"drop your own files as {paths.incoming}/batch-NNNN.parquet instead")
     end = dt.date.fromisoformat(source.end)
     for _ in range(batches):
-        number = next_batch_number(ctx.root, ctx.paths.incoming)
+        number = next_batch_number(root, paths.incoming)
         start = end + dt.timedelta(days=30 * (number - 1))
         frame = generate_loans(rows=rows, seed=source.seed, start=start.isoformat(),
                                end=(start + dt.timedelta(days=30)).isoformat(), drift=drift, strength=strength, batch=number)
-        path = batch_file(ctx.paths.incoming, number)
-        write_parquet(ctx.path(path), frame)
+        path = batch_file(paths.incoming, number)
+        write_parquet(root / path, frame)
         typer.echo(f"{path}: {len(frame):,} labelled rows, drift={drift}" + (f" (strength {strength})" if drift != "none" else ""))

@@ -34,9 +34,8 @@ def sweep(
     """
     from datetime import datetime
 
-    from driftline.project import ProjectError
     from driftline.sweep import leaderboard, runner
-    from driftline.sweep.job import SweepError, prepared
+    from driftline.sweep.job import prepared
     from driftline.sweep.objective import direction, primary_metric
 
     overrides = list(overrides or [])
@@ -47,11 +46,7 @@ def sweep(
     if not (root / "pipelines" / f"{pipeline}.yaml").is_file():
         typer.echo(f"driftline sweep: no pipeline '{pipeline}' (pipelines/{pipeline}.yaml is missing)", err=True)
         raise typer.Exit(EXIT_BAD_ARGS)
-    try:
-        prep = prepared(root, pipeline)
-    except (SweepError, ProjectError) as exc:  # not prepared; params.yaml missing or unreadable
-        typer.echo(f"driftline sweep {pipeline}: {exc}", err=True)
-        raise typer.Exit(EXIT_FAILED) from None
+    prep = prepared(root, pipeline)  # SweepError (exit 1) when `dvc repro` has not prepared the features
 
     hints = runner.missing_plugins(overrides, root)
     if hints:

@@ -78,14 +78,10 @@ def watch(
     Each cycle runs the monitor; if the drift policy fires, the same run retrains, gates and
     promotes. Exit codes: **0** every cycle ran, **1** `dvc repro` failed, **2** bad arguments.
     """
-    from driftline.project import ProjectError, find_root
+    from driftline.project import find_root
 
     interval = parse_duration(every)
-    try:
-        root = find_root()
-    except ProjectError as exc:
-        typer.echo(f"driftline watch: {exc}", err=True)
-        raise typer.Exit(2) from None
+    root = find_root()
     dvc = str(Path(sys.executable).with_name("dvc"))
     dvc = dvc if Path(dvc).exists() else "dvc"
     while True:

@@ -23,7 +23,7 @@ def render_project(root: Path) -> CompileResult:
     """Compose, check and render everything; raise ConfigError with every problem; write nothing."""
     from driftline.compile.graph import check_graph, compile_project
     from driftline.compile.render import render_dvc_yaml, render_params_yaml
-    from driftline.config.compose import source_fingerprint
+    from driftline.project import source_fingerprint
     from driftline.config.load import load_all
 
     configs = load_all(root)

@@ -13,9 +13,8 @@ from typing import Any
 import yaml
 
 from driftline.config.errors import ConfigProblem
-
-CONF_DIR = "conf"
-PIPELINES_DIR = "pipelines"
+from driftline.errors import UserConfigError
+from driftline.project import CONF_DIR, PIPELINES_DIR
 
 
 @dataclass
@@ -48,7 +47,8 @@ def pipeline_names(root: Path) -> list[str]:
 
 def _defaults_groups(own: dict[str, Any]) -> dict[str, str]:
     groups: dict[str, str] = {}
-    for entry in own.get("defaults") or []:
+    entries = own.get("defaults")
+    for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
             continue
         for key, option in entry.items():
@@ -72,42 +72,35 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
         raise ComposeError(ConfigProblem(name, "", "no such pipeline", pipeline_file))
     try:
         own = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ComposeError(ConfigProblem(name, "", f"not UTF-8 text (byte {exc.start}): save the file as UTF-8", pipeline_file)) from None
     except yaml.YAMLError as exc:
         raise ComposeError(ConfigProblem(name, "", f"not valid YAML: {exc}", pipeline_file)) from exc
     if not isinstance(own, dict):
         raise ComposeError(ConfigProblem(name, "", "must be a mapping of keys", pipeline_file))
 
+    for group_file in sorted((root / CONF_DIR).rglob("*.y*ml")):
+        try:
+            group_file.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rel = group_file.relative_to(root).as_posix()
+            raise ComposeError(ConfigProblem(name, "", f"{rel} is not UTF-8 text (byte {exc.start}): save it as UTF-8", rel)) from None
     search = f"hydra.searchpath=[file://{(root / CONF_DIR).resolve()}]"
     try:
         with initialize_config_dir(config_dir=str((root / PIPELINES_DIR).resolve()), version_base="1.3"):
             cfg = compose(config_name=name, overrides=[search, *overrides])
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-    except (HydraException, OmegaConfBaseException, yaml.YAMLError) as exc:
+    except (HydraException, OmegaConfBaseException, yaml.YAMLError, ValueError, TypeError) as exc:
+        # Hydra raises plain ValueError/TypeError for some malformed files (`defaults: 5`, for one)
         message = " ".join(str(exc).split()).replace(f"{root.resolve()}/", "")
         key = getattr(exc, "full_key", "") or ""
         raise ComposeError(ConfigProblem(name, str(key), message, pipeline_file)) from exc
+    own_defaults = own.get("defaults")
     own = {k: v for k, v in own.items() if k != "defaults"}
-    return ComposedPipeline(name, data, pipeline_file, own, _defaults_groups(yaml.safe_load(path.read_text()) or {}))
+    return ComposedPipeline(name, data, pipeline_file, own, _defaults_groups({"defaults": own_defaults}))
 
 
-def source_fingerprint(root: Path) -> str:
-    """SHA-256 over every YAML file under conf/ and pipelines/: what `compile` rendered from."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for folder in (CONF_DIR, PIPELINES_DIR):
-        base = root / folder
-        if not base.is_dir():
-            continue
-        for file in sorted(base.rglob("*.yaml")) + sorted(base.rglob("*.yml")):
-            digest.update(file.relative_to(root).as_posix().encode())
-            digest.update(b"\0")
-            digest.update(file.read_bytes().replace(b"\r\n", b"\n"))
-            digest.update(b"\0")
-    return digest.hexdigest()
-
-
-class ComposeError(Exception):
+class ComposeError(UserConfigError):
     def __init__(self, problem: ConfigProblem) -> None:
         self.problem = problem
         super().__init__(str(problem))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from driftline.errors import UserConfigError
+
 
 @dataclass(frozen=True, order=True)
 class ConfigProblem:
@@ -20,12 +22,16 @@ class ConfigProblem:
         return f"{key}: {self.message}{where}"
 
 
-class ConfigError(Exception):
+class ConfigError(UserConfigError):
     """Raised with every problem of a config, never only the first."""
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = sorted(set(problems), key=lambda p: (p.pipeline, p.file, p.key, p.message))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def lines(self) -> list[str]:
+        return [f"{len(self.problems)} problem(s) in the config; nothing was written.",
+                *(f"  error: {problem}" for problem in self.problems)]
 
 
 class KeyedErrors(ValueError):

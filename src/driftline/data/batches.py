@@ -6,10 +6,12 @@ drift policy fires, so DVC reruns the training chain exactly then (see README, "
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from driftline.errors import DriftlineError
+from driftline.hashing import sha256_file
 
 BATCH_PATTERN = "batch-*.parquet"
 
@@ -38,24 +40,28 @@ class Trigger:
         return cls([Batch(b["file"], b["sha256"]) for b in data.get("absorbed", [])], int(data.get("retrains", 0)))
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def incoming_batches(root: Path, incoming: str) -> list[Batch]:
     folder = root / incoming
     if not folder.is_dir():
         return []
-    return [Batch(p.relative_to(root).as_posix(), sha256_of(p)) for p in sorted(folder.glob(BATCH_PATTERN))]
+    return [Batch(p.relative_to(root).as_posix(), sha256_file(p)) for p in sorted(folder.glob(BATCH_PATTERN))]
+
+
+class TriggerError(DriftlineError):
+    """The trigger file is damaged."""
 
 
 def read_trigger(root: Path, trigger: str) -> Trigger:
     path = root / trigger
-    return Trigger.from_text(path.read_text(encoding="utf-8")) if path.is_file() else Trigger()
+    if not path.is_file():
+        return Trigger()
+    try:
+        return Trigger.from_text(path.read_text(encoding="utf-8"))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TriggerError(
+            f"{trigger} is damaged ({type(exc).__name__}: {exc})",
+            hint=f"restore it with `git checkout -- {trigger}` (or delete it to absorb no batches), then rerun",
+        ) from None
 
 
 def next_batch_number(root: Path, incoming: str) -> int:

@@ -7,12 +7,13 @@ import operator
 import pandas as pd
 
 from driftline.config.groups import ColumnLabel, JoinLabel, RuleLabel
+from driftline.errors import DriftlineError
 
 OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
              "==": operator.eq, "!=": operator.ne}
 
 
-class LabelError(Exception):
+class LabelError(DriftlineError):
     pass
 
 

@@ -7,7 +7,6 @@ for a stage's ``deps``. Adding a source is one function here, one entry in `SOUR
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from driftline.data.generator import generate_loans
+from driftline.errors import DriftlineError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,28 +34,25 @@ _WRITE_KEYWORDS = frozenset(
 )
 
 
-class SourceError(Exception):
+class SourceError(DriftlineError):
     """A source cannot be read: missing or escaping file, bad key, refused or failing query."""
 
 
 def resolve_inside(root: Path, rel: str, what: str) -> Path:
     """Return the absolute path of project-relative `rel`; it must stay inside `root` and exist.
 
-    The check is on the path as written (no ``..`` or absolute path leading outside `root`);
-    symlinks inside the project are followed when reading, as DVC's cache may use them.
+    The project's one path rule (`driftline.project.confine`): symlinks are followed, and the file
+    they lead to must be inside the project too, so a source swapped for a link to elsewhere is refused.
     """
-    if not isinstance(rel, str) or not rel.strip():
-        raise SourceError(f"{what}: path must be a non-empty string, got {rel!r}")
-    root_abs = Path(os.path.abspath(root))
-    candidate = Path(os.path.normpath(root_abs / rel))
-    inside = _is_within(candidate, root_abs) or (
-        Path(rel).is_absolute() and _is_within(Path(os.path.realpath(rel)), root_abs.resolve())
-    )
-    if not inside:
-        raise SourceError(f"{what}: path {rel!r} is outside the project root {root_abs}")
-    if not candidate.exists():
-        raise SourceError(f"{what}: file not found: {rel!r} (looked for {candidate})")
-    return candidate
+    from driftline.project import OutsideProjectError, confine
+
+    try:
+        path = confine(root, rel, what)
+    except OutsideProjectError as exc:
+        raise SourceError(str(exc), hint=exc.hint) from None
+    if not path.exists():
+        raise SourceError(f"{what}: file not found: {rel!r} (looked for {path})")
+    return path
 
 
 def read_source(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
@@ -249,6 +246,3 @@ def _required(spec: Mapping[str, Any], key: str) -> Any:
         raise SourceError(f"{spec.get('kind')} source: missing required key {key!r}")
     return spec[key]
 
-
-def _is_within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents

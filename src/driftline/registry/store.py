@@ -16,7 +16,6 @@ at once get distinct version numbers and history lines never interleave.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -30,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from driftline.atomic import atomic_path, file_lock, write_json
+from driftline.clock import now_utc
+from driftline.errors import DriftlineError
+from driftline.hashing import FingerprintError, canonical_json, fingerprint_files, json_default, sha256_file, sha256_json
 
 REGISTRY_DIR = "registry"
 MANIFEST = "manifest.json"
@@ -39,7 +41,6 @@ LOCK = ".lock"
 TEMP_PREFIX = ".tmp-"
 
 EVENTS = ("registered", "promoted", "refused", "rollback")
-AUDIT_KINDS = {"registered": "registered", "promoted": "promotion", "refused": "refusal", "rollback": "rollback"}
 
 _VERSION_DIR = re.compile(r"^v(\d{4,})$")
 _VERSION_REF = re.compile(r"^[vV]?0*(\d+)$")
@@ -49,7 +50,14 @@ _HASH_CHUNK = 1 << 20
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
-class RegistryError(Exception):
+EventListener = Callable[[str, dict[str, Any]], None]
+"""Called with (pipeline, history record) after each event is durably in history.jsonl.
+
+The shells pass the audit trail's recorder here, so every registry event also lands in the
+hash-chained audit log, without the registry and the audit trail importing each other."""
+
+
+class RegistryError(DriftlineError):
     """A registry operation that cannot go ahead; the message says what to do next."""
 
 
@@ -68,6 +76,12 @@ class VersionInfo:
     gate: dict[str, Any] | None
     champion: bool
     path: Path
+
+    def model_meta(self) -> dict[str, Any]:
+        """The version's model.json (task, classes, features), or {} when it has none."""
+        if "model.json" not in self.files:
+            return {}
+        return json.loads((self.path / "model.json").read_text(encoding="utf-8"))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON view used by `driftline registry list --json` (no local paths)."""
@@ -88,69 +102,15 @@ class VersionInfo:
 # ----------------------------------------------------------------------------- fingerprints
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _walk_files(path: Path) -> Iterator[tuple[str, Path]]:
-    if path.is_dir():
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
-            yield f"{path.name}/{child.relative_to(path).as_posix()}", child
-    elif path.is_file():
-        yield path.name, path
-    else:
-        raise RegistryError(f"cannot fingerprint {path}: no such file or folder")
-
-
-def fingerprint_files(paths: Iterable[str | os.PathLike[str]]) -> str:
-    """One sha256 for a set of data files (folders are walked).
-
-    Built from each file's name and content hash, sorted, so it does not depend on where the
-    project lives or on the order the paths are given; renaming or editing a file changes it.
-    """
-    entries = sorted(entry for p in paths for entry in ((name, sha256_file(f)) for name, f in _walk_files(Path(p))))
-    return _sha256_json(entries)
-
-
 def fingerprint_config(obj: Any) -> str:
     """sha256 of canonical JSON (sorted keys, no whitespace, UTF-8): equal configs, equal hashes."""
-    return _sha256_json(obj)
-
-
-def _json_default(value: Any) -> Any:
-    # YAML safe-load yields dates for values like 2024-01-01 (time-split cutoffs, for one).
-    if isinstance(value, (dt.date, dt.datetime, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
-def _canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default)
-
-
-def _sha256_json(obj: Any) -> str:
     try:
-        text = _canonical_json(obj)
-    except (TypeError, ValueError) as exc:
-        raise RegistryError(f"cannot fingerprint the config: {exc}; pass plain data (dicts, lists, str, numbers)") from exc
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return sha256_json(obj)
+    except FingerprintError as exc:
+        raise RegistryError(f"cannot fingerprint the config: {exc}") from None
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def now_utc() -> str:
-    """The current UTC time, ISO 8601 with milliseconds."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def format_version(number: int) -> str:
@@ -195,7 +155,7 @@ class Registry:
     `root` is the project root (the folder holding pipelines/).
     """
 
-    def __init__(self, root: Path, pipeline: str) -> None:
+    def __init__(self, root: Path, pipeline: str, on_event: EventListener | None = None) -> None:
         if not _PIPELINE_NAME.match(pipeline):
             raise RegistryError(f"{pipeline!r} is not a pipeline name: use letters, digits, '_' and '-'")
         self.root = Path(root)
@@ -205,6 +165,7 @@ class Registry:
         self.champion_file = self.dir / CHAMPION
         self.history_file = self.dir / HISTORY
         self.lock_file = self.dir / LOCK
+        self.on_event = on_event
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r}, {self.pipeline!r})"
@@ -324,7 +285,7 @@ class Registry:
         """Append one event line: a single write on an O_APPEND file, then fsync. Caller holds the lock."""
         record = {"time": now_utc(), "event": event, "version": version, "reason": reason, **extra}
         try:
-            text = json.dumps(record, sort_keys=True, ensure_ascii=False, allow_nan=False, default=_json_default)
+            text = json.dumps(record, sort_keys=True, ensure_ascii=False, allow_nan=False, default=json_default)
         except (TypeError, ValueError) as exc:
             raise RegistryError(f"cannot record the {event} event: {exc}; pass plain JSON data (no NaN)") from exc
         line = (text + "\n").encode("utf-8")
@@ -337,15 +298,9 @@ class Registry:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self._audit(record)
+        if self.on_event is not None:
+            self.on_event(self.pipeline, record)
         return record
-
-    def _audit(self, record: dict[str, Any]) -> None:
-        """Every registry event also goes into the project's hash-chained audit trail."""
-        from driftline.audit.log import append
-
-        kind = AUDIT_KINDS[record["event"]]
-        append(self.root, kind, {"pipeline": self.pipeline, **{k: v for k, v in record.items() if k != "time"}})
 
     def _repair_tail(self, fd: int) -> None:
         """Keep one event a line when a crash tore the last write. Caller holds the lock.
@@ -393,8 +348,8 @@ class Registry:
         sources = self._check_sources(files)
         manifest_extra = {"metrics": metrics, "gate": gate}
         try:
-            _canonical_json(manifest_extra)
-        except (TypeError, ValueError) as exc:
+            canonical_json(manifest_extra)
+        except FingerprintError as exc:
             raise RegistryError(f"metrics and gate must be plain JSON data (no NaN): {exc}") from exc
 
         with file_lock(self.lock_file):

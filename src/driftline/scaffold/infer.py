@@ -15,13 +15,15 @@ from pandas.api.types import (
     is_numeric_dtype,
 )
 
+from driftline.errors import DriftlineError
+
 MAX_CATEGORIES = 50          # a text column with at most this many distinct values is a category
 MAX_CATEGORY_SHARE = 0.5     # ... and fewer distinct values than this share of its rows
 MAX_CLASSES = 20             # an integer target with at most this many values is multiclass
 TASKS = ("binary", "regression", "multiclass")
 
 
-class InferError(ValueError):
+class InferError(DriftlineError, ValueError):
     """The data cannot back the requested pipeline; the message names the column."""
 
 

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from driftline.scaffold.infer import infer
 from driftline.scaffold.render import SHARED_GROUPS, render
+from driftline.errors import DriftlineError
 
 
-class ScaffoldError(Exception):
+class ScaffoldError(DriftlineError):
+    exit_code = 2  # bad input: nothing was written
     """`init` cannot scaffold this pipeline; the message says why. Nothing was written."""
 
 

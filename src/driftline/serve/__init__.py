@@ -5,9 +5,9 @@
 - `validation.py` — request records checked against the pipeline's schema, with the semantics of
                     `driftline.schema.validate.validate_frame`.
 - `scoring.py`    — fitted transforms (`apply_features`), LightGBM scores, decisions, reason codes.
-- `log.py`        — the prediction log: SQLite in WAL mode, committed before the response is sent.
 - `metrics.py`    — request counters and latency histograms in Prometheus' text format.
 - `app.py`        — the FastAPI application (`create_app`) and its limits, auth and error handling.
 
+The prediction log it writes lives in `driftline.predictions` (the monitor and `audit trace` read it too).
 FastAPI, uvicorn and LightGBM are imported only here, never by the CLI at start-up.
 """

@@ -10,7 +10,7 @@ Routes (OpenAPI docs at /docs):
 
 Every decision gets its own `request_id`, `<uuid4 hex of the HTTP request>-<record index>`: a
 decision is the unit that is logged, labelled later and traced, and one HTTP request may hold
-many; the log keeps a request's decisions in one row under the uuid (`serve.log`), so the id
+many; the log keeps a request's decisions in one row under the uuid (`predictions.log`), so the id
 also says where a decision is stored. Decisions are committed to the prediction log before the
 response is sent. Errors are JSON `{"error": ..., "errors": [...]}`:
 400 unreadable JSON, 401 missing or wrong bearer token (when DRIFTLINE_API_TOKEN is set), 413
@@ -48,7 +48,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
 from driftline.serve.bundle import DEFAULT_POLL_SECONDS, BundleHolder, ModelBundle
-from driftline.serve.log import LoggedRequest, PredictionLog, decision_id, log_path, parse_label
+from driftline.predictions.log import LoggedRequest, PredictionLog, decision_id, log_path, parse_label
 from driftline.serve.metrics import CONTENT_TYPE, ServeMetrics
 from driftline.serve.scoring import BATCH_THREADS, score_frame
 from driftline.serve.validation import check_records
@@ -460,7 +460,7 @@ def _decide(bundle: ModelBundle, records: list[dict[str, Any]], scored: Any, pre
     Column by column rather than record by record: the log takes one row per request (JSON
     arrays of inputs, outputs, ids and reason codes, each made by one orjson call), and the
     answer's decisions are built with one comprehension."""
-    from driftline.registry.store import now_utc
+    from driftline.clock import now_utc
 
     id_column = bundle.request_schema.id_column
     version = bundle.version

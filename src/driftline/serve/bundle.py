@@ -15,6 +15,8 @@ manifest hashes) is refused and the old champion keeps serving; the error shows 
 
 from __future__ import annotations
 
+from driftline.errors import DriftlineError
+
 import json
 import logging
 import os
@@ -37,7 +39,7 @@ log = logging.getLogger("driftline.serve")
 DEFAULT_POLL_SECONDS = 1.0
 
 
-class BundleError(Exception):
+class BundleError(DriftlineError):
     """The champion cannot be served; the message says why and what to do."""
 
 

@@ -6,13 +6,15 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from driftline.config.params import load_pipeline
 from driftline.config.pipeline import PipelineConfig
+from driftline.errors import DriftlineError
 from driftline.paths import PipelinePaths
-from driftline.project import ProjectError, check_compiled, find_root, read_params
+from driftline.project import find_root
 from driftline.stages import STAGE_MODULES
 
 
-class StageError(Exception):
+class StageError(DriftlineError):
     """A stage cannot finish; the message says why and what to do next."""
 
 
@@ -29,25 +31,8 @@ class StageContext:
 
 def load_context(pipeline: str, root: Path | None = None) -> StageContext:
     """Read params.yaml (never conf/) and check that it is current."""
-    from pydantic import ValidationError
-
-    from driftline.config.locate import clean_loc, dotted
-
     root = root or find_root()
-    params = read_params(root)
-    check_compiled(root, params)
-    if pipeline not in params:
-        known = ", ".join(sorted(k for k in params if not k.startswith("_"))) or "none"
-        raise ProjectError(f"params.yaml has no pipeline '{pipeline}' (pipelines: {known})")
-    try:
-        cfg = PipelineConfig.model_validate(params[pipeline])
-    except ValidationError as exc:
-        lines = []
-        for item in exc.errors(include_url=False):
-            path, _ = clean_loc(PipelineConfig, item["loc"])
-            lines.append(f"params.yaml: {pipeline}.{dotted(path)}: {item['msg']}")
-        raise ProjectError("\n".join(lines)) from None
-    return StageContext(root, pipeline, cfg, PipelinePaths(pipeline))
+    return StageContext(root, pipeline, load_pipeline(pipeline, root), PipelinePaths(pipeline))
 
 
 def run_stage(step: str, pipeline: str, root: Path | None = None) -> str:
@@ -55,14 +40,20 @@ def run_stage(step: str, pipeline: str, root: Path | None = None) -> str:
     if step not in STAGE_MODULES:
         raise StageError(f"unknown step '{step}'; steps: {', '.join(STAGE_MODULES)}")
     ctx = load_context(pipeline, root)
-    module = importlib.import_module(STAGE_MODULES[step])
     try:
+        module = importlib.import_module(STAGE_MODULES[step])
         summary = module.run(ctx)
-    except (StageError, ProjectError) as exc:
-        audit_stage_run(ctx, step, status="failed", summary=str(exc))
+    except BaseException as exc:  # every failure is audited, expected or not (KeyboardInterrupt too), then re-raised
+        audit_stage_run(ctx, step, status="failed", summary=_failure_summary(exc))
         raise
     audit_stage_run(ctx, step, status="ok", summary=summary)
     return summary
+
+
+def _failure_summary(exc: BaseException) -> str:
+    if isinstance(exc, DriftlineError):
+        return " ".join(exc.lines())
+    return f"{type(exc).__name__}: {exc}"
 
 
 def audit_stage_run(ctx: StageContext, step: str, *, status: str, summary: str) -> None:

@@ -10,14 +10,15 @@ from driftline.stages.context import StageContext, StageError
 
 def absorbed_batches(ctx: StageContext) -> list[pd.DataFrame]:
     """The batches listed in the trigger file, each checked against the hash it was absorbed with."""
-    from driftline.data.batches import read_trigger, sha256_of
+    from driftline.data.batches import read_trigger
+    from driftline.hashing import sha256_file
 
     frames = []
     for batch in read_trigger(ctx.root, ctx.paths.trigger).absorbed:
         path = ctx.path(batch.file)
         if not path.is_file():
             raise StageError(f"{ctx.paths.trigger} lists {batch.file}, which is missing: restore it (git or dvc pull)")
-        if sha256_of(path) != batch.sha256:
+        if sha256_file(path) != batch.sha256:
             raise StageError(f"{batch.file} changed after it was absorbed into training; batches are immutable, add a new one instead")
         frames.append(pd.read_parquet(path))
     return frames

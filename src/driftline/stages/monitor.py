@@ -91,7 +91,7 @@ def export_served_decisions(ctx: StageContext, state: dict[str, Any]) -> str | N
     """
     from driftline.atomic import write_parquet
     from driftline.data.batches import batch_file, next_batch_number
-    from driftline.serve.log import PredictionLogError, log_path, read_decisions
+    from driftline.predictions.log import PredictionLogError, log_path, read_decisions
 
     path = log_path(ctx.root, ctx.pipeline)
     if not path.is_file():

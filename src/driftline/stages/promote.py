@@ -99,10 +99,12 @@ def card_writer(ctx: StageContext, meta: dict, metrics: dict, gate: dict, test: 
 def run(ctx: StageContext) -> str:
     from driftline.models.evaluate import compute_metrics
     from driftline.registry.gate import decide, gate_metric
-    from driftline.registry.store import Registry, fingerprint_config, fingerprint_files, sha256_file
+    from driftline.audit.log import recorder
+    from driftline.hashing import fingerprint_files, sha256_file
+    from driftline.registry.store import Registry, fingerprint_config
 
     p, cfg = ctx.paths, ctx.cfg
-    registry = Registry(ctx.root, ctx.pipeline)
+    registry = Registry(ctx.root, ctx.pipeline, on_event=recorder(ctx.root))
     champion = registry.champion()
     meta = json.loads(ctx.path(p.model_meta).read_text(encoding="utf-8"))
     test = pd.read_parquet(ctx.path(p.split("test")))

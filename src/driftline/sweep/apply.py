@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from driftline.config.locate import value_at
+from driftline.errors import DriftlineError
 
 MISSING = object()
 
 
-class ApplyError(Exception):
+class ApplyError(DriftlineError):
     """The winner cannot be written into the pipeline file; the message says why."""
 
 

@@ -8,6 +8,8 @@ Everything a job writes goes to its own Hydra job folder.
 
 from __future__ import annotations
 
+from driftline.errors import DriftlineError
+
 import json
 import time
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.yaml"
 
 
-class SweepError(Exception):
+class SweepError(DriftlineError):
     """A sweep cannot run or a job cannot finish; the message says why and what to do next."""
 
 

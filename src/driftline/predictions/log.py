@@ -44,7 +44,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from driftline.registry.store import now_utc
+from driftline.clock import now_utc
+from driftline.errors import DriftlineError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,7 +118,7 @@ class LoggedRequest:
     reasons: str | None = None  # reason codes per decision (null where not asked for); None when none were
 
 
-class PredictionLogError(Exception):
+class PredictionLogError(DriftlineError):
     """The prediction log cannot be opened or written; the message says why."""
 
 

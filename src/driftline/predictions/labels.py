@@ -9,22 +9,25 @@ transaction. Ids that are not in the log are counted and reported, not stored.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from driftline.serve.log import PredictionLog, PredictionLogError, log_path, parse_label
+from driftline.errors import DriftlineError
+from driftline.predictions.log import PredictionLog, parse_label
 
 REQUIRED = ("request_id", "label")
 MAX_PROBLEMS_SHOWN = 20
 
 
-class LabelImportError(Exception):
+class LabelImportError(DriftlineError):
     """The labels file cannot be imported; `problems` lists every reason."""
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+
+    def lines(self) -> list[str]:
+        return [*super().lines(), *(f"  error: {problem}" for problem in self.problems)]
 
 
 @dataclass
@@ -33,24 +36,12 @@ class LabelImport:
     unknown: list[str] = field(default_factory=list)
 
 
-def _task_and_classes(root: Path, pipeline: str) -> tuple[str, list | None]:
-    from driftline.registry.store import Registry
-    from driftline.stages.context import load_context
-
-    task = load_context(pipeline, root).cfg.task
-    champion = Registry(root, pipeline).champion()
-    classes = None
-    if champion is not None and "model.json" in champion.files:
-        classes = json.loads((champion.path / "model.json").read_text(encoding="utf-8")).get("classes")
-    return task, classes
-
-
-def import_labels_csv(root: Path, pipeline: str, path: Path) -> LabelImport:
-    """Read, check and store labels; raises LabelImportError (nothing written) on any bad row."""
-    task, classes = _task_and_classes(root, pipeline)
-    db = log_path(root, pipeline)
+def import_labels_csv(db: Path, path: Path, task: str, classes: list | None) -> LabelImport:
+    """Read, check and store labels in the prediction log `db`; raises LabelImportError (nothing
+    written) on any bad row. `task` and the champion's `classes` say what a valid label is."""
     if not db.is_file():
-        raise LabelImportError(f"no prediction log at {db}: labels join served decisions, so run `driftline serve {pipeline}` first")
+        raise LabelImportError(f"no prediction log at {db}: labels join served decisions, "
+                               f"so run `driftline serve {db.parent.name}` first")
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -77,10 +68,7 @@ def import_labels_csv(root: Path, pipeline: str, path: Path) -> LabelImport:
         shown = problems[:MAX_PROBLEMS_SHOWN] + ([f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more"] if len(problems) > MAX_PROBLEMS_SHOWN else [])
         raise LabelImportError(f"{len(problems)} bad row(s) in {path}; nothing was imported", shown)
 
-    try:
-        log = PredictionLog(db)
-    except PredictionLogError as exc:
-        raise LabelImportError(str(exc)) from None
+    log = PredictionLog(db)
     try:
         known = log.known(labels)
         log.add_labels([(rid, label) for rid, label in labels.items() if rid in known], source=f"import:{Path(path).name}")

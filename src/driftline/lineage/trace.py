@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from driftline.errors import DriftlineError
 
 
-class TraceError(Exception):
+class TraceError(DriftlineError):
     pass
 
 
 def find_decision(root: Path, request_id: str) -> dict[str, Any]:
     """The logged decision with this request id, from any pipeline's prediction log."""
-    from driftline.serve.log import LOG_FILE, LOGS_DIR, read_decision
+    from driftline.predictions.log import LOG_FILE, LOGS_DIR, read_decision
 
     for db in sorted((root / LOGS_DIR).glob(f"*/{LOG_FILE}")):
         decision = read_decision(db, request_id)

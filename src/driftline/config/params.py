@@ -1,0 +1,42 @@
+"""One pipeline's typed config as the stages, the endpoint and the sweep read it: from params.yaml.
+
+Everything that runs reads params.yaml (never conf/), after checking it is current, so that
+`dvc exp run -S` and DVC's params tracking stay true.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from driftline.config.pipeline import PipelineConfig
+from driftline.project import ProjectError, check_compiled, find_root, read_params
+
+
+class ParamsError(ProjectError):
+    """params.yaml does not hold a valid config for the pipeline."""
+
+    exit_code = 2
+
+
+def load_pipeline(pipeline: str, root: Path | None = None, *, check: bool = True) -> PipelineConfig:
+    """params.yaml's config of `pipeline`, typed; refused when conf/ changed after the last compile."""
+    from pydantic import ValidationError
+
+    from driftline.config.locate import clean_loc, dotted
+
+    root = root or find_root()
+    params = read_params(root)
+    if check:
+        check_compiled(root, params)
+    if pipeline not in params:
+        known = ", ".join(sorted(k for k in params if not k.startswith("_"))) or "none"
+        raise ParamsError(f"params.yaml has no pipeline '{pipeline}' (pipelines: {known})",
+                          hint="check the name, or add pipelines/<name>.yaml and run `driftline compile`")
+    try:
+        return PipelineConfig.model_validate(params[pipeline])
+    except ValidationError as exc:
+        lines = []
+        for item in exc.errors(include_url=False):
+            path, _ = clean_loc(PipelineConfig, item["loc"])
+            lines.append(f"params.yaml: {pipeline}.{dotted(path)}: {item['msg']}")
+        raise ParamsError("\n".join(lines), hint="fix the YAML under conf/ or pipelines/, then run `driftline compile`") from None
