@@ -7,6 +7,7 @@ ProjectError reaches the CLI's one handler (a message on stderr, exit code 1).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -123,10 +124,7 @@ def promote(
     reason: Annotated[str, typer.Option(help="Why, for the history and the audit trail.")] = "promoted by hand",
 ) -> None:
     """Make a registered version the champion (bypasses the gate; the reason is recorded)."""
-    registry = _open(pipeline)
-    before = registry.champion()
-    after = registry.promote(version, reason)
-    typer.echo(f"{pipeline}: champion {before.version if before else 'none'} -> {after.version}")
+    _swap(pipeline, lambda registry: registry.promote(version, reason))
 
 
 @app.command()
@@ -136,7 +134,11 @@ def rollback(
     reason: Annotated[str, typer.Option(help="Why, for the history and the audit trail.")] = "rollback",
 ) -> None:
     """Swap the champion back atomically, to the previous champion or to `--to vN`."""
+    _swap(pipeline, lambda registry: registry.rollback(to, reason))
+
+
+def _swap(pipeline: str, change: Callable[[Registry], VersionInfo]) -> None:
     registry = _open(pipeline)
     before = registry.champion()
-    after = registry.rollback(to, reason)
+    after = change(registry)
     typer.echo(f"{pipeline}: champion {before.version if before else 'none'} -> {after.version}")
