@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.models.spec import check_task
+from driftline.config.model import check_task
 
 DECIMALS = 6
 CALIBRATION_BINS = 10

@@ -2,7 +2,7 @@
 
 This module is imported by the config compiler, which must start fast, so it never imports
 lightgbm. The names LightGBM accepts are read from `lgbm_params.json`, a file dumped once from
-the installed library (regenerate with `python -m driftline.models.spec`).
+the installed library (regenerate with `python -m driftline.config.model`).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ _METRICS: dict[str, list[str]] = {
 @cache
 def lightgbm_param_aliases() -> dict[str, list[str]]:
     """{canonical LightGBM parameter: [its names, canonical first]} as shipped with driftline."""
-    text = resources.files("driftline.models").joinpath(PARAMS_FILE).read_text(encoding="utf-8")
+    text = resources.files("driftline.config").joinpath(PARAMS_FILE).read_text(encoding="utf-8")
     return dict(json.loads(text)["params"])
 
 
@@ -242,7 +242,7 @@ def _dump_param_aliases() -> str:
     aliases = _ConfigAliases._get_all_param_aliases()
     doc = {
         "_generated": (
-            f"Generated from lightgbm {lightgbm.__version__} by `python -m driftline.models.spec`; "
+            f"Generated from lightgbm {lightgbm.__version__} by `python -m driftline.config.model`; "
             "do not edit by hand."
         ),
         "lightgbm_version": lightgbm.__version__,
