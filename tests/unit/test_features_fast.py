@@ -33,7 +33,7 @@ from driftline.models.explain import (
     reason_codes,
     reason_codes_matrix,
 )
-from driftline.models.spec import ModelSpec
+from driftline.config.model import ModelSpec
 from driftline.models.train import train_model
 
 ROOT = Path(__file__).resolve().parents[2]

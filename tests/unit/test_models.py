@@ -14,7 +14,7 @@ from sklearn import metrics as skm
 
 from driftline.models.evaluate import compute_metrics, plot_tables
 from driftline.models.explain import contributions, reason_codes
-from driftline.models.spec import LightGBMParams, ModelSpec, lightgbm_param_aliases, lightgbm_params
+from driftline.config.model import LightGBMParams, ModelSpec, lightgbm_param_aliases, lightgbm_params
 from driftline.models.train import (
     feature_importance,
     load_model,
@@ -183,7 +183,7 @@ def test_lightgbm_params_keep_user_seed_and_threads_and_check_num_class() -> Non
 
 def test_spec_does_not_import_lightgbm() -> None:
     code = (
-        "import sys, driftline.models.spec as s; "
+        "import sys, driftline.config.model as s; "
         "s.lightgbm_params(s.ModelSpec(params={'min_child_samples': 3}), 'binary', None); "
         "assert 'lightgbm' not in sys.modules"
     )
@@ -196,7 +196,7 @@ def test_shipped_param_names_match_installed_lightgbm() -> None:
     installed = _ConfigAliases._get_all_param_aliases()
     shipped = lightgbm_param_aliases()
     assert {k: sorted(v) for k, v in installed.items()} == {k: sorted(v) for k, v in shipped.items()}, (
-        "LightGBM changed its parameters: regenerate with `python -m driftline.models.spec`"
+        "LightGBM changed its parameters: regenerate with `python -m driftline.config.model`"
     )
 
 

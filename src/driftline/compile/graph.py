@@ -9,17 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from driftline.config.errors import ConfigProblem
+from driftline.config.metrics import curve_metric, plot_names, plots
 from driftline.config.pipeline import PipelineConfig
 from driftline.paths import PipelinePaths
 
 STEPS = ("monitor", "ingest", "validate", "label", "split", "featurize", "train", "evaluate", "promote")
 
-PRIMARY_METRIC = {"binary": "auc", "regression": "rmse", "multiclass": "multi_logloss"}
-CURVE_METRICS = {
-    "binary": ("auc", "binary_logloss"),
-    "regression": ("rmse", "l1"),
-    "multiclass": ("multi_logloss", "multi_error"),
-}
 NO_CACHE = {"cache": False}
 KEPT = {"cache": False, "persist": True}  # committed to git and never deleted by DVC before a rerun
 # what training reads of the model group; the decision threshold is applied after training
@@ -99,18 +94,10 @@ def pipeline_steps(cfg: PipelineConfig) -> tuple[str, ...]:
     return tuple(step for step in STEPS if step != "monitor" or cfg.monitor is not None)
 
 
-def plot_names(task: str) -> tuple[str, ...]:
-    return {
-        "binary": ("roc", "precision_recall", "calibration"),
-        "regression": ("residuals", "predicted_vs_actual"),
-        "multiclass": ("confusion",),
-    }[task]
-
-
 def pipeline_plots(name: str, cfg: PipelineConfig) -> list[dict[str, Any]]:
     """Top-level dvc.yaml plot definitions: the pictures `dvc plots show` draws."""
     p = PipelinePaths(name)
-    train_metric, _ = CURVE_METRICS[cfg.task]
+    train_metric = curve_metric(cfg.task)
     specs: dict[str, dict[str, Any]] = {
         "training_curves": {"template": "linear", "x": "iteration",
                             "y": {p.training_curves: [f"train_{train_metric}", f"valid_{train_metric}"]},
@@ -118,22 +105,12 @@ def pipeline_plots(name: str, cfg: PipelineConfig) -> list[dict[str, Any]]:
         "feature_importance": {"template": "bar_horizontal_sorted", "x": "gain",
                                "y": {p.feature_importance: "feature"},
                                "title": f"{name}: feature importance (gain)"},
-        "roc": {"template": "simple", "x": "fpr", "y": {p.plot("roc"): "tpr"},
-                "title": f"{name}: ROC (test split)", "x_label": "false positive rate", "y_label": "true positive rate"},
-        "precision_recall": {"template": "simple", "x": "recall", "y": {p.plot("precision_recall"): "precision"},
-                             "title": f"{name}: precision-recall (test split)"},
-        "calibration": {"template": "simple", "x": "mean_predicted", "y": {p.plot("calibration"): "fraction_positive"},
-                        "title": f"{name}: calibration (test split)",
-                        "x_label": "mean predicted probability", "y_label": "observed default rate"},
-        "residuals": {"template": "scatter", "x": "predicted", "y": {p.plot("residuals"): "residual"},
-                      "title": f"{name}: residuals (test split)"},
-        "predicted_vs_actual": {"template": "scatter", "x": "actual", "y": {p.plot("predicted_vs_actual"): "predicted"},
-                                "title": f"{name}: predicted vs actual (test split)"},
-        "confusion": {"template": "confusion", "x": "actual", "y": {p.plot("confusion"): "predicted"},
-                      "title": f"{name}: confusion matrix (test split)"},
     }
-    chosen = ("training_curves", "feature_importance", *plot_names(cfg.task))
-    return [{f"{name}-{plot}": specs[plot]} for plot in chosen]
+    for plot in plots(cfg.task):
+        spec = {"template": plot.template, "x": plot.x, "y": {p.plot(plot.name): plot.y},
+                "title": f"{name}: {plot.title} (test split)", "x_label": plot.x_label, "y_label": plot.y_label}
+        specs[plot.name] = {k: v for k, v in spec.items() if v is not None}
+    return [{f"{name}-{plot}": spec} for plot, spec in specs.items()]
 
 
 def _out_paths(stage: Mapping[str, Any]) -> list[str]:

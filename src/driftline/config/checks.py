@@ -8,15 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from driftline.config.groups import NUMERIC_KINDS, ColumnLabel, JoinLabel, RuleLabel
+from driftline.config.metrics import UnknownMetricError, ranking_metric
 from driftline.config.pipeline import PipelineConfig
 
 Problem = tuple[tuple[str | int, ...], str]  # (key path, message)
 
-GATE_METRICS = {
-    "binary": ("roc_auc", "average_precision", "log_loss", "brier", "accuracy", "precision", "recall", "f1"),
-    "regression": ("rmse", "mae", "r2", "mape"),
-    "multiclass": ("log_loss", "accuracy", "macro_f1"),
-}
 TARGET_KINDS = {
     "binary": ("binary", "bool"),
     "regression": ("float", "int"),
@@ -95,9 +91,11 @@ def check_pipeline(cfg: PipelineConfig, file_exists: Callable[[str], bool]) -> l
     for i, column in enumerate(cfg.card.slices):
         if need_column(("card", "slices", i), column, "slice column") and kinds[column] in ("float", "datetime"):
             problems.append((("card", "slices", i), f"slice column '{column}' is {kinds[column]}; slice by a category, string, int or binary column"))
-    gate_metrics = GATE_METRICS[cfg.task]
-    if cfg.gate.metric is not None and cfg.gate.metric not in gate_metrics:
-        problems.append((("gate", "metric"), f"'{cfg.gate.metric}' is not a {cfg.task} metric; choose one of: {', '.join(gate_metrics)}"))
+    if cfg.gate.metric is not None:
+        try:
+            ranking_metric(cfg.gate.metric, cfg.task)
+        except UnknownMetricError as exc:
+            problems.append((("gate", "metric"), str(exc)))
 
     # features
     from driftline.features.pipeline import check_columns

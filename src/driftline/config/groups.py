@@ -1,7 +1,7 @@
 """Typed schemas of the config groups under conf/ (dataset, schema, label, split).
 
-The `features` and `model` groups are declared next to the code that runs them
-(`driftline.features.pipeline.FeaturePlan`, `driftline.models.spec.ModelSpec`).
+The `features` group is declared next to the code that runs it, the `model` group in its own module
+(`driftline.features.pipeline.FeaturePlan`, `driftline.config.model.ModelSpec`).
 Every model forbids unknown keys, so a misspelt key is an error, never silently ignored.
 """
 

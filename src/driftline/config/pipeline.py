@@ -9,7 +9,7 @@ from pydantic import Field
 
 from driftline.config.groups import CardSpec, DatasetSpec, GateSpec, LabelSpec, MonitorSpec, SchemaSpec, SplitSpec, Strict
 from driftline.features.pipeline import FeaturePlan
-from driftline.models.spec import ModelSpec
+from driftline.config.model import ModelSpec
 
 Task = Literal["binary", "regression", "multiclass"]
 PIPELINE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")

@@ -8,12 +8,15 @@ one class present, R² of a constant target) is left out rather than reported as
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from driftline.models.spec import check_task
+from driftline.config.metrics import check_task, task_metrics
 
 DECIMALS = 6
 CALIBRATION_BINS = 10
@@ -22,7 +25,7 @@ CALIBRATION_BINS = 10
 def compute_metrics(
     y_true: Any, scores: Any, task: str, threshold: float = 0.5
 ) -> dict[str, float]:
-    """Headline metrics for the task.
+    """Every metric the registry (`driftline.config.metrics`) lists for the task.
 
     binary: roc_auc, average_precision, log_loss, brier, accuracy, precision, recall, f1 (rows
     with score >= threshold count as positive), positive_rate (share predicted positive),
@@ -32,16 +35,13 @@ def compute_metrics(
     """
     check_task(task)
     y, s = _arrays(y_true, scores, task)
-    if task == "binary":
-        metrics = _binary_metrics(y, s, threshold)
-    elif task == "regression":
-        metrics = _regression_metrics(y, s)
-    else:
-        metrics = _multiclass_metrics(y, s)
-    clean: dict[str, float] = {"n": int(len(y))}
-    for name, value in metrics.items():
-        if value is not None and math.isfinite(value):
-            clean[name] = round(float(value), DECIMALS)
+    scored = _Scored(task, y, s, threshold)
+    clean: dict[str, float] = {}
+    for metric in task_metrics(task):
+        value = COMPUTE[metric.name](scored)
+        if value is None or not math.isfinite(value):
+            continue
+        clean[metric.name] = value if isinstance(value, int) else round(float(value), DECIMALS)
     return dict(sorted(clean.items()))
 
 
@@ -116,60 +116,115 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _binary_metrics(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, float | None]:
-    from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+@dataclass(frozen=True)
+class _Scored:
+    """Labels and scores of one task, with the counts several metrics share (computed once)."""
 
-    both_classes = len(np.unique(y)) == 2
-    predicted = s >= threshold
-    actual = y == 1
-    tp = float(np.sum(predicted & actual))
-    fp = float(np.sum(predicted & ~actual))
-    fn = float(np.sum(~predicted & actual))
-    precision = _ratio(tp, tp + fp)
-    recall = _ratio(tp, tp + fn)
-    return {
-        "roc_auc": roc_auc_score(y, s) if both_classes else None,
-        "average_precision": average_precision_score(y, s) if both_classes else None,
-        "log_loss": log_loss(y, s, labels=[0.0, 1.0]),
-        "brier": float(np.mean((s - y) ** 2)),
-        "accuracy": float(np.mean(predicted == actual)),
-        "precision": precision,
-        "recall": recall,
-        # 2TP / (2TP + FP + FN): defined whenever anything is predicted or actually positive.
-        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
-        "positive_rate": float(np.mean(predicted)),
-        "prevalence": float(np.mean(actual)),
-    }
+    task: str
+    y: np.ndarray
+    s: np.ndarray
+    threshold: float
 
+    @cached_property
+    def predicted(self) -> np.ndarray:
+        """Predicted class per row: score >= threshold (binary) or the top class (multiclass)."""
+        return self.s >= self.threshold if self.task == "binary" else np.argmax(self.s, axis=1)
 
-def _regression_metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float | None]:
-    errors = y - s
-    nonzero = y != 0
-    total = float(np.sum((y - y.mean()) ** 2))
-    return {
-        "rmse": float(np.sqrt(np.mean(errors**2))),
-        "mae": float(np.mean(np.abs(errors))),
-        "r2": 1.0 - float(np.sum(errors**2)) / total if total > 0 else None,
-        "mape": float(np.mean(np.abs(errors[nonzero] / y[nonzero]))) if nonzero.any() else None,
-    }
+    @cached_property
+    def actual(self) -> np.ndarray:
+        return self.y == 1 if self.task == "binary" else self.y.astype(np.int64)
+
+    @cached_property
+    def both_classes(self) -> bool:
+        return len(np.unique(self.y)) == 2
+
+    @cached_property
+    def counts(self) -> tuple[float, float, float]:
+        """(true positives, false positives, false negatives) of a binary task."""
+        predicted, actual = self.predicted, self.actual
+        return (float(np.sum(predicted & actual)), float(np.sum(predicted & ~actual)),
+                float(np.sum(~predicted & actual)))
+
+    @cached_property
+    def errors(self) -> np.ndarray:
+        return self.y - self.s
 
 
-def _multiclass_metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float | None]:
+def _roc_auc(d: _Scored) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auc_score(d.y, d.s) if d.both_classes else None
+
+
+def _average_precision(d: _Scored) -> float | None:
+    from sklearn.metrics import average_precision_score
+
+    return average_precision_score(d.y, d.s) if d.both_classes else None
+
+
+def _log_loss(d: _Scored) -> float:
     from sklearn.metrics import log_loss
 
-    labels = y.astype(np.int64)
-    predicted = np.argmax(s, axis=1)
+    if d.task == "binary":
+        return log_loss(d.y, d.s, labels=[0.0, 1.0])
+    return log_loss(d.actual, d.s, labels=list(range(d.s.shape[1])))
+
+
+def _precision(d: _Scored) -> float | None:
+    tp, fp, _ = d.counts
+    return _ratio(tp, tp + fp)
+
+
+def _recall(d: _Scored) -> float | None:
+    tp, _, fn = d.counts
+    return _ratio(tp, tp + fn)
+
+
+def _f1(d: _Scored) -> float | None:
+    # 2TP / (2TP + FP + FN): defined whenever anything is predicted or actually positive.
+    tp, fp, fn = d.counts
+    return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+def _r2(d: _Scored) -> float | None:
+    total = float(np.sum((d.y - d.y.mean()) ** 2))
+    return 1.0 - float(np.sum(d.errors**2)) / total if total > 0 else None
+
+
+def _mape(d: _Scored) -> float | None:
+    nonzero = d.y != 0
+    return float(np.mean(np.abs(d.errors[nonzero] / d.y[nonzero]))) if nonzero.any() else None
+
+
+def _macro_f1(d: _Scored) -> float:
     f1s = []
-    for cls in np.union1d(labels, predicted):
-        tp = float(np.sum((predicted == cls) & (labels == cls)))
-        fp = float(np.sum((predicted == cls) & (labels != cls)))
-        fn = float(np.sum((predicted != cls) & (labels == cls)))
+    for cls in np.union1d(d.actual, d.predicted):
+        tp = float(np.sum((d.predicted == cls) & (d.actual == cls)))
+        fp = float(np.sum((d.predicted == cls) & (d.actual != cls)))
+        fn = float(np.sum((d.predicted != cls) & (d.actual == cls)))
         f1s.append(2 * tp / (2 * tp + fp + fn))
-    return {
-        "log_loss": log_loss(labels, s, labels=list(range(s.shape[1]))),
-        "accuracy": float(np.mean(predicted == labels)),
-        "macro_f1": float(np.mean(f1s)),
-    }
+    return float(np.mean(f1s))
+
+
+# One function per metric of the registry (`driftline.config.metrics.METRICS`), by the same name.
+COMPUTE: dict[str, Callable[[_Scored], float | int | None]] = {
+    "roc_auc": _roc_auc,
+    "average_precision": _average_precision,
+    "log_loss": _log_loss,
+    "brier": lambda d: float(np.mean((d.s - d.y) ** 2)),
+    "accuracy": lambda d: float(np.mean(d.predicted == d.actual)),
+    "precision": _precision,
+    "recall": _recall,
+    "f1": _f1,
+    "positive_rate": lambda d: float(np.mean(d.predicted)),
+    "prevalence": lambda d: float(np.mean(d.actual)),
+    "rmse": lambda d: float(np.sqrt(np.mean(d.errors**2))),
+    "mae": lambda d: float(np.mean(np.abs(d.errors))),
+    "r2": _r2,
+    "mape": _mape,
+    "macro_f1": _macro_f1,
+    "n": lambda d: int(len(d.y)),
+}
 
 
 def _binary_tables(y: np.ndarray, s: np.ndarray, max_points: int) -> dict[str, pd.DataFrame]:

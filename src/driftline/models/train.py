@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.atomic import write_text
-from driftline.models.spec import ModelSpec, check_task, lightgbm_params
+from driftline.config.model import ModelSpec, check_task, lightgbm_params
 
 if TYPE_CHECKING:
     import lightgbm

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from driftline.config.metrics import SLICES, shown
+
 
 def slice_metrics(frame: Any, scores: Any, labels: Any, columns: list[str], task: str, threshold: float,
                   min_rows: int) -> dict[str, dict[str, dict[str, float]]]:
@@ -37,10 +39,6 @@ def build_card(*, pipeline: str, version: str, parent: str | None, description: 
     }
 
 
-HEADLINE = {"binary": ("roc_auc", "average_precision", "positive_rate", "prevalence"),
-            "regression": ("rmse", "mae", "r2"), "multiclass": ("log_loss", "accuracy", "macro_f1")}
-
-
 def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -69,7 +67,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     for column, values in card["metrics_by_slice"].items():
-        keys = [k for k in HEADLINE[card["task"]] if any(k in m for m in values.values())]
+        keys = [k for k in shown(card["task"], SLICES) if any(k in m for m in values.values())]
         lines += [f"### By `{column}`", "", "| value | n | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
         for value, m in values.items():
             lines.append(f"| {value} | {m.get('n', '')} | " + " | ".join(_fmt(m.get(k, '')) for k in keys) + " |")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from driftline.config import metrics
 from driftline.config.groups import GateSpec
 
-PRIMARY = {"binary": "roc_auc", "regression": "rmse", "multiclass": "log_loss"}
-LOWER_IS_BETTER = {"log_loss", "brier", "rmse", "mae", "mape"}
+# Derived from the metrics registry for callers not yet reading it directly (stages/monitor,
+# cli/registry, sweep/objective); new code reads `driftline.config.metrics`.
+PRIMARY = {task: metrics.headline(task) for task in metrics.TASKS}
+LOWER_IS_BETTER = frozenset(m.name for m in metrics.METRICS.values() if m.direction == metrics.LOWER)
 
 
 @dataclass(frozen=True)
@@ -24,12 +27,17 @@ class GateResult:
 
 
 def gate_metric(spec: GateSpec, task: str) -> str:
-    return spec.metric or PRIMARY[task]
+    """The metric the gate compares: `gate.metric`, else the task's headline.
+
+    Raises `UnknownMetricError`, naming the choices, for a metric the task does not have or one with
+    no better direction (say, a `dvc exp run -S` that bypassed `driftline compile`'s checks).
+    """
+    return metrics.ranking_metric(spec.metric, task).name if spec.metric else metrics.headline(task)
 
 
 def decide(challenger: float, champion: float | None, spec: GateSpec, task: str) -> GateResult:
     metric = gate_metric(spec, task)
-    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    sign = metrics.METRICS[metric].sign
     if spec.minimum is not None and sign * challenger < sign * spec.minimum:
         bar = "at most" if sign < 0 else "at least"
         return GateResult(False, metric, challenger, champion, None,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.atomic import write_csv, write_json, write_parquet
-from driftline.compile.graph import plot_names
+from driftline.config.metrics import SUMMARY, plot_names, shown
 from driftline.stages.context import StageContext
 from driftline.stages.matrix import encode_target, load_fitted, load_matrix
 
@@ -39,7 +39,5 @@ def run(ctx: StageContext) -> str:
         predictions["predicted"] = np.asarray(meta["classes"], dtype=object)[scores.argmax(axis=1)]
     write_parquet(ctx.path(p.predictions), predictions)
     write_json(ctx.path(p.metrics), metrics)
-    headline = {"binary": ("roc_auc", "average_precision", "log_loss"), "regression": ("rmse", "mae", "r2"),
-                "multiclass": ("log_loss", "accuracy", "macro_f1")}[cfg.task]
-    shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in headline if k in metrics)
-    return f"test split ({len(test.X):,} rows): {shown} -> {p.metrics}"
+    summary = ", ".join(f"{k} {metrics[k]:.4f}" for k in shown(cfg.task, SUMMARY) if k in metrics)
+    return f"test split ({len(test.X):,} rows): {summary} -> {p.metrics}"

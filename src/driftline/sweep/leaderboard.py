@@ -13,8 +13,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from driftline.config.metrics import HIGHER, METRICS
 from driftline.sweep.job import RESULT_FILE
-from driftline.sweep.objective import MAXIMIZE
 
 LEADERBOARD_CSV = "leaderboard.csv"
 LEADERBOARD_SVG = "leaderboard.svg"
@@ -34,8 +34,8 @@ def rank(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Best first by `objective` in the metric's direction; ties keep job order. Adds `rank`."""
     if not results:
         return []
-    sign = -1.0 if results[0]["direction"] == MAXIMIZE else 1.0
-    ordered = sorted(results, key=lambda r: (sign * r["objective"], r["job"]))
+    sign = METRICS[results[0]["metric"]].sign
+    ordered = sorted(results, key=lambda r: (-sign * r["objective"], r["job"]))
     return [{**r, "rank": i} for i, r in enumerate(ordered, start=1)]
 
 
@@ -80,7 +80,8 @@ def to_svg(rows: list[dict[str, Any]], title: str = "") -> str:
     """A self-contained horizontal bar chart of the objective, best on top (no JavaScript, no fonts)."""
     if not rows:
         return '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="40"><text x="10" y="25">no finished jobs</text></svg>\n'
-    metric, direction = rows[0]["metric"], rows[0]["direction"]
+    metric = rows[0]["metric"]
+    direction = METRICS[metric].direction
     values = [r["objective"] for r in rows]
     low, high = min(values), max(values)
     span = (high - low) or abs(high) or 1.0
@@ -94,11 +95,11 @@ def to_svg(rows: list[dict[str, Any]], title: str = "") -> str:
         (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
          'font-family="sans-serif" font-size="12">'),
         f'<text x="10" y="18" font-size="14" font-weight="bold">{escape(title or "sweep leaderboard")}</text>',
-        f'<text x="10" y="34" fill="#555">valid {escape(metric)} ({"higher" if direction == MAXIMIZE else "lower"} is better), best first; bars start just below the worst value</text>',
+        f'<text x="10" y="34" fill="#555">valid {escape(metric)} ({direction} is better), best first; bars start just below the worst value</text>',
     ]
     for i, (row, label) in enumerate(zip(rows, labels)):
         y = top + i * row_h
-        share = (row["objective"] - floor) / (high - floor) if direction == MAXIMIZE else (high + 0.1 * span - row["objective"]) / (high + 0.1 * span - low)
+        share = (row["objective"] - floor) / (high - floor) if direction == HIGHER else (high + 0.1 * span - row["objective"]) / (high + 0.1 * span - low)
         w = max(2.0, bar_w * share)
         colour = "#2b7a3d" if i == 0 else "#6c8ebf"
         out.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{escape(label)}</text>')

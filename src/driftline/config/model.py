@@ -2,7 +2,7 @@
 
 This module is imported by the config compiler, which must start fast, so it never imports
 lightgbm. The names LightGBM accepts are read from `lgbm_params.json`, a file dumped once from
-the installed library (regenerate with `python -m driftline.models.spec`).
+the installed library (regenerate with `python -m driftline.config.model`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from driftline.config.errors import KeyedErrors
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Task = Literal["binary", "regression", "multiclass"]
-TASKS: tuple[str, ...] = ("binary", "regression", "multiclass")
+from driftline.config.errors import KeyedErrors
+from driftline.config.metrics import LIGHTGBM_METRICS, check_task
 
 PARAMS_FILE = "lgbm_params.json"
 
@@ -56,17 +55,10 @@ _RESERVED.update(
     dict.fromkeys(_CLI_ONLY, "it is a LightGBM command-line file option; driftline passes data in memory")
 )
 
-_METRICS: dict[str, list[str]] = {
-    "binary": ["auc", "binary_logloss"],
-    "regression": ["rmse", "l1"],
-    "multiclass": ["multi_logloss", "multi_error"],
-}
-
-
 @cache
 def lightgbm_param_aliases() -> dict[str, list[str]]:
     """{canonical LightGBM parameter: [its names, canonical first]} as shipped with driftline."""
-    text = resources.files("driftline.models").joinpath(PARAMS_FILE).read_text(encoding="utf-8")
+    text = resources.files("driftline.config").joinpath(PARAMS_FILE).read_text(encoding="utf-8")
     return dict(json.loads(text)["params"])
 
 
@@ -199,11 +191,6 @@ class ModelSpec(BaseModel):
     threshold: float = Field(0.5, gt=0, lt=1)  # decision threshold for binary tasks
 
 
-def check_task(task: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-
-
 def lightgbm_params(spec: ModelSpec, task: str, num_class: int | None) -> dict[str, Any]:
     """The full parameter dict for `lightgbm.train`: the user's params plus what the task implies.
 
@@ -228,7 +215,7 @@ def lightgbm_params(spec: ModelSpec, task: str, num_class: int | None) -> dict[s
         params["force_row_wise"] = True
     params.update(user)
     params["objective"] = task
-    params["metric"] = list(_METRICS[task])
+    params["metric"] = list(LIGHTGBM_METRICS[task])
     if task == "multiclass":
         params["num_class"] = num_class
     return dict(sorted(params.items()))
@@ -242,7 +229,7 @@ def _dump_param_aliases() -> str:
     aliases = _ConfigAliases._get_all_param_aliases()
     doc = {
         "_generated": (
-            f"Generated from lightgbm {lightgbm.__version__} by `python -m driftline.models.spec`; "
+            f"Generated from lightgbm {lightgbm.__version__} by `python -m driftline.config.model`; "
             "do not edit by hand."
         ),
         "lightgbm_version": lightgbm.__version__,
