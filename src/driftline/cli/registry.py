@@ -37,10 +37,10 @@ def _open(pipeline: str) -> Registry:
 
 def _metric_cells(metrics: dict[str, Any]) -> str:
     """The top-level numeric metrics, compact; nested sections are left for --json."""
-    from driftline.registry.gate import PRIMARY
+    from driftline.config.metrics import TASKS, headline
 
-    headline = [m for m in PRIMARY.values() if m in metrics]  # the gate's metrics lead
-    ordered = headline + [name for name in metrics if name not in headline]
+    lead = [m for m in dict.fromkeys(headline(task) for task in TASKS) if m in metrics]  # the gate's metrics lead
+    ordered = lead + [name for name in metrics if name not in lead]
     shown = [
         f"{name}={metrics[name]:.4g}"
         for name in ordered

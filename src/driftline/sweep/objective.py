@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from driftline.config import metrics
 from driftline.config.pipeline import PipelineConfig
-from driftline.registry.gate import LOWER_IS_BETTER, gate_metric
+from driftline.registry.gate import gate_metric
 
 MAXIMIZE = "maximize"
 MINIMIZE = "minimize"
@@ -16,4 +17,4 @@ def primary_metric(cfg: PipelineConfig) -> str:
 
 def direction(metric: str) -> str:
     """`maximize` for scores (roc_auc, r2, ...), `minimize` for losses (rmse, log_loss, ...)."""
-    return MINIMIZE if metric in LOWER_IS_BETTER else MAXIMIZE
+    return MINIMIZE if metrics.METRICS[metric].direction == metrics.LOWER else MAXIMIZE
