@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -67,9 +66,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2000, help="Timed calls per single-record measurement.")
     args = parser.parse_args()
 
+    from driftline.config.features import FeaturePlan
     from driftline.config.groups import SchemaSpec
     from driftline.data.generator import generate_loans
-    from driftline.features.pipeline import FeaturePlan, fit_features
+    from driftline.features.pipeline import fit_features
     from driftline.serve.bundle import request_schema
     from driftline.serve.validation import check_records
 
