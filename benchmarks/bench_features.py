@@ -1,6 +1,7 @@
 """The serving feature step: fitted transforms -> the model's float matrix, for 1 and 1,000 records.
 
     python benchmarks/bench_features.py [--rows 20000] [--label after]
+    PYTHONPATH=<checkout of 24b2e1f>/src python benchmarks/bench_features.py --label before
 
 Fits the credit pipeline's transforms (conf/features/credit.yaml) on generated loans, turns held-out
 rows into validated request frames exactly as the server does (`check_records`), then times the
@@ -66,7 +67,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2000, help="Timed calls per single-record measurement.")
     args = parser.parse_args()
 
-    from driftline.config.features import FeaturePlan
+    try:
+        from driftline.config.features import FeaturePlan
+    except ImportError:  # before: the plan lived in driftline.features
+        from driftline.features.pipeline import FeaturePlan
     from driftline.config.groups import SchemaSpec
     from driftline.data.generator import generate_loans
     from driftline.features.pipeline import fit_features
@@ -115,6 +119,11 @@ def main() -> None:
     except (OSError, ValueError):
         results = {}
     results[args.label] = run
+    if "before" in results and "after" in results:  # side by side: p50 after / p50 before
+        results["after_over_before"] = {
+            key: round(results["after"][key]["p50_ms"] / results["before"][key]["p50_ms"], 2)
+            for key in ("single_record", "batch_1000")
+        }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
