@@ -15,10 +15,9 @@ default) and once with `--workers 2` (one per core) — and measures each with h
   process and one client, the log at synchronous=NORMAL, to show what an fsync per commit costs;
 - the same work in this process without HTTP or the log (check_records + score_frame), and the
   bare booster on a prebuilt matrix — the ratios show what the endpoint costs on top;
-- the model's input matrix both ways: `driftline.features.fast` (what the server uses) and the
-  pandas `apply_features` it replays (checked equal here before timing);
-- reason codes separately (LightGBM pred_contrib per row, in-process, on the fast matrix and on
-  the pandas frame).
+- the model's input matrix (`driftline.features.model_matrix`, what training and the server
+  share), and the same as a pandas frame (`apply_features`, the DataFrame adapter) for scale;
+- reason codes separately (LightGBM pred_contrib per row, in-process, on the model matrix).
 
 Every answer must be 200; the count of others is reported. Results: benchmarks/results/serve.json.
 """
@@ -195,15 +194,9 @@ def timed(fn, repeat: int) -> list[float]:
 
 def in_process(root: Path, records: list[dict]) -> dict:
     """The same work without HTTP and without the log, and the bare booster, in this process."""
+    from driftline.features.pipeline import apply_features
     from driftline.serve.bundle import load_bundle
-    from driftline.serve.scoring import (
-        as_float_matrix,
-        explain_matrix,
-        explain_rows,
-        fast_path,
-        model_matrix,
-        score_frame,
-    )
+    from driftline.serve.scoring import explain_matrix, model_matrix, score_frame
     from driftline.serve.validation import check_records
 
     bundle = load_bundle(root, "credit")
@@ -217,27 +210,20 @@ def in_process(root: Path, records: list[dict]) -> dict:
 
     frame1, _ = check_records(one, bundle.request_schema)
     frame1k, _ = check_records(thousand, bundle.request_schema)
-    X1, X1k = model_matrix(bundle, frame1), model_matrix(bundle, frame1k)
-    A1, A1k = as_float_matrix(bundle, X1), as_float_matrix(bundle, X1k)
-    assert fast_path(bundle), "the bundle does not use the fast feature path"
-    F1, F1k = bundle.fast.matrix(frame1), bundle.fast.matrix(frame1k)
-    assert np.array_equal(F1, A1, equal_nan=True) and np.array_equal(F1k, A1k, equal_nan=True), \
-        "fast matrix differs from apply_features"
-    assert explain_matrix(bundle, F1k[:50]) == explain_rows(bundle, X1k.iloc[:50]), "reason codes differ"
+    A1, A1k = model_matrix(bundle, frame1), model_matrix(bundle, frame1k)
     steps_1 = {
         "validate": percentiles(timed(lambda: check_records(one, bundle.request_schema), 300)),
-        "fast_matrix": percentiles(timed(lambda: bundle.fast.matrix(frame1), 300)),
-        "apply_features_pandas": percentiles(timed(lambda: model_matrix(bundle, frame1), 300)),
+        "model_matrix": percentiles(timed(lambda: model_matrix(bundle, frame1), 300)),
+        "apply_features_pandas_adapter": percentiles(timed(lambda: apply_features(frame1, bundle.fitted), 300)),
         "booster_predict": percentiles(timed(lambda: bundle.booster.predict(A1), 300)),
-        "reason_codes": percentiles(timed(lambda: explain_matrix(bundle, F1), 300)),
-        "reason_codes_pandas": percentiles(timed(lambda: explain_rows(bundle, X1), 300)),
+        "reason_codes": percentiles(timed(lambda: explain_matrix(bundle, A1), 300)),
     }
     full_1 = {explain: percentiles(timed(lambda explain=explain: pipeline(one, explain), 300)) for explain in ("none", "declined", "all")}
     full_1k = timed(lambda: pipeline(thousand, "none"), 20)
     bare_1k = timed(lambda: bundle.booster.predict(A1k), 20)
-    fast_1k = timed(lambda: bundle.fast.matrix(frame1k), 20)
-    pandas_1k = timed(lambda: model_matrix(bundle, frame1k), 20)
-    contrib_1k = timed(lambda: explain_matrix(bundle, F1k), 5)
+    matrix_1k = timed(lambda: model_matrix(bundle, frame1k), 20)
+    pandas_1k = timed(lambda: apply_features(frame1k, bundle.fitted), 20)
+    contrib_1k = timed(lambda: explain_matrix(bundle, A1k), 5)
     return {
         "model": {"version": bundle.version, "trees": bundle.booster.num_trees(), "features": len(bundle.feature_columns)},
         "single_record_steps": steps_1,
@@ -245,8 +231,8 @@ def in_process(root: Path, records: list[dict]) -> dict:
         "single_record_pipeline_by_explain": full_1,
         "batch_1000_pipeline_records_per_s": round(1000 / statistics.median(full_1k)),
         "batch_1000_bare_booster_records_per_s": round(1000 / statistics.median(bare_1k)),
-        "batch_1000_fast_matrix_ms": round(statistics.median(fast_1k) * 1e3, 3),
-        "batch_1000_apply_features_pandas_ms": round(statistics.median(pandas_1k) * 1e3, 3),
+        "batch_1000_model_matrix_ms": round(statistics.median(matrix_1k) * 1e3, 3),
+        "batch_1000_apply_features_pandas_adapter_ms": round(statistics.median(pandas_1k) * 1e3, 3),
         "reason_codes_ms_per_row_in_batch_of_1000": round(statistics.median(contrib_1k) * 1e3 / 1000, 4),
     }
 
@@ -314,8 +300,8 @@ def main() -> None:
                                                                           / direct["single_record_steps"]["booster_predict"]["p50_ms"], 1),
             "batch_bare_booster_over_http_two_workers": round(direct["batch_1000_bare_booster_records_per_s"]
                                                              / batch["two_workers"][f"clients_{TARGET_CLIENTS}"]["records_per_s"], 2),
-            "apply_features_pandas_over_fast_matrix_single": round(direct["single_record_steps"]["apply_features_pandas"]["p50_ms"]
-                                                                   / direct["single_record_steps"]["fast_matrix"]["p50_ms"], 1),
+            "pandas_adapter_over_model_matrix_single": round(direct["single_record_steps"]["apply_features_pandas_adapter"]["p50_ms"]
+                                                             / direct["single_record_steps"]["model_matrix"]["p50_ms"], 1),
             "batch_in_process_over_http": round(direct["batch_1000_pipeline_records_per_s"] / batch["one_process"]["clients_1"]["records_per_s"], 2),
             "reason_codes_over_booster_predict_single": round(direct["single_record_steps"]["reason_codes"]["p50_ms"]
                                                               / direct["single_record_steps"]["booster_predict"]["p50_ms"], 1),

@@ -1,40 +1,47 @@
-"""driftline.features: each transform's output, fit-on-train-only, serving parity, compile checks."""
+"""driftline.features: each transform's output, fit-on-train-only, the model matrix that training
+and serving share, and the compile-time column check (driftline.config.features)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from driftline.config.features import TRANSFORM_SPECS, FeaturePlan, TransformSpec, check_columns
+from driftline.features.columns import OTHER
 from driftline.features.pipeline import (
-    TRANSFORM_SPECS,
-    FeaturePlan,
     FittedFeatures,
-    TransformSpec,
     apply_features,
-    check_columns,
+    features_frame,
+    featurized_matrix,
     fit_features,
+    model_matrix,
 )
-from driftline.features.transforms import OTHER, TRANSFORMS, FitContext
+from driftline.features.transforms import TRANSFORMS
 
+ROOT = Path(__file__).resolve().parents[2]
 NAN = np.nan
 SPEC = TypeAdapter(TransformSpec)
 
 
 def run(config: dict, train: pd.DataFrame, apply_to: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Fit one transform on `train` and apply it to `apply_to` (default: `train`)."""
-    spec = SPEC.validate_python(config)
-    transform = TRANSFORMS[spec.kind]
-    ctx = FitContext(target=pd.Series(np.zeros(len(train)), name="y"), task="regression")
-    state = transform.fit(train, spec, ctx)
-    return transform.apply(train if apply_to is None else apply_to, spec, state)
+    """Fit one transform on `train` and apply it to `apply_to` (default: `train`), as a frame."""
+    fitted, _ = fit_features(train.assign(y=0.0), "y", "regression", plan_of(config))
+    return apply_features(train if apply_to is None else apply_to, fitted)
 
 
 def plan_of(*transforms: dict, exclude: list[str] | None = None) -> FeaturePlan:
     return FeaturePlan.model_validate({"transforms": list(transforms), "exclude": exclude or []})
+
+
+def feature(fitted: FittedFeatures, X: np.ndarray, name: str) -> np.ndarray:
+    """One feature's column of a model matrix."""
+    return X[:, fitted.feature_columns.index(name)]
 
 
 def assert_values(actual: pd.Series, expected: list) -> None:
@@ -210,12 +217,10 @@ def test_categorical_gives_category_dtype_with_sorted_levels() -> None:
 
 
 def test_bucketize_learns_deduplicated_quantile_edges_on_train() -> None:
-    train = pd.DataFrame({"a": [0.0] * 90 + list(range(1, 11))})
-    spec = SPEC.validate_python({"kind": "bucketize", "column": "a", "n_bins": 4})
-    state = TRANSFORMS["bucketize"].fit(train, spec, FitContext(pd.Series([0.0] * 100), "regression"))
-    assert state == {"edges": [0.0]}  # three quartiles, all zero, collapse into one edge
-    out = TRANSFORMS["bucketize"].apply(pd.DataFrame({"a": [-1.0, 0.0, 5.0]}), spec, state)
-    assert_values(out["a"], [0, 1, 1])
+    train = pd.DataFrame({"a": [0.0] * 90 + list(range(1, 11)), "y": 0.0})
+    fitted, _ = fit_features(train, "y", "regression", plan_of({"kind": "bucketize", "column": "a", "n_bins": 4}))
+    assert fitted.states == [{"edges": [0.0]}]  # three quartiles, all zero, collapse into one edge
+    assert model_matrix({"a": [-1.0, 0.0, 5.0]}, fitted).ravel().tolist() == [0, 1, 1]
 
 
 def test_transforms_do_not_modify_their_input() -> None:
@@ -232,6 +237,7 @@ def test_many_added_columns_do_not_fragment_the_frame() -> None:
     plan = plan_of(*({"kind": "missing_indicator", "columns": [f"c{i}"]} for i in range(150)))
     fitted, matrix = fit_features(frame.assign(y=[0, 1]), "y", "binary", plan)
     assert matrix.shape == (2, 300)
+    assert apply_features(frame, fitted).shape == (2, 300)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,9 +308,8 @@ def test_category_codes_do_not_depend_on_train_row_order() -> None:
     first, _ = fit_features(train, "y", "binary", plan)
     second, _ = fit_features(train.iloc[::-1], "y", "binary", plan)
     assert first.categorical == second.categorical == {"s": ["a", "b", "c"]}
-    request = pd.DataFrame({"s": ["c"]})
-    codes = apply_features(request, first)["s"].cat.codes
-    assert codes.tolist() == apply_features(request, second)["s"].cat.codes.tolist() == [2]
+    request = {"s": ["c"]}
+    assert model_matrix(request, first).tolist() == model_matrix(request, second).tolist() == [[2.0]]
 
 
 def test_category_codes_do_not_depend_on_the_input_level_order() -> None:
@@ -319,8 +324,8 @@ def test_category_codes_do_not_depend_on_the_input_level_order() -> None:
     for plan in (plan_of({"kind": "categorical", "columns": ["s"]}), plan_of()):
         fitted, matrix = fit_features(train, "y", "binary", plan)
         assert fitted.categorical == {"s": ["a", "b", "c"]}
-        assert matrix["s"].cat.codes.tolist() == [2, 0, 1, 2, 0, 1]
-        assert apply_features(request, fitted)["s"].cat.codes.tolist() == [0, 2]
+        assert matrix[:, 0].tolist() == [2, 0, 1, 2, 0, 1]
+        assert model_matrix(request, fitted)[:, 0].tolist() == [0, 2]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,7 +375,7 @@ def loans() -> pd.DataFrame:
     return frame
 
 
-def fit_loans(loans: pd.DataFrame) -> tuple[FittedFeatures, pd.DataFrame]:
+def fit_loans(loans: pd.DataFrame) -> tuple[FittedFeatures, np.ndarray]:
     return fit_features(
         loans, "default", "binary", FeaturePlan.model_validate(FULL_PLAN), drop_columns=["id", "ts"]
     )
@@ -378,17 +383,31 @@ def fit_loans(loans: pd.DataFrame) -> tuple[FittedFeatures, pd.DataFrame]:
 
 def test_feature_matrix_columns_and_dtypes(loans: pd.DataFrame) -> None:
     fitted, matrix = fit_loans(loans)
-    assert list(matrix.columns) == fitted.feature_columns
+    assert matrix.dtype == np.float64 and matrix.shape == (len(loans), len(fitted.feature_columns))
     assert {"id", "ts", "default", "batch", "merchant"}.isdisjoint(fitted.feature_columns)
-    assert {"ts_weekday", "income_missing", "amount_per_count", "merchant_te"} <= set(matrix.columns)
+    assert {"ts_weekday", "income_missing", "amount_per_count", "merchant_te"} <= set(fitted.feature_columns)
     assert sorted(fitted.categorical) == ["channel", "city"]  # channel: a string column, automatic
     assert fitted.categorical["city"] == ["lille", "lyon", "metz", "nice", "paris", OTHER]
-    for column in matrix.columns:
+    assert set(feature(fitted, matrix, "member")) == {0.0, 1.0}
+    assert np.isnan(feature(fitted, matrix, "age")).sum() == 2  # nullable Int64 missing values become NaN
+    # categoricals are codes into the fitted levels: "tiny" (rare) is "__other__"
+    city = feature(fitted, matrix, "city")
+    assert set(city[(loans["city"] == "tiny").to_numpy()]) == {fitted.categorical["city"].index(OTHER)}
+    # the DataFrame adapter: category columns with the fitted levels, floats, the input's index
+    frame = apply_features(loans, fitted)
+    assert list(frame.columns) == fitted.feature_columns and frame.index.equals(loans.index)
+    for column in frame.columns:
         expected = "category" if column in fitted.categorical else "float64"
-        assert str(matrix[column].dtype) == expected, column
-    assert set(matrix["member"].unique()) == {0.0, 1.0}
-    assert matrix["age"].isna().sum() == 2  # nullable Int64 missing values become NaN
-    assert matrix.index.equals(loans.index)
+        assert str(frame[column].dtype) == expected, column
+
+
+def test_featurized_frame_reads_back_as_the_same_matrix(loans: pd.DataFrame, tmp_path: Path) -> None:
+    """What train and evaluate read from the featurize stage's parquet is the matrix it wrote."""
+    fitted, matrix = fit_loans(loans)
+    path = tmp_path / "train.parquet"
+    features_frame(matrix, fitted.feature_columns, fitted.categorical).to_parquet(path)
+    again = featurized_matrix(pd.read_parquet(path), fitted.feature_columns, fitted.categorical)
+    assert np.array_equal(again, matrix, equal_nan=True)
 
 
 def test_json_round_trip_gives_identical_output(loans: pd.DataFrame) -> None:
@@ -397,7 +416,7 @@ def test_json_round_trip_gives_identical_output(loans: pd.DataFrame) -> None:
     reloaded = FittedFeatures.from_json(json.loads(text))
     assert reloaded == fitted
     new = loans.sample(frac=1.0, random_state=1)
-    pd.testing.assert_frame_equal(apply_features(new, reloaded), apply_features(new, fitted))
+    assert np.array_equal(model_matrix(new, reloaded), model_matrix(new, fitted), equal_nan=True)
 
 
 def test_single_row_apply_equals_the_same_row_of_a_batch(loans: pd.DataFrame) -> None:
@@ -405,12 +424,27 @@ def test_single_row_apply_equals_the_same_row_of_a_batch(loans: pd.DataFrame) ->
     request = loans.drop(columns=["default"])
     request.loc[5, "city"] = "never-seen"
     request.loc[6, "merchant"] = "never-seen"
-    batch = apply_features(request, fitted)
-    for row in [0, 3, 5, 6, 9]:
-        single = apply_features(request.loc[[row]], fitted)
-        pd.testing.assert_frame_equal(single, batch.loc[[row]])
-    assert batch.loc[5, "city"] == OTHER
-    assert batch.loc[6, "merchant_te"] == pytest.approx(loans["default"].mean())
+    request.loc[7, "city"] = None
+    batch = model_matrix(request, fitted)
+    for row in [0, 3, 5, 6, 7, 9]:
+        single = model_matrix(request.loc[[row]], fitted)
+        assert np.array_equal(single, batch[[row]], equal_nan=True)
+    frame = apply_features(request, fitted)
+    assert frame.loc[5, "city"] == OTHER  # unseen level
+    assert pd.isna(frame.loc[7, "city"])  # missing stays missing
+    assert frame.loc[6, "merchant_te"] == pytest.approx(loans["default"].mean())  # unseen: the prior
+
+
+def test_columns_as_lists_or_arrays_give_the_frames_matrix(loans: pd.DataFrame) -> None:
+    fitted, _ = fit_loans(loans)
+    request = loans.drop(columns=["default"]).iloc[:20].reset_index(drop=True)
+    expected = model_matrix(request, fitted)
+    as_arrays = {c: request[c].to_numpy() for c in request.columns}
+    as_lists = {c: request[c].tolist() for c in request.columns}
+    assert np.array_equal(model_matrix(as_arrays, fitted), expected, equal_nan=True)
+    assert np.array_equal(model_matrix(as_lists, fitted), expected, equal_nan=True)
+    with pytest.raises(ValueError, match="differ in length"):
+        model_matrix({**as_arrays, "amount": as_arrays["amount"][:3]}, fitted)
 
 
 def test_serving_request_with_strings_matches_typed_frame(loans: pd.DataFrame) -> None:
@@ -419,23 +453,51 @@ def test_serving_request_with_strings_matches_typed_frame(loans: pd.DataFrame) -
     typed = loans.drop(columns=["default"]).iloc[:5]
     as_json = pd.DataFrame(json.loads(typed.to_json(orient="records", date_format="iso")))
     as_json = as_json.astype({"age": object}).reset_index(drop=True)
-    expected = apply_features(typed, fitted).reset_index(drop=True)
-    pd.testing.assert_frame_equal(apply_features(as_json, fitted), expected)
+    # (to_json keeps 10 significant digits: equal up to that rounding)
+    np.testing.assert_allclose(model_matrix(as_json, fitted), model_matrix(typed, fitted), rtol=1e-9)
+
+
+def test_time_zone_aware_timestamps_give_wall_clock_parts() -> None:
+    train = pd.DataFrame({"ts": pd.to_datetime(["2024-01-06 13:00", "2024-03-04 08:30"]), "y": [0, 1]})
+    fitted, _ = fit_features(train, "y", "binary", plan_of({"kind": "date_parts", "column": "ts", "parts": ["hour", "weekday"]}))
+    aware = pd.Series(pd.to_datetime(["2024-01-06 20:00"]).tz_localize("UTC").tz_convert("Asia/Kolkata"))  # Sun 01:30
+    assert model_matrix({"ts": aware}, fitted).tolist() == [[1.0, 6.0]]
+    assert model_matrix({"ts": ["2024-01-07T01:30:00+05:30"]}, fitted).tolist() == [[1.0, 6.0]]
+
+
+@pytest.mark.parametrize(
+    ("train_values", "served", "expected_codes"),
+    [
+        pytest.param([True, False] * 30, pd.array([True, None, False], dtype="boolean"), [1, NAN, 0], id="nullable-bool-matches-bool-levels"),
+        pytest.param([True, False] * 30, [1, 0, None], [NAN, NAN, NAN], id="ints-are-not-bool-levels"),
+        pytest.param([1, 2, 3] * 20, pd.array([1, None, 3], dtype="Int64"), [0, NAN, 2], id="nullable-int-matches-int-levels"),
+        pytest.param([1, 2, 3] * 20, ["1", "2", None], [NAN, NAN, NAN], id="text-is-not-a-number-level"),
+        pytest.param([1, 2, 3] * 20, [1.0, 2.0, NAN], [0, 1, NAN], id="floats-match-equal-int-levels"),
+    ],
+)
+def test_which_served_values_match_which_levels(train_values: list, served: object, expected_codes: list) -> None:
+    train = pd.DataFrame({"c": train_values, "y": np.arange(len(train_values)) % 2})
+    fitted, _ = fit_features(train, "y", "binary", plan_of({"kind": "categorical", "columns": ["c"]}))
+    got = model_matrix({"c": served}, fitted)[:, 0]
+    np.testing.assert_array_equal(got, np.array(expected_codes, dtype=np.float64))
 
 
 def test_apply_does_not_modify_the_input(loans: pd.DataFrame) -> None:
     fitted, _ = fit_loans(loans)
     before = loans.copy()
-    apply_features(loans, fitted)
+    model_matrix(loans, fitted)
     pd.testing.assert_frame_equal(loans, before)
 
 
 def test_serving_request_missing_a_needed_column_names_it(loans: pd.DataFrame) -> None:
     fitted, _ = fit_loans(loans)
-    with pytest.raises(KeyError, match="balance"):
-        apply_features(loans.drop(columns=["balance"]), fitted)
+    with pytest.raises(KeyError, match=r"balance.*features\.transforms\[4\]\.columns\[0\]"):
+        model_matrix(loans.drop(columns=["balance"]), fitted)
+    with pytest.raises(KeyError, match="channel"):  # a feature no transform reads
+        model_matrix(loans.drop(columns=["channel"]), fitted)
     # columns that are dropped or unused need not be sent
-    apply_features(loans.drop(columns=["id", "default", "batch"]), fitted)
+    model_matrix(loans.drop(columns=["id", "default", "batch", "merchant"]).assign(merchant="m1"), fitted)
+    model_matrix(loans.drop(columns=["id", "default", "batch"]), fitted)
 
 
 def test_transform_reading_the_target_is_refused(loans: pd.DataFrame) -> None:
@@ -460,8 +522,8 @@ def test_target_encoding_on_train_is_out_of_fold_and_leaks_less() -> None:
     train = noise_frame()
     plan = plan_of({"kind": "target_encode", "column": "noise"}, exclude=["noise"])
     fitted, matrix = fit_features(train, "y", "binary", plan)
-    in_sample = apply_features(train, fitted)["noise_te"]
-    out_of_fold = matrix["noise_te"]
+    in_sample = feature(fitted, model_matrix(train, fitted), "noise_te")
+    out_of_fold = feature(fitted, matrix, "noise_te")
     assert not np.allclose(out_of_fold, in_sample)
     # a pure-noise level carries no signal: in-sample encoding invents some, out-of-fold does not
     assert np.corrcoef(in_sample, train["y"])[0, 1] > 0.3
@@ -474,8 +536,8 @@ def test_target_encoding_is_seeded() -> None:
     first = fit_features(train, "y", "binary", plan)[1]
     again = fit_features(train, "y", "binary", plan)[1]
     other_seed = fit_features(train, "y", "binary", plan_of({"kind": "target_encode", "column": "noise", "seed": 4}))[1]
-    pd.testing.assert_frame_equal(first, again)
-    assert not first["noise_te"].equals(other_seed["noise_te"])
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other_seed)
 
 
 def test_target_encoding_smooths_toward_the_prior() -> None:
@@ -490,12 +552,71 @@ def test_target_encoding_smooths_toward_the_prior() -> None:
 def test_target_encoding_multiclass_gives_one_column_per_class() -> None:
     train = pd.DataFrame({"g": list("aabbcc") * 5, "label": list("xyxzzz") * 5})
     plan = plan_of({"kind": "target_encode", "column": "g"})
-    fitted, matrix = fit_features(train, "label", "multiclass", plan)
+    fitted, _ = fit_features(train, "label", "multiclass", plan)
     columns = ["g_te_x", "g_te_y", "g_te_z"]
     assert [c for c in fitted.feature_columns if c.startswith("g_te")] == columns
     served = apply_features(pd.DataFrame({"g": ["a", "c"]}), fitted)[columns]
     np.testing.assert_allclose(served.sum(axis=1), 1.0)
     assert served.loc[1, "g_te_z"] > served.loc[0, "g_te_z"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Serving equals training: the shipped credit plan, a model, a validated request
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def credit():
+    """(fitted, booster, held-out rows) as the featurize and train stages make them."""
+    from driftline.data.generator import generate_loans
+    from driftline.config.model import ModelSpec
+    from driftline.models.train import fit_model
+
+    loans = generate_loans(rows=3000, seed=11)
+    plan = FeaturePlan.model_validate(yaml.safe_load((ROOT / "conf/features/credit.yaml").read_text()))
+    train, valid, test = loans.iloc[:2000], loans.iloc[2000:2500], loans.iloc[2500:].reset_index(drop=True)
+    fitted, X_train = fit_features(train, "default", "binary", plan, drop_columns=["application_id", "applied_at"])
+    spec = ModelSpec(num_boost_round=40, early_stopping_rounds=10, params={"num_threads": 1})
+    result = fit_model(X_train, train["default"], model_matrix(valid, fitted), valid["default"], "binary", spec,
+                       feature_names=fitted.feature_columns, categorical=list(fitted.categorical))
+    return fitted, result.booster, test
+
+
+def test_a_validated_request_gets_the_featurize_stages_matrix(credit) -> None:
+    """Records as JSON carries them, through the endpoint's validation: the same numbers, row for row."""
+    from driftline.config.groups import SchemaSpec
+    from driftline.serve.bundle import request_schema
+    from driftline.serve.validation import check_records
+
+    fitted, _, test = credit
+    schema = SchemaSpec.model_validate(yaml.safe_load((ROOT / "conf/schema/loans.yaml").read_text()))
+    rs = request_schema(schema, target="default", label_column="default", id_column="application_id")
+    rows = test.drop(columns=["default"]).head(200)
+    records = json.loads(rows.to_json(orient="records", date_format="iso"))
+    expected = model_matrix(rows, fitted)
+    for chunk in (slice(0, 200), slice(0, 1), slice(7, 8)):
+        frame, errors = check_records(records[chunk], rs)
+        assert not errors
+        assert np.array_equal(model_matrix(frame, fitted), expected[chunk], equal_nan=True)
+
+
+def test_the_model_learns_categoricals_from_the_matrix_and_names_them(credit) -> None:
+    from driftline.models.explain import reason_codes_matrix
+    from driftline.models.train import feature_importance
+
+    fitted, booster, test = credit
+    assert booster.feature_name() == fitted.feature_columns
+    positions = ",".join(map(str, fitted.categorical_positions))  # LightGBM was told which columns are categories
+    assert positions and f"[categorical_feature: {positions}]" in booster.model_to_string()
+    assert set(feature_importance(booster)["feature"]) == set(fitted.feature_columns)
+    X = model_matrix(test, fitted)
+    codes = reason_codes_matrix(booster, X, fitted.feature_columns, top=3, categorical=fitted.categorical_positions)
+    named = [code for row in codes for code in row]
+    assert named and {code["feature"] for code in named} <= set(fitted.feature_columns)
+    for code in named:  # a category's reason shows its label, not its code
+        if code["feature"] in fitted.categorical and code["value"] is not None:
+            assert code["value"] in fitted.categorical[code["feature"]]
+    assert any(code["feature"] in fitted.categorical for code in named)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def check_pipeline(cfg: PipelineConfig, file_exists: Callable[[str], bool]) -> l
             problems.append((("gate", "metric"), str(exc)))
 
     # features
-    from driftline.features.pipeline import check_columns
+    from driftline.config.features import check_columns
 
     feature_columns = dict(kinds)
     for path, message in check_columns(cfg.features, feature_columns):

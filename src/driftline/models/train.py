@@ -17,6 +17,7 @@ import pandas as pd
 
 from driftline.atomic import write_text
 from driftline.config.model import ModelSpec, check_task, lightgbm_params
+from driftline.errors import DriftlineError
 
 if TYPE_CHECKING:
     import lightgbm
@@ -38,22 +39,59 @@ class TrainResult:
     booster: lightgbm.Booster
     best_iteration: int
     curves: pd.DataFrame
+    classes: list[Any] | None = None  # multiclass: the class of each output column, in order
+
+
+class TrainingDataError(DriftlineError):
+    """The labels cannot train a model (say, the valid split has classes train never saw)."""
+
+
+def fit_model(
+    X_train: np.ndarray,
+    y_train: pd.Series,
+    X_valid: np.ndarray,
+    y_valid: pd.Series,
+    task: str,
+    spec: ModelSpec,
+    feature_names: Sequence[str],
+    categorical: Sequence[str] = (),
+) -> TrainResult:
+    """A pipeline's model from its train and valid matrices and raw labels (classes learned here).
+
+    Multiclass labels become indices into the sorted classes of the train split; a valid split
+    with a class train lacks is refused (TrainingDataError).
+    """
+    classes = None
+    if task == "multiclass":
+        classes = sorted({v.item() if isinstance(v, np.generic) else v for v in y_train.unique()}, key=str)
+        unseen = {v.item() if isinstance(v, np.generic) else v for v in y_valid.unique()} - set(classes)
+        if unseen:
+            raise TrainingDataError(f"valid split has classes never seen in train: {sorted(map(str, unseen))}")
+    result = train_model(
+        X_train, encode_target(y_train, task, classes), X_valid, encode_target(y_valid, task, classes),
+        task, spec, num_class=len(classes) if classes else None, categorical=categorical, feature_names=feature_names,
+    )
+    result.classes = classes
+    return result
 
 
 def train_model(
-    X_train: pd.DataFrame,
+    X_train: pd.DataFrame | np.ndarray,
     y_train: Any,
-    X_valid: pd.DataFrame,
+    X_valid: pd.DataFrame | np.ndarray,
     y_valid: Any,
     task: str,
     spec: ModelSpec,
     num_class: int | None = None,
     categorical: Sequence[str] = (),
+    feature_names: Sequence[str] | None = None,
 ) -> TrainResult:
     """Train with early stopping on the valid split.
 
-    Columns with an unordered pandas `category` dtype are categorical features, and so are the
-    columns named in `categorical` (integer codes); ordered categories are treated as ordinal.
+    X is a float matrix with `feature_names` (what `driftline.features.model_matrix` builds, and
+    what the server scores), or a DataFrame. The columns named in `categorical` (integer codes,
+    NaN for missing) are categorical features; in a DataFrame so are columns with an unordered
+    pandas `category` dtype (ordered categories are treated as ordinal).
     Early stopping watches the task's first metric (auc, rmse, multi_logloss) unless the
     params set `first_metric_only: false`. For multiclass tasks the labels must be
     integers 0..k-1; `num_class` defaults to the largest label + 1.
@@ -61,8 +99,24 @@ def train_model(
     import lightgbm as lgb
 
     check_task(task)
-    if list(X_train.columns) != list(X_valid.columns):
-        raise ValueError("X_train and X_valid must have the same columns in the same order")
+    if isinstance(X_train, np.ndarray):
+        if feature_names is None:
+            raise ValueError("a matrix needs feature_names")
+        names = [str(name) for name in feature_names]
+        for what, X in (("X_train", X_train), ("X_valid", X_valid)):
+            if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] != len(names):
+                raise ValueError(f"{what} must be a matrix with {len(names)} columns (one per feature name)")
+        unknown = [name for name in categorical if name not in names]
+        if unknown:
+            raise ValueError(f"categorical columns not in the training data: {unknown}")
+        wanted = set(categorical)
+        categorical_features: list[Any] = [j for j, name in enumerate(names) if name in wanted]
+        dataset_args: dict[str, Any] = {"feature_name": names}
+    else:
+        if not isinstance(X_valid, pd.DataFrame) or list(X_train.columns) != list(X_valid.columns):
+            raise ValueError("X_train and X_valid must have the same columns in the same order")
+        categorical_features = _categorical_columns(X_train, categorical)
+        dataset_args = {}
     y_train_arr = _labels(y_train, task, "y_train")
     y_valid_arr = _labels(y_valid, task, "y_valid")
     if task == "multiclass" and num_class is None:
@@ -72,12 +126,12 @@ def train_model(
         _check_class_labels(y_valid_arr, num_class, "y_valid")
     params = lightgbm_params(spec, task, num_class)
 
-    categorical_features = _categorical_columns(X_train, categorical)
     train_set = lgb.Dataset(
         X_train,
         label=y_train_arr,
         categorical_feature=categorical_features or "auto",
         free_raw_data=True,
+        **dataset_args,
     )
     valid_set = lgb.Dataset(X_valid, label=y_valid_arr, reference=train_set)
 
@@ -115,7 +169,18 @@ def load_model(path: str | os.PathLike[str]) -> lightgbm.Booster:
     return lgb.Booster(model_str=Path(path).read_text(encoding="utf-8"))
 
 
-def predict_scores(booster: lightgbm.Booster, X: pd.DataFrame, task: str) -> np.ndarray:
+def encode_target(y: Any, task: str, classes: Sequence[Any] | None) -> np.ndarray:
+    """Targets as LightGBM wants them: floats, or class indices (into `classes`) for multiclass."""
+    if task == "multiclass":
+        lookup = {c: i for i, c in enumerate(classes or [])}
+        return np.fromiter((lookup[v.item() if isinstance(v, np.generic) else v] for v in np.asarray(y, dtype=object)),
+                           dtype=np.int64, count=len(y))
+    if isinstance(y, pd.Series):
+        return y.astype("float64").to_numpy()  # nullable integers too (missing as NaN)
+    return np.asarray(y, dtype=np.float64)
+
+
+def predict_scores(booster: lightgbm.Booster, X: pd.DataFrame | np.ndarray, task: str) -> np.ndarray:
     """Binary: P(y=1), shape (n,). Regression: predictions, shape (n,). Multiclass: (n, k)."""
     check_task(task)
     scores = np.asarray(booster.predict(align_features(booster, X)), dtype=np.float64)
@@ -140,9 +205,15 @@ def feature_importance(booster: lightgbm.Booster) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def align_features(booster: lightgbm.Booster, X: pd.DataFrame) -> pd.DataFrame:
-    """X's columns in the model's order; extra columns dropped, missing ones an error."""
+def align_features(booster: lightgbm.Booster, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
+    """X's columns in the model's order; extra columns dropped, missing ones an error.
+
+    A matrix is taken as already in the model's order (one column per feature)."""
     names = booster.feature_name()
+    if isinstance(X, np.ndarray):
+        if X.ndim != 2 or X.shape[1] != len(names):
+            raise ValueError(f"expected a matrix of shape (n, {len(names)}), got {X.shape}")
+        return X
     missing = [name for name in names if name not in X.columns]
     if missing:
         raise ValueError(f"columns the model needs are missing from the data: {missing}")

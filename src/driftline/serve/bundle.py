@@ -31,7 +31,6 @@ from driftline.config.groups import ColumnSpec, SchemaSpec
 if TYPE_CHECKING:
     import lightgbm
 
-    from driftline.features.fast import FastFeatures
     from driftline.features.pipeline import FittedFeatures
 
 log = logging.getLogger("driftline.serve")
@@ -81,13 +80,8 @@ class ModelBundle:
     fitted: FittedFeatures = field(repr=False)
     request_schema: RequestSchema = field(repr=False)
     feature_columns: list[str] = field(repr=False)
-    # Positions of categorical features in the model's input (None: score through pandas).
-    numpy_categorical: tuple[int, ...] | None = field(repr=False)
     info: dict[str, Any] = field(repr=False)  # the registry manifest's view (metrics, fingerprints)
     loaded_at: str = ""
-    # The fitted transforms compiled for numpy (driftline.features.fast), built once at load; with
-    # numpy_categorical set, requests are scored on its float matrix instead of apply_features.
-    fast: FastFeatures | None = field(default=None, repr=False)
 
 
 def request_schema(schema: SchemaSpec, *, target: str, label_column: str | None, id_column: str | None) -> RequestSchema:
@@ -103,15 +97,14 @@ def load_bundle(root: Path, pipeline: str) -> ModelBundle:
     """Load the current champion of `pipeline` from the registry, checked against its manifest."""
     import lightgbm as lgb
 
-    from driftline.features.fast import compile_plan
     from driftline.features.pipeline import FittedFeatures
-    from driftline.features.transforms import categorical_dtype
-    from driftline.project import ProjectError
-    from driftline.registry.store import Registry, RegistryError, now_utc
-    from driftline.stages.context import load_context
+    from driftline.clock import now_utc
+    from driftline.config.params import load_pipeline
+    from driftline.errors import DriftlineError
+    from driftline.registry.store import Registry
 
     try:
-        ctx = load_context(pipeline, root)
+        cfg = load_pipeline(pipeline, root)
         registry = Registry(root, pipeline)
         champion = registry.champion()
         if champion is None:
@@ -126,10 +119,11 @@ def load_bundle(root: Path, pipeline: str) -> ModelBundle:
         booster = lgb.Booster(model_str=(folder / "model.txt").read_text(encoding="utf-8"))
         fitted = FittedFeatures.from_json(json.loads((folder / "features.json").read_text(encoding="utf-8")))
         meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-    except (ProjectError, RegistryError, OSError, ValueError, KeyError) as exc:
-        raise BundleError(str(exc)) from exc
+    except BundleError:
+        raise
+    except (DriftlineError, OSError, ValueError, KeyError) as exc:  # one error type for the hot-swap watcher
+        raise BundleError(str(exc), hint=getattr(exc, "hint", None) or None) from exc
 
-    cfg = ctx.cfg
     task = meta.get("task", cfg.task)
     if task != cfg.task:
         raise BundleError(f"{pipeline} {champion.version} was trained for task {task!r}, but params.yaml says {cfg.task!r}")
@@ -137,22 +131,17 @@ def load_bundle(root: Path, pipeline: str) -> ModelBundle:
     if names != list(fitted.feature_columns):
         raise BundleError(f"{pipeline} {champion.version}: model.txt and features.json disagree on the feature columns")
 
-    # LightGBM maps pandas categories to codes through the levels stored in the model. When those
-    # equal the fitted levels (always, for models driftline trained), the codes can be handed over
-    # as a float matrix directly, skipping LightGBM's per-call pandas conversion (milliseconds).
+    # Requests are scored on `driftline.features.model_matrix`'s codes. Models trained on that
+    # matrix store no pandas levels; older ones, trained on pandas categories, store the levels
+    # their codes index, which must be the fitted ones (they always were, for models driftline
+    # trained) or the codes would point at other categories.
     stored = booster.pandas_categorical or []
-    cat_positions = [i for i, name in enumerate(names) if name in fitted.categorical]
-    same = len(stored) == len(cat_positions) and all(
-        list(categorical_dtype(fitted.categorical[names[i]])[0].categories) == list(levels)
-        for i, levels in zip(cat_positions, stored)
-    )
+    if stored:
+        fitted_levels = [fitted.categorical[name] for name in names if name in fitted.categorical]
+        if [list(levels) for levels in stored] != fitted_levels:
+            raise BundleError(f"{pipeline} {champion.version}: the category levels in model.txt differ from features.json; "
+                              "retrain it (`dvc repro`) to serve it")
     label_column = cfg.label.column if cfg.label.kind in ("column", "rule") else None
-    try:
-        fast = compile_plan(fitted) if same else None
-    except Exception as exc:  # noqa: BLE001 - never refuse a servable model over the fast path: pandas still works
-        log.warning("%s %s: scoring through pandas, the fast feature path failed to compile: %s",
-                    pipeline, champion.version, exc)
-        fast = None
     return ModelBundle(
         pipeline=pipeline,
         version=champion.version,
@@ -163,10 +152,8 @@ def load_bundle(root: Path, pipeline: str) -> ModelBundle:
         fitted=fitted,
         request_schema=request_schema(cfg.schema_, target=cfg.target, label_column=label_column, id_column=cfg.dataset.id),
         feature_columns=list(names),
-        numpy_categorical=tuple(cat_positions) if same else None,
         info=champion.to_dict(),
         loaded_at=now_utc(),
-        fast=fast,
     )
 
 

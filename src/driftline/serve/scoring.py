@@ -1,13 +1,11 @@
 """From a validated request frame to decisions: fitted transforms, scores, reason codes.
 
-The transforms are exactly the featurize stage's: `apply_features` with the fitted state saved at
-training — replayed, when the bundle has it, by `driftline.features.fast` on numpy columns, which
-gives the same float matrix (category codes included) LightGBM would make of `apply_features`'
-frame, without building a DataFrame per transform (unit-tested for equality, predictions and
-contributions too). Scores come from the booster; for binary tasks the decision is `score >= threshold`
+The transforms are exactly the featurize stage's: `driftline.features.model_matrix` with the
+fitted state saved at training, which gives the float matrix (categoricals as codes) the model was
+trained on. Scores come from the booster; for binary tasks the decision is `score >= threshold`
 (1 = the positive class, e.g. "will default": high risk). Reason codes are LightGBM's
-per-feature contributions through `driftline.models.explain.reason_codes`; they cost far more
-than a prediction, so a request chooses which rows get them (`explain`).
+per-feature contributions through `driftline.models.explain.reason_codes_matrix`; they cost far
+more than a prediction, so a request chooses which rows get them (`explain`).
 """
 
 from __future__ import annotations
@@ -49,49 +47,20 @@ class Scored:
     seconds: float = 0.0  # wall time of transforms, prediction and reason codes
 
 
-def model_matrix(bundle: ModelBundle, frame: pd.DataFrame) -> pd.DataFrame:
+def model_matrix(bundle: ModelBundle, frame: pd.DataFrame) -> np.ndarray:
     """The model's input matrix: the fitted transforms of training, nothing else."""
-    from driftline.features.pipeline import apply_features
+    from driftline.features.pipeline import model_matrix as build
 
-    return apply_features(frame, bundle.fitted)
-
-
-def raw_predict(bundle: ModelBundle, X: pd.DataFrame) -> np.ndarray:
-    """Booster output for X (P(y=1) for binary, (n, k) for multiclass)."""
-    if bundle.numpy_categorical is None:
-        from driftline.models.train import predict_scores
-
-        return predict_scores(bundle.booster, X, bundle.task)
-    return np.asarray(bundle.booster.predict(as_float_matrix(bundle, X)), dtype=np.float64)
-
-
-def as_float_matrix(bundle: ModelBundle, X: pd.DataFrame) -> np.ndarray:
-    """X as LightGBM itself turns a pandas frame into numbers: category codes (-1 as NaN) and floats.
-
-    Only used when the model's stored category levels equal the fitted ones (checked at load).
-    """
-    from driftline.features.fast import frame_codes_matrix
-
-    return frame_codes_matrix(X, bundle.feature_columns, dict.fromkeys(bundle.numpy_categorical or ()))
-
-
-def fast_path(bundle: ModelBundle) -> bool:
-    """Whether the bundle scores on the numpy matrix of `driftline.features.fast`."""
-    return bundle.fast is not None and bundle.numpy_categorical is not None
+    return build(frame, bundle.fitted)
 
 
 def score_frame(bundle: ModelBundle, frame: pd.DataFrame, explain: Explain = "declined", batch_threads: int = BATCH_THREADS) -> Scored:
     """Decisions for every row of a validated frame (a large batch predicted on `batch_threads` threads)."""
     started = time.perf_counter()
-    if fast_path(bundle):
-        assert bundle.fast is not None
-        X: Any = bundle.fast.matrix(frame)
-        raw = np.asarray(bundle.booster.predict(X, num_threads=predict_threads(len(X), batch_threads)), dtype=np.float64)
-        if bundle.task == "multiclass" and raw.ndim != 2:
-            raise ValueError(f"expected a multiclass model, got predictions of shape {raw.shape}")
-    else:
-        X = model_matrix(bundle, frame)
-        raw = raw_predict(bundle, X)
+    X = model_matrix(bundle, frame)
+    raw = np.asarray(bundle.booster.predict(X, num_threads=predict_threads(len(X), batch_threads)), dtype=np.float64)
+    if bundle.task == "multiclass" and raw.ndim != 2:
+        raise ValueError(f"expected a multiclass model, got predictions of shape {raw.shape}")
     class_scores = None
     if bundle.task == "binary":
         scores = raw.tolist()
@@ -112,27 +81,16 @@ def score_frame(bundle: ModelBundle, frame: pd.DataFrame, explain: Explain = "de
     if explain != "none":
         rows = np.arange(len(frame)) if wanted is None else np.flatnonzero(wanted)
         if len(rows):
-            if isinstance(X, np.ndarray):
-                reasons_for = explain_matrix(bundle, X[rows] if len(rows) < len(X) else X)
-            else:
-                reasons_for = explain_rows(bundle, X.iloc[rows] if len(rows) < len(X) else X)
+            reasons_for = explain_matrix(bundle, X[rows] if len(rows) < len(X) else X)
             for row, codes in zip(rows.tolist(), reasons_for):
                 reasons[row] = codes
     return Scored(scores=scores, predictions=predictions, class_scores=class_scores, reasons=reasons,
                   seconds=time.perf_counter() - started)
 
 
-def explain_rows(bundle: ModelBundle, X: pd.DataFrame) -> list[list[dict[str, Any]]]:
-    """Top reason codes per row (the features that pushed the score up most)."""
-    from driftline.models.explain import reason_codes
-
-    return reason_codes(bundle.booster, X, top=REASONS_TOP)
-
-
 def explain_matrix(bundle: ModelBundle, X: np.ndarray) -> list[list[dict[str, Any]]]:
-    """`explain_rows` for rows of the fast path's float matrix: the same codes and numbers."""
+    """Top reason codes per row of the model matrix (the features that pushed the score up most)."""
     from driftline.models.explain import reason_codes_matrix
 
-    assert bundle.fast is not None
     return reason_codes_matrix(bundle.booster, X, bundle.feature_columns, top=REASONS_TOP,
-                               categorical=bundle.fast.categorical_positions)
+                               categorical=bundle.fitted.categorical_positions)

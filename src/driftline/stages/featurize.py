@@ -16,15 +16,17 @@ def keep_columns(ctx: StageContext, frame: pd.DataFrame) -> list[str]:
 
 
 def run(ctx: StageContext) -> str:
-    from driftline.features.pipeline import apply_features, fit_features
+    from driftline.features.pipeline import features_frame, featurize
 
     p, cfg = ctx.paths, ctx.cfg
     splits = {name: pd.read_parquet(ctx.path(p.split(name))) for name in SPLITS}
-    drop = [c for c in (cfg.dataset.id, cfg.dataset.timestamp) if c]
-    fitted, train_features = fit_features(splits["train"], cfg.target, cfg.task, cfg.features, drop_columns=drop)
+    fitted, matrices = featurize(cfg, splits)
     for name, frame in splits.items():
-        features = train_features if name == "train" else apply_features(frame, fitted)
-        out = pd.concat([frame[keep_columns(ctx, frame)].reset_index(drop=True), features.reset_index(drop=True)], axis=1)
+        X = matrices[name]
+        # Written with category columns (readable in any parquet viewer); train and evaluate read
+        # the very same matrix back (`featurized_matrix`).
+        features = features_frame(X, fitted.feature_columns, fitted.categorical)
+        out = pd.concat([frame[keep_columns(ctx, frame)].reset_index(drop=True), features], axis=1)
         write_parquet(ctx.path(p.features(name)), out)
     write_json(ctx.path(p.fitted_features), fitted.to_json())
     return f"{len(fitted.feature_columns)} features from {len(cfg.features.transforms)} transforms (fit on {len(splits['train']):,} train rows) -> {p.features_dir}/"

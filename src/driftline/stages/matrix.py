@@ -1,46 +1,44 @@
-"""Read a featurized split back as (X, y, ids) with the training dtypes."""
+"""Read a featurized split back as (X, y, ids): the model matrix the stage trains or scores on.
+
+The file reading is all that lives here; turning the featurized frame into the matrix is
+`driftline.features.featurized_matrix`, and the labels are `driftline.models.train.encode_target`.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from driftline.models.train import encode_target
 from driftline.stages.context import StageContext
+
+if TYPE_CHECKING:
+    from driftline.features.pipeline import FittedFeatures
+
+__all__ = ["Matrix", "encode_target", "load_fitted", "load_matrix"]
 
 
 @dataclass
 class Matrix:
-    X: pd.DataFrame
+    X: np.ndarray  # float64, one column per feature; categoricals as codes
     y: pd.Series
     ids: pd.Series | None
 
 
-def load_fitted(ctx: StageContext):  # -> FittedFeatures
-    import json
-
+def load_fitted(ctx: StageContext) -> FittedFeatures:
     from driftline.features.pipeline import FittedFeatures
 
     return FittedFeatures.from_json(json.loads(ctx.path(ctx.paths.fitted_features).read_text(encoding="utf-8")))
 
 
 def load_matrix(ctx: StageContext, split: str, feature_columns: list[str], categorical: dict[str, list]) -> Matrix:
-    frame = pd.read_parquet(ctx.path(ctx.paths.features(split)))
-    from driftline.features.transforms import categorical_dtype, encode_categorical
+    from driftline.features.pipeline import featurized_matrix
 
-    X = frame[feature_columns].copy()
-    for column, levels in categorical.items():
-        if column in X.columns:
-            X[column] = encode_categorical(X[column], *categorical_dtype(levels))
+    frame = pd.read_parquet(ctx.path(ctx.paths.features(split)))
     id_col = ctx.cfg.dataset.id
     ids = frame[id_col] if id_col and id_col in frame.columns else None
-    return Matrix(X, frame[ctx.cfg.target], ids)
-
-
-def encode_target(y: pd.Series, task: str, classes: list | None) -> np.ndarray:
-    """Targets as LightGBM wants them: floats, or class indices for multiclass."""
-    if task == "multiclass":
-        lookup = {c: i for i, c in enumerate(classes or [])}
-        return y.map(lambda v: lookup[v if not isinstance(v, np.generic) else v.item()]).to_numpy(dtype=np.int64)
-    return y.astype("float64").to_numpy()
+    return Matrix(featurized_matrix(frame, feature_columns, categorical), frame[ctx.cfg.target], ids)

@@ -1,4 +1,7 @@
-"""train: LightGBM with early stopping on the valid split; model saved as LightGBM text (no pickle)."""
+"""train: LightGBM with early stopping on the valid split; model saved as LightGBM text (no pickle).
+
+The model learns from the float matrix the server builds for a request (categoricals as codes,
+named to LightGBM as categorical features), so serving equals training by construction."""
 
 from __future__ import annotations
 
@@ -6,27 +9,23 @@ import time
 
 from driftline.atomic import write_csv, write_json
 from driftline.stages.context import StageContext, StageError
-from driftline.stages.matrix import encode_target, load_fitted, load_matrix
+from driftline.stages.matrix import load_fitted, load_matrix
 
 
 def run(ctx: StageContext) -> str:
-    from driftline.models.train import feature_importance, save_model, train_model
+    from driftline.models.train import TrainingDataError, feature_importance, fit_model, save_model
 
     p, cfg = ctx.paths, ctx.cfg
     fitted = load_fitted(ctx)
     train = load_matrix(ctx, "train", fitted.feature_columns, fitted.categorical)
     valid = load_matrix(ctx, "valid", fitted.feature_columns, fitted.categorical)
-    classes = None
-    if cfg.task == "multiclass":
-        classes = sorted({v.item() if hasattr(v, "item") else v for v in train.y.unique()}, key=str)
-        unseen = set(valid.y.unique()) - set(classes)
-        if unseen:
-            raise StageError(f"valid split has classes never seen in train: {sorted(map(str, unseen))}")
     started = time.perf_counter()
-    result = train_model(
-        train.X, encode_target(train.y, cfg.task, classes), valid.X, encode_target(valid.y, cfg.task, classes),
-        cfg.task, cfg.model, num_class=len(classes) if classes else None, categorical=list(fitted.categorical),
-    )
+    try:
+        result = fit_model(train.X, train.y, valid.X, valid.y, cfg.task, cfg.model,
+                           feature_names=fitted.feature_columns, categorical=list(fitted.categorical))
+    except TrainingDataError as exc:
+        raise StageError(str(exc)) from None
+    classes = result.classes
     seconds = time.perf_counter() - started
     save_model(result.booster, ctx.path(p.model))
     write_json(ctx.path(p.model_meta), {

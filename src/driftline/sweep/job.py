@@ -74,21 +74,11 @@ def validate_config(pipeline: str, data: dict[str, Any], root: Path) -> Pipeline
 
 def prepared(root: Path, pipeline: str) -> Prepared:
     """params.yaml's config of `pipeline`, after checking that `dvc repro` prepared its features."""
-    from pydantic import ValidationError
+    from driftline.config.params import load_pipeline
+    from driftline.project import read_params
 
-    from driftline.project import ProjectError, check_compiled, read_params
-
+    base = load_pipeline(pipeline, root)  # refuses a stale compile, an unknown pipeline, an outdated params.yaml
     params = read_params(root)
-    try:
-        check_compiled(root, params)
-    except ProjectError as exc:
-        raise SweepError(f"{exc} (the sweep compares each job with params.yaml)") from None
-    if pipeline not in params:
-        raise SweepError(f"params.yaml has no pipeline '{pipeline}': run `driftline compile`, then `dvc repro`")
-    try:
-        base = PipelineConfig.model_validate(params[pipeline])
-    except ValidationError:
-        raise SweepError(f"params.yaml's '{pipeline}' does not match this version of driftline: run `driftline compile`") from None
     paths = PipelinePaths(pipeline)
     needed = [paths.features(s) for s in SPLITS] + [paths.fitted_features] + [paths.split(s) for s in SPLITS]
     missing = [rel for rel in needed if not (root / rel).is_file()]
@@ -132,55 +122,43 @@ def data_differences(cfg: PipelineConfig, base: PipelineConfig) -> list[str]:
     return [key for key in DATA_KEYS if job.get(key) != ref.get(key)]
 
 
-def _matrix(frame: pd.DataFrame, fitted: Any, cfg: PipelineConfig) -> tuple[pd.DataFrame, pd.Series]:
-    from driftline.features.transforms import categorical_dtype, encode_categorical
+def feature_matrices(root: Path, prep: Prepared, cfg: PipelineConfig) -> tuple[Any, dict[str, tuple[np.ndarray, pd.Series]], bool]:
+    """(fitted features, split -> (model matrix, labels), refitted?) for the job's features config.
 
-    X = frame[fitted.feature_columns].copy()
-    for column, levels in fitted.categorical.items():
-        if column in X.columns:
-            X[column] = encode_categorical(X[column], *categorical_dtype(levels))
-    return X, frame[cfg.target]
-
-
-def feature_frames(root: Path, prep: Prepared, cfg: PipelineConfig) -> tuple[Any, dict[str, pd.DataFrame], bool]:
-    """(fitted features, split -> featurized frame, refitted?) for the job's features config."""
-    from driftline.features.pipeline import FittedFeatures, apply_features, fit_features
+    The same core as the featurize stage: its saved matrices when the job keeps params.yaml's
+    features, else `featurize` in memory on the split `dvc repro` made (fit on train only)."""
+    from driftline.features.pipeline import FittedFeatures, featurize, featurized_matrix
 
     p = prep.paths
     if cfg.features.model_dump() == prep.base.features.model_dump():
         fitted = FittedFeatures.from_json(json.loads((root / p.fitted_features).read_text(encoding="utf-8")))
-        return fitted, {s: pd.read_parquet(root / p.features(s)) for s in SPLITS}, False
+        frames = {s: pd.read_parquet(root / p.features(s)) for s in SPLITS}
+        matrices = {s: featurized_matrix(frame, fitted.feature_columns, fitted.categorical) for s, frame in frames.items()}
+        return fitted, {s: (matrices[s], frames[s][cfg.target]) for s in SPLITS}, False
     splits = {s: pd.read_parquet(root / p.split(s)) for s in SPLITS}
-    drop = [c for c in (cfg.dataset.id, cfg.dataset.timestamp) if c]
-    fitted, train_features = fit_features(splits["train"], cfg.target, cfg.task, cfg.features, drop_columns=drop)
-    frames = {}
-    for name, frame in splits.items():
-        features = train_features if name == "train" else apply_features(frame, fitted)
-        frames[name] = pd.concat([frame[[cfg.target]].reset_index(drop=True), features.reset_index(drop=True)], axis=1)
-    return fitted, frames, True
+    fitted, matrices = featurize(cfg, splits)
+    return fitted, {s: (matrices[s], splits[s][cfg.target].reset_index(drop=True)) for s in SPLITS}, True
 
 
 def train_and_score(root: Path, prep: Prepared, cfg: PipelineConfig) -> dict[str, Any]:
     """Train on train (early stopping on valid); metrics on valid and test."""
     from driftline.models.evaluate import compute_metrics
-    from driftline.models.train import predict_scores, train_model
-    from driftline.stages.matrix import encode_target
+    from driftline.models.train import TrainingDataError, encode_target, fit_model, predict_scores
 
-    fitted, frames, refitted = feature_frames(root, prep, cfg)
-    (X_train, y_train), (X_valid, y_valid), (X_test, y_test) = (_matrix(frames[s], fitted, cfg) for s in SPLITS)
-    classes = None
-    if cfg.task == "multiclass":
-        classes = sorted({v.item() if isinstance(v, np.generic) else v for v in y_train.unique()}, key=str)
+    fitted, data, refitted = feature_matrices(root, prep, cfg)
+    (X_train, y_train), (X_valid, y_valid) = data["train"], data["valid"]
     started = time.perf_counter()
-    result = train_model(
-        X_train, encode_target(y_train, cfg.task, classes), X_valid, encode_target(y_valid, cfg.task, classes),
-        cfg.task, cfg.model, num_class=len(classes) if classes else None, categorical=list(fitted.categorical),
-    )
+    try:
+        result = fit_model(X_train, y_train, X_valid, y_valid, cfg.task, cfg.model,
+                           feature_names=fitted.feature_columns, categorical=list(fitted.categorical))
+    except TrainingDataError as exc:
+        raise SweepError(str(exc)) from None
     seconds = time.perf_counter() - started
     metrics = {}
-    for split, X, y in (("valid", X_valid, y_valid), ("test", X_test, y_test)):
+    for split in ("valid", "test"):
+        X, y = data[split]
         scores = predict_scores(result.booster, X, cfg.task)
-        metrics[split] = compute_metrics(encode_target(y, cfg.task, classes), scores, cfg.task, threshold=cfg.model.threshold)
+        metrics[split] = compute_metrics(encode_target(y, cfg.task, result.classes), scores, cfg.task, threshold=cfg.model.threshold)
     return {
         "metrics": metrics,
         "best_iteration": result.best_iteration,
