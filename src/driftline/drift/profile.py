@@ -29,6 +29,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from driftline.drift.ecdf import ecdf_distances
+
 PROFILE_FORMAT = "driftline.drift-profile"
 PROFILE_VERSION = 1
 
@@ -265,9 +267,6 @@ def _maybe_sketch(
         raise ProfileError(f"max_values must be at least 2, got {max_values}")
     ranks = ((np.arange(max_values) + 0.5) * (ordered.size / max_values)).astype(np.int64)
     sketch = ordered[np.minimum(ranks, ordered.size - 1)]
-    # Imported here: stats depends on this module, and the kernel belongs with the tests.
-    from driftline.drift.stats import ecdf_distances
-
     gap = ecdf_distances(ordered, sketch)
     return sketch, {"ks": gap.ks_statistic, "wasserstein": gap.wasserstein}
 
