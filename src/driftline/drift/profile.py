@@ -24,12 +24,15 @@ import os
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from driftline.drift.ecdf import ecdf_distances
+
+if TYPE_CHECKING:
+    from driftline.config.pipeline import PipelineConfig
 
 PROFILE_FORMAT = "driftline.drift-profile"
 PROFILE_VERSION = 1
@@ -432,3 +435,23 @@ def load_profile(
     with np.load(path_npz, allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
     return profiles_from_dict(document, arrays)
+
+
+# ------------------------------------------------------------------------ what is monitored
+
+#: Profile kind of each schema dtype a monitor can watch.
+_KIND_OF_DTYPE = {"float": "numeric", "int": "numeric", "binary": "binary", "bool": "binary",
+                  "category": "categorical", "string": "categorical"}
+
+
+def monitored_kinds(cfg: PipelineConfig) -> dict[str, str]:
+    """Drift-profile kind of every input column a monitor can watch (not id, time, target or unique keys).
+
+    The promote stage profiles exactly these columns and the monitor compares exactly these, so
+    the rule lives here, once.
+    """
+    skip = {cfg.dataset.id, cfg.dataset.timestamp, cfg.target}
+    if cfg.label.kind in ("column", "rule"):
+        skip.add(cfg.label.column)
+    return {name: _KIND_OF_DTYPE[col.dtype] for name, col in cfg.schema_.columns.items()
+            if name not in skip and col.dtype in _KIND_OF_DTYPE and not col.unique}

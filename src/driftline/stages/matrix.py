@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
+from driftline.models.target import encode_target  # noqa: F401  (re-exported: stages and the sweep import it from here)
 from driftline.stages.context import StageContext
 
 
@@ -36,11 +36,3 @@ def load_matrix(ctx: StageContext, split: str, feature_columns: list[str], categ
     id_col = ctx.cfg.dataset.id
     ids = frame[id_col] if id_col and id_col in frame.columns else None
     return Matrix(X, frame[ctx.cfg.target], ids)
-
-
-def encode_target(y: pd.Series, task: str, classes: list | None) -> np.ndarray:
-    """Targets as LightGBM wants them: floats, or class indices for multiclass."""
-    if task == "multiclass":
-        lookup = {c: i for i, c in enumerate(classes or [])}
-        return y.map(lambda v: lookup[v if not isinstance(v, np.generic) else v.item()]).to_numpy(dtype=np.int64)
-    return y.astype("float64").to_numpy()
