@@ -13,19 +13,26 @@ No numpy or pandas here: the HTML renderer and anything that reads a report impo
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from driftline.config.groups import MonitorSpec
 
 ColumnKind = Literal["numeric", "categorical", "binary"]
+#: A fraction of rows, in [0, 1].
+Share = Annotated[float, Field(ge=0, le=1)]
+#: A bin edge; the outer edges of an open-ended bin may be ±inf (never in drift.json, which is finite).
+Edge = Annotated[float, Field(allow_inf_nan=True)]
 
 
 class _Part(BaseModel):
-    """A piece of the report: unknown keys are an error, and the model is read-only once built."""
+    """A piece of the report: unknown keys and NaN/inf are errors, and the model is read-only once built.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    (drift.json is strict JSON, which has no NaN: a value that could not be written is refused here.)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     #: Fields written only when they hold a value (all others are written, null or not).
     _omit_when_none: ClassVar[frozenset[str]] = frozenset()
 
@@ -41,25 +48,39 @@ class _Part(BaseModel):
 class NumericHistogram(_Part):
     """Reference and current shares on shared bins; `edges` has one more entry than each share list."""
 
-    edges: list[float]
-    reference: list[float]
-    current: list[float]
+    edges: list[Edge] = Field(min_length=2)
+    reference: list[Share]
+    current: list[Share]
+
+    @model_validator(mode="after")
+    def _bins_match(self) -> NumericHistogram:
+        if not len(self.reference) == len(self.current) == len(self.edges) - 1:
+            raise ValueError(f"{len(self.edges)} edges need {len(self.edges) - 1} shares a side, "
+                             f"got {len(self.reference)} and {len(self.current)}")
+        return self
 
 
 class CategoricalHistogram(_Part):
     """Reference and current shares per category, most frequent reference category first."""
 
     categories: list[str]
-    reference: list[float]
-    current: list[float]
+    reference: list[Share]
+    current: list[Share]
+
+    @model_validator(mode="after")
+    def _one_share_per_category(self) -> CategoricalHistogram:
+        if not len(self.reference) == len(self.current) == len(self.categories):
+            raise ValueError(f"{len(self.categories)} categories need as many shares a side, "
+                             f"got {len(self.reference)} and {len(self.current)}")
+        return self
 
 
 Histogram = NumericHistogram | CategoricalHistogram
 
 
 class MissingShare(_Part):
-    reference: float
-    current: float
+    reference: Share
+    current: Share
     drifted: bool
 
 
@@ -97,7 +118,7 @@ class PredictionDrift(_Part):
     statistic: float | None
     threshold: float
     drifted: bool
-    histogram: Histogram | None
+    histogram: NumericHistogram | None
     reference_mean: float | None
     current_mean: float | None
 
@@ -152,7 +173,7 @@ class DriftReport(_Part):
     reference: ReferenceInfo
     current: CurrentInfo
     columns: list[ColumnDrift]
-    share_drifted: float
+    share_drifted: Share
     dataset_drift: bool
     prediction: PredictionDrift | None
     multivariate: MultivariateDrift | None

@@ -190,7 +190,7 @@ def run(ctx: StageContext) -> str:
     state["seen"] = sorted([*state["seen"], *(b.to_json() for b in new)], key=lambda b: b["file"])
     write_json(ctx.path(p.monitor_state), state)
     write_json(ctx.path(p.drift_json), document)
-    write_text(ctx.path(p.drift_html), render_drift_html(document))
+    write_text(ctx.path(p.drift_html), render_drift_html(report))
     verdict = "RETRAIN" if report.decision.retrain else "no retrain"
     drifted = report.drifted_columns
     return f"{verdict}: {'; '.join(report.decision.reasons[:2])}" + (f" [drifted: {', '.join(drifted)}]" if drifted else "")
