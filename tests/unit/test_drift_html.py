@@ -9,8 +9,10 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from driftline.drift.html import format_number, format_share, render_drift_html
+from driftline.drift.report import DriftReport
 
 EDGES = [300, 350, 400, 450, 500, 550, 600]
 EVIL = '<script>alert("x")</script>'
@@ -424,3 +426,15 @@ def test_format_number(value: Any, text: str) -> None:
 )
 def test_format_share(value: Any, text: str) -> None:
     assert format_share(value) == text
+
+
+def test_the_model_and_its_drift_json_render_the_same_page() -> None:
+    report = DriftReport.model_validate(sample_report())
+    assert render_drift_html(report) == render_drift_html(report.to_json()) == render_drift_html(sample_report())
+
+
+def test_a_report_that_drift_json_could_not_hold_is_refused_before_rendering() -> None:
+    report = sample_report()
+    report["columns"][0]["statistic"] = float("nan")
+    with pytest.raises(ValidationError, match="statistic"):
+        render_drift_html(report)
