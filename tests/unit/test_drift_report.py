@@ -44,7 +44,7 @@ def inputs(name: str) -> tuple[Reference | None, Batch, Policy]:
         files=case["files"],
         pending_batches=case["pending_batches"],
         batches_since_retrain=case["batches_since_retrain"],
-        earlier_labelled_rows=case["extra_pending_labelled"],
+        earlier=pd.DataFrame({"default": np.zeros(case["extra_pending_labelled"])}),
         scores=scored["score"].to_numpy() if has_rows else None,
         labels=scored["label"].to_numpy() if has_rows else None,
     )
@@ -99,7 +99,7 @@ def test_more_labels_waiting_in_earlier_batches_can_release_a_retrain() -> None:
     strict = Policy(**{**policy.__dict__, "spec": MonitorSpec(domain_classifier=False, min_labelled_rows=1500)})
     waiting = build_report("credit", reference, batch, strict)
     assert not waiting.decision.retrain and "waiting for labels" in waiting.decision.reasons[-1]
-    released = build_report("credit", reference, Batch(**{**batch.__dict__, "earlier_labelled_rows": 600}), strict)
+    released = build_report("credit", reference, Batch(**{**batch.__dict__, "earlier": pd.DataFrame({"default": np.ones(600)})}), strict)
     assert released.decision.retrain
 
 

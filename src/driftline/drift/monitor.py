@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -70,8 +70,8 @@ class Batch:
     pending_batches: int
     #: Batches seen since the last retrain, these included (the cooldown counts them).
     batches_since_retrain: int
-    #: Labelled rows in pending batches seen on earlier runs (a retrain would absorb them too).
-    earlier_labelled_rows: int = 0
+    #: Rows of the pending batches seen on earlier runs (a retrain would absorb their labels too).
+    earlier: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: The champion's scores on `frame` and the encoded targets (NaN where unlabelled), if scored.
     scores: np.ndarray | None = None
     labels: np.ndarray | None = None
@@ -100,7 +100,7 @@ def build_report(pipeline: str, reference: Reference | None, batch: Batch, polic
     """Compare the batch with the champion's reference and decide, under the policy, whether to retrain."""
     spec = policy.spec
     current = batch.frame
-    labelled_rows = int(current[policy.target].notna().sum()) if policy.target in current.columns else 0
+    labelled_rows = _labelled(current, policy.target)
     info = CurrentInfo(rows=len(current) if reference else 0, batches=list(batch.files),
                        labelled_rows=labelled_rows if reference else 0, pending_batches=batch.pending_batches)
     generated_for = ", ".join(f.rsplit("/", 1)[-1] for f in batch.files) or None
@@ -126,7 +126,7 @@ def build_report(pipeline: str, reference: Reference | None, batch: Batch, polic
             multivariate = domain_classifier(reference.sample[columns], current, spec.domain_auc_threshold)
     decision = decide(spec, columns=drift, dataset_drift=dataset_drift, prediction=prediction,
                       performance=performance, multivariate=multivariate, new_rows=len(current),
-                      labelled_rows=labelled_rows + batch.earlier_labelled_rows,
+                      labelled_rows=labelled_rows + _labelled(batch.earlier, policy.target),
                       batches_since_retrain=batch.batches_since_retrain)
     return DriftReport(
         pipeline=pipeline, generated_for=generated_for,
@@ -285,6 +285,11 @@ def decide(spec: MonitorSpec, *, columns: Sequence[ColumnDrift], dataset_drift: 
 
 
 # ---------------------------------------------------------------------------------- helpers
+
+
+def _labelled(frame: pd.DataFrame, target: str) -> int:
+    """Rows whose ground truth is known (a batch without the target column has none)."""
+    return int(frame[target].notna().sum()) if target in frame.columns else 0
 
 
 def _finite(value: float | None) -> float | None:

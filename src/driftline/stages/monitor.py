@@ -148,7 +148,7 @@ def run(ctx: StageContext) -> str:
     from driftline.drift.monitor import build_report
     from driftline.registry.store import Registry
 
-    p, cfg, policy = ctx.paths, ctx.cfg, policy_of(ctx)
+    p, policy = ctx.paths, policy_of(ctx)
     trigger_path = ctx.path(p.trigger)
     trigger = read_trigger(ctx.root, p.trigger)
     if not trigger_path.is_file():
@@ -171,11 +171,10 @@ def run(ctx: StageContext) -> str:
     else:
         reference = read_reference(ctx, champion, policy.spec)
         current = read_batches(ctx, new)
-        earlier = read_batches(ctx, [b for b in pending if b not in new])
         scores, labels = score_champion(ctx, champion, current)
         batch = Current(frame=current, files=[b.file for b in new], pending_batches=len(pending),
                         batches_since_retrain=since_retrain, scores=scores, labels=labels,
-                        earlier_labelled_rows=int(earlier[cfg.target].notna().sum()) if cfg.target in earlier else 0)
+                        earlier=read_batches(ctx, [b for b in pending if b not in new]))
     report = build_report(ctx.pipeline, reference, batch, policy)
 
     document = report.to_json()
