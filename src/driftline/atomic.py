@@ -85,10 +85,3 @@ def write_with(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> 
     """Call `writer(tmp_path)` and move the result into place only if it returns normally."""
     with atomic_path(path) as tmp:
         writer(tmp)
-
-
-def canonical_sha256(obj: Any) -> str:
-    """SHA-256 of an object's canonical JSON (sorted keys, no whitespace): a content fingerprint."""
-    import hashlib
-
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()).hexdigest()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import html
 import re
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from driftline.drift.html import format_number, format_share, render_drift_html
+from driftline.drift.report import DriftReport
 
 EDGES = [300, 350, 400, 450, 500, 550, 600]
 EVIL = '<script>alert("x")</script>'
@@ -28,7 +31,10 @@ def numeric_column(name: str, severity: float, drifted: bool, **extra: Any) -> d
         "severity": severity,
         "missing": {"reference": 0.03, "current": 0.031, "drifted": False},
         "unseen_categories": [],
-        "other_tests": {"ks": {"statistic": 0.21, "p_value": 1e-30}, "psi": {"statistic": 0.35}},
+        "other_tests": {
+            "ks": {"statistic": 0.21, "p_value": 1e-30, "drifted": True},
+            "psi": {"statistic": 0.35, "p_value": None, "drifted": True},
+        },
         "histogram": {
             "edges": EDGES,
             "reference": [0.1, 0.2, 0.3, 0.2, 0.1, 0.1],
@@ -51,7 +57,7 @@ def categorical_column(name: str, severity: float, drifted: bool, **extra: Any) 
         "severity": severity,
         "missing": {"reference": 0.0, "current": 0.0, "drifted": False},
         "unseen_categories": ["atlantis"],
-        "other_tests": {"chi2": {"statistic": 812.3, "p_value": 1e-170}},
+        "other_tests": {"chi2": {"statistic": 812.3, "p_value": 1e-170, "drifted": True}},
         "histogram": {
             "categories": ["north", "south", "atlantis"],
             "reference": [0.6, 0.4, 0.0],
@@ -68,7 +74,12 @@ def sample_report(retrain: bool = True) -> dict[str, Any]:
         "pipeline": "credit",
         "generated_for": "batch-0002",
         "reference": {"version": "v0001", "rows": 35001},
-        "current": {"rows": 5000, "batches": ["data/credit/incoming/batch-0002.parquet"], "labelled_rows": 5000},
+        "current": {
+            "rows": 5000,
+            "batches": ["data/credit/incoming/batch-0002.parquet"],
+            "labelled_rows": 5000,
+            "pending_batches": 1,
+        },
         "columns": [
             numeric_column("income", 0.5, False),
             categorical_column("region", 1.8, True),
@@ -97,36 +108,45 @@ def sample_report(retrain: bool = True) -> dict[str, Any]:
                 "reference": [0.4, 0.3, 0.2, 0.1],
                 "current": [0.2, 0.3, 0.3, 0.2],
             },
+            "reference_mean": 0.31,
+            "current_mean": 0.44,
         },
-        "multivariate": {"test": "domain_classifier", "auc": 0.71, "threshold": 0.6, "drifted": True},
+        "multivariate": {
+            "test": "domain_classifier",
+            "auc": 0.71,
+            "threshold": 0.6,
+            "drifted": True,
+            "rows": {"reference": 5000, "current": 5000},
+        },
         "performance": {
             "metric": "roc_auc",
             "reference": 0.78,
             "current": 0.70,
             "drop": 0.08,
             "threshold": 0.05,
+            "rows": 5000,
             "drifted": True,
         },
         "decision": {
             "retrain": retrain,
             "reasons": ["2 of 5 columns drifted (40% >= 30%)", "prediction drift: psi 0.31 >= 0.2"] if retrain else [],
-            "policy": {"share_drifted": 0.3, "prediction": {"psi": 0.2}},
+            "signals": ["dataset_drift", "prediction_drift"],
+            "policy": {"drift_share": 0.3, "prediction_threshold": 0.2},
         },
     }
 
 
 def sparse_report() -> dict[str, Any]:
-    """Everything optional left out or null: no labels, no prediction, statistics unknown."""
+    """Everything optional left null: no labels, no scores, no classifier, statistics not computed."""
     report = sample_report(retrain=False)
-    report.update(prediction=None, multivariate=None, performance=None, share_drifted=None, dataset_drift=None)
-    report["current"]["labelled_rows"] = None
+    report.update(prediction=None, multivariate=None, performance=None, share_drifted=0.0, dataset_drift=False)
+    report["reference"] = {"version": None}
+    report["generated_for"] = None
+    report["current"]["labelled_rows"] = 0
     report["columns"] = [
-        {
-            **numeric_column("no_values", 0.0, False, statistic=None, threshold=None, histogram=None, other_tests=None),
-            "severity": None,
-        },
-        numeric_column("nan_stat", float("nan"), False, statistic=float("nan"), p_value=float("inf")),
-        categorical_column("no_hist", 0.0, False, histogram=None, missing=None, unseen_categories=None),
+        numeric_column("no_values", 0.0, False, statistic=None, histogram=None, other_tests={}),
+        numeric_column("no_p", 0.3, False, p_value=None, other_tests={"ks": {"statistic": None, "p_value": None, "drifted": False}}),
+        categorical_column("no_hist", 0.0, False, histogram=None, unseen_categories=[]),
     ]
     return report
 
@@ -267,7 +287,11 @@ def test_open_ended_numeric_bins_are_labelled_with_infinity() -> None:
             "x",
             2.0,
             True,
-            histogram={"edges": [None, 1.0, 2.0, None], "reference": [0.2, 0.5, 0.3], "current": [0.1, 0.4, 0.5]},
+            histogram={
+                "edges": [float("-inf"), 1.0, 2.0, float("inf")],
+                "reference": [0.2, 0.5, 0.3],
+                "current": [0.1, 0.4, 0.5],
+            },
         )
     ]
     page = render_drift_html(report)
@@ -325,9 +349,9 @@ def test_user_strings_are_escaped() -> None:
     assert "<script" not in page.lower()
     assert "<img" not in page.lower()
     assert "credit<b>" not in page and "credit&lt;b&gt;" in page
-    assert 'id="col-&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"' in page
+    assert 'id="col-&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"' in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
-    assert card_ids(page)[0] == "col-&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    assert html.unescape(card_ids(page)[0]) == f"col-{EVIL}", "the most severe card, named as the user named it"
     assert unbalanced_tags(page) == []
 
 
@@ -402,3 +426,15 @@ def test_format_number(value: Any, text: str) -> None:
 )
 def test_format_share(value: Any, text: str) -> None:
     assert format_share(value) == text
+
+
+def test_the_model_and_its_drift_json_render_the_same_page() -> None:
+    report = DriftReport.model_validate(sample_report())
+    assert render_drift_html(report) == render_drift_html(report.to_json()) == render_drift_html(sample_report())
+
+
+def test_a_report_that_drift_json_could_not_hold_is_refused_before_rendering() -> None:
+    report = sample_report()
+    report["columns"][0]["statistic"] = float("nan")
+    with pytest.raises(ValidationError, match="statistic"):
+        render_drift_html(report)

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from driftline.drift import ecdf
 from driftline.drift import stats as drift
 from driftline.drift.profile import (
     ProfileError,
@@ -104,14 +105,14 @@ def test_kstwo_sf_reproduces_scipys_shortcut_above_a_million(nx2: float) -> None
 @pytest.mark.parametrize("seed", range(6))
 def test_blocked_merge_matches_scipy_across_many_block_boundaries(monkeypatch, seed: int) -> None:
     """Tiny blocks put ties on block edges and blocks with one side empty."""
-    monkeypatch.setattr(drift, "_BLOCK", 16)
+    monkeypatch.setattr(ecdf, "_BLOCK", 16)
     rng = np.random.default_rng(seed)
     levels = int(rng.integers(2, 40))
     a = np.sort(rng.integers(0, levels, int(rng.integers(1, 3000))).astype(float))
     b = np.sort(rng.integers(0, levels, int(rng.integers(1, 3000))).astype(float) + rng.choice([0.0, 0.5, 7.0]))
     if seed % 2:
         a, b = np.sort(rng.normal(size=a.size)), np.sort(np.r_[rng.normal(0.3, size=b.size), a[:50]])
-    result = drift.ecdf_distances(a, b)
+    result = ecdf.ecdf_distances(a, b)
     assert abs(result.ks_statistic - stats.ks_2samp(a, b).statistic) <= TOL
     assert abs(result.wasserstein - stats.wasserstein_distance(a, b)) <= TOL
 

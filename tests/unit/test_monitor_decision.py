@@ -8,6 +8,14 @@ import pytest
 
 from driftline.config.groups import ColumnPolicy, GateSpec, MonitorSpec
 from driftline.drift.monitor import column_report, decide, histogram
+from driftline.drift.report import (
+    CategoricalHistogram,
+    ColumnDrift,
+    MultivariateDrift,
+    NumericHistogram,
+    Performance,
+    PredictionDrift,
+)
 from driftline.drift.profile import profile_frame
 from driftline.registry.gate import decide as gate
 
@@ -35,54 +43,65 @@ def test_a_shifted_column_is_flagged_and_an_unshifted_one_is_not(profiles: dict)
     current = reference()
     current["income"] *= 0.7
     report = column_report(profiles, current, list(KINDS), MonitorSpec())
-    by_name = {c["name"]: c for c in report}
-    assert by_name["income"]["drifted"] and by_name["income"]["test"] == "wasserstein"
-    assert not by_name["age"]["drifted"] and not by_name["region"]["drifted"]
-    assert report[0]["name"] == "income", "drifted columns come first"
-    assert by_name["income"]["severity"] > 1 > by_name["age"]["severity"]
+    by_name = {c.name: c for c in report}
+    assert by_name["income"].drifted and by_name["income"].test == "wasserstein"
+    assert not by_name["age"].drifted and not by_name["region"].drifted
+    assert report[0].name == "income", "drifted columns come first"
+    assert by_name["income"].severity > 1 > by_name["age"].severity
 
 
 def test_more_missing_values_and_unseen_categories_are_signals_not_crashes(profiles: dict) -> None:
     current = reference()
     current.loc[: N // 2, "age"] = np.nan
     current["region"] = pd.Categorical(np.where(np.arange(N) % 3 == 0, "atlantis", current["region"].astype(str)))
-    by_name = {c["name"]: c for c in column_report(profiles, current, list(KINDS), MonitorSpec())}
-    assert by_name["age"]["missing"]["drifted"] and by_name["age"]["drifted"]
-    assert by_name["region"]["drifted"] and "atlantis" in by_name["region"]["unseen_categories"]
+    by_name = {c.name: c for c in column_report(profiles, current, list(KINDS), MonitorSpec())}
+    assert by_name["age"].missing.drifted and by_name["age"].drifted
+    assert by_name["region"].drifted and "atlantis" in by_name["region"].unseen_categories
 
 
 def test_an_empty_current_column_is_reported_with_a_note(profiles: dict) -> None:
     current = reference()
     current["income"] = np.nan
-    by_name = {c["name"]: c for c in column_report(profiles, current, list(KINDS), MonitorSpec())}
-    assert by_name["income"]["statistic"] is None and by_name["income"]["note"]
-    assert by_name["income"]["missing"]["current"] == 1.0 and by_name["income"]["drifted"]
+    by_name = {c.name: c for c in column_report(profiles, current, list(KINDS), MonitorSpec())}
+    assert by_name["income"].statistic is None and by_name["income"].note
+    assert by_name["income"].missing.current == 1.0 and by_name["income"].drifted
 
 
 def test_a_per_column_override_changes_test_and_threshold(profiles: dict) -> None:
     current = reference()
     current["age"] += 1.0
     spec = MonitorSpec(overrides={"age": ColumnPolicy(test="psi", threshold=0.001)})
-    by_name = {c["name"]: c for c in column_report(profiles, current, list(KINDS), spec)}
-    assert by_name["age"]["test"] == "psi" and by_name["age"]["threshold"] == 0.001 and by_name["age"]["drifted"]
+    by_name = {c.name: c for c in column_report(profiles, current, list(KINDS), spec)}
+    assert by_name["age"].test == "psi" and by_name["age"].threshold == 0.001 and by_name["age"].drifted
 
 
 def test_histograms_share_bins_and_sum_to_one(profiles: dict) -> None:
     hist = histogram(profiles["income"], reference()["income"])
-    assert len(hist["edges"]) == len(hist["reference"]) + 1
-    assert sum(hist["reference"]) == pytest.approx(1, abs=1e-4) and sum(hist["current"]) == pytest.approx(1, abs=1e-4)
+    assert isinstance(hist, NumericHistogram) and len(hist.edges) == len(hist.reference) + 1
+    assert sum(hist.reference) == pytest.approx(1, abs=1e-4) and sum(hist.current) == pytest.approx(1, abs=1e-4)
     cats = histogram(profiles["region"], pd.Series(["north", "mars"]))
-    assert cats["categories"][-1] == "mars" and cats["reference"][-1] == 0
+    assert isinstance(cats, CategoricalHistogram) and cats.categories[-1] == "mars" and cats.reference[-1] == 0
 
 
-def report(**signals: bool) -> dict:
-    columns = [{"name": f"c{i}", "drifted": i < 2} for i in range(5)]
+def column(name: str, drifted: bool) -> ColumnDrift:
+    return ColumnDrift.model_validate({
+        "name": name, "kind": "numeric", "test": "wasserstein", "statistic": 0.2 if drifted else 0.01, "p_value": None,
+        "threshold": 0.1, "drifted": drifted, "severity": 2.0 if drifted else 0.1,
+        "missing": {"reference": 0.0, "current": 0.0, "drifted": False}, "unseen_categories": [], "other_tests": {},
+        "histogram": None})
+
+
+def signals_of(**signals: bool) -> dict:
+    """decide()'s inputs: two of five columns drifted, and each signal on or off."""
     return {
-        "columns": columns, "dataset_drift": signals.get("dataset", False),
-        "prediction": {"drifted": signals.get("prediction", False), "statistic": 0.3, "threshold": 0.2},
-        "performance": {"drifted": signals.get("performance", False), "metric": "roc_auc", "reference": 0.8,
-                        "current": 0.7, "drop": 0.1, "threshold": 0.03},
-        "multivariate": {"drifted": signals.get("multivariate", False), "auc": 0.8, "threshold": 0.6},
+        "columns": [column(f"c{i}", i < 2) for i in range(5)], "dataset_drift": signals.get("dataset", False),
+        "prediction": PredictionDrift(test="psi", statistic=0.3, threshold=0.2, drifted=signals.get("prediction", False),
+                                      histogram=None, reference_mean=None, current_mean=None),
+        "performance": Performance(metric="roc_auc", reference=0.8, current=0.7, drop=0.1, threshold=0.03, rows=1000,
+                                   drifted=signals.get("performance", False)),
+        "multivariate": MultivariateDrift(test="domain_classifier", auc=0.8, threshold=0.6,
+                                          drifted=signals.get("multivariate", False),
+                                          rows={"reference": 1000, "current": 1000}),
     }
 
 
@@ -100,15 +119,16 @@ DECISIONS = [
 
 @pytest.mark.parametrize(("signals", "policy", "retrain", "reason"), DECISIONS)
 def test_the_decision_follows_the_policy(signals: dict, policy: dict, retrain: bool, reason: str) -> None:
-    decision = decide(report(**signals), MonitorSpec(**policy), new_rows=1_000, labelled_rows=1_000, batches_since_retrain=1)
-    assert decision["retrain"] is retrain
-    assert any(reason in r for r in decision["reasons"]), decision["reasons"]
-    assert decision["policy"]["drift_share"] == MonitorSpec(**policy).drift_share
+    decision = decide(MonitorSpec(**policy), **signals_of(**signals), new_rows=1_000, labelled_rows=1_000,
+                      batches_since_retrain=1)
+    assert decision.retrain is retrain
+    assert any(reason in r for r in decision.reasons), decision.reasons
+    assert decision.policy == MonitorSpec(**policy)
 
 
 def test_no_new_rows_never_retrains() -> None:
-    decision = decide(report(dataset=True), MonitorSpec(), new_rows=0, labelled_rows=0, batches_since_retrain=0)
-    assert decision == {**decision, "retrain": False} and "no new data" in decision["reasons"][0]
+    decision = decide(MonitorSpec(), **signals_of(dataset=True), new_rows=0, labelled_rows=0, batches_since_retrain=0)
+    assert decision.retrain is False and "no new data" in decision.reasons[0]
 
 
 GATES = [

@@ -1,26 +1,295 @@
-"""The monitor's core: per-column drift, dataset-level signals and the retrain decision. Pure.
+"""The monitor's core: one pure function, `build_report`, from reference, batch and policy to a report.
 
-Inputs are the champion's stored reference profile and the new rows; outputs are plain dicts in
-the drift.json contract (see README, "drift.json"). The stage module does the reading and writing.
+Inputs are the champion's stored reference (profile, metrics, a row sample), the new rows with
+the champion's scores on them, and the monitor policy; the output is a typed
+`driftline.drift.report.DriftReport`. Nothing here reads or writes a file: the monitor stage
+(`driftline.stages.monitor`) does that and calls `build_report` once.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from driftline.config.groups import ColumnPolicy, MonitorSpec
 from driftline.drift.profile import CategoricalProfile, NumericProfile, Profile
+from driftline.drift.report import (
+    CategoricalHistogram,
+    ColumnDrift,
+    CurrentInfo,
+    Decision,
+    DomainRows,
+    DriftReport,
+    Histogram,
+    MissingShare,
+    MultivariateDrift,
+    NumericHistogram,
+    Performance,
+    PredictionDrift,
+    ReferenceInfo,
+    TestOutcome,
+)
 from driftline.drift.stats import TESTS, DriftResult, adjust_p_values, default_test, run_tests
 
 SCORE_COLUMN = "__score__"
 HISTOGRAM_BINS = 20
 INFORMATIVE = {"numeric": ("ks", "wasserstein", "psi"), "categorical": ("chi2", "jensen_shannon"),
                "binary": ("z_binary", "jensen_shannon")}
+#: Rows per side the domain classifier trains on (a sample keeps it to about a second).
+DOMAIN_ROWS = 5_000
+NO_CHAMPION = "no champion yet: the first `dvc repro` trains and promotes one"
+
+
+# ------------------------------------------------------------------------------------ inputs
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The champion's side: what it was trained on and how well it did."""
+
+    version: str
+    profiles: Mapping[str, Profile]
+    #: The champion's registered metrics (the baseline for the performance signal).
+    metrics: Mapping[str, float]
+    #: Training rows for the domain classifier; None skips it.
+    sample: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The current side: the new rows since the last run, and the stage's bookkeeping."""
+
+    frame: pd.DataFrame
+    #: The new batch files, in order (project-relative paths).
+    files: Sequence[str]
+    #: Batches not yet absorbed into training, these included.
+    pending_batches: int
+    #: Batches seen since the last retrain, these included (the cooldown counts them).
+    batches_since_retrain: int
+    #: Rows of the pending batches seen on earlier runs (a retrain would absorb their labels too).
+    earlier: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The champion's scores on `frame` and the encoded targets (NaN where unlabelled), if scored.
+    scores: np.ndarray | None = None
+    labels: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The monitor config and the facts about the pipeline it needs."""
+
+    spec: MonitorSpec
+    #: Profile kind of every column the monitor may watch (`drift.profile.monitored_kinds`).
+    kinds: Mapping[str, str]
+    target: str
+    task: str
+    #: The metric whose drop is the performance signal, and whether lower is better.
+    metric: str
+    lower_is_better: bool = False
+    #: The model's decision threshold (for threshold metrics).
+    threshold: float = 0.5
+
+
+# ------------------------------------------------------------------------------- the builder
+
+
+def build_report(pipeline: str, reference: Reference | None, batch: Batch, policy: Policy) -> DriftReport:
+    """Compare the batch with the champion's reference and decide, under the policy, whether to retrain."""
+    spec = policy.spec
+    current = batch.frame
+    labelled_rows = _labelled(current, policy.target)
+    info = CurrentInfo(rows=len(current) if reference else 0, batches=list(batch.files),
+                       labelled_rows=labelled_rows if reference else 0, pending_batches=batch.pending_batches)
+    generated_for = ", ".join(f.rsplit("/", 1)[-1] for f in batch.files) or None
+    if reference is None:
+        return DriftReport(
+            pipeline=pipeline, generated_for=generated_for, reference=ReferenceInfo(version=None), current=info,
+            columns=[], share_drifted=0.0, dataset_drift=False, prediction=None, multivariate=None, performance=None,
+            decision=Decision(retrain=False, reasons=[NO_CHAMPION], signals=[], policy=spec))
+
+    profiles = reference.profiles
+    columns = [c for c in (spec.columns or list(policy.kinds)) if c in profiles
+               and not (spec.overrides.get(c) and spec.overrides[c].ignore)]
+    drift: list[ColumnDrift] = []
+    share_drifted, dataset_drift = 0.0, False
+    prediction = multivariate = performance = None
+    if len(current):
+        drift = column_report(profiles, current, columns, spec)
+        share_drifted = round(sum(c.drifted for c in drift) / len(columns), 6) if columns else 0.0
+        dataset_drift = bool(columns) and share_drifted >= spec.drift_share
+        prediction = prediction_report(profiles, batch.scores, spec)
+        performance = performance_report(reference.metrics, batch.scores, batch.labels, policy)
+        if spec.domain_classifier and columns and reference.sample is not None:
+            multivariate = domain_classifier(reference.sample[columns], current, spec.domain_auc_threshold)
+    decision = decide(spec, columns=drift, dataset_drift=dataset_drift, prediction=prediction,
+                      performance=performance, multivariate=multivariate, new_rows=len(current),
+                      labelled_rows=labelled_rows + _labelled(batch.earlier, policy.target),
+                      batches_since_retrain=batch.batches_since_retrain)
+    return DriftReport(
+        pipeline=pipeline, generated_for=generated_for,
+        reference=ReferenceInfo(version=reference.version, rows=next((profiles[c].n for c in columns), None)),
+        current=info, columns=drift, share_drifted=share_drifted, dataset_drift=dataset_drift,
+        prediction=prediction, multivariate=multivariate, performance=performance, decision=decision)
+
+
+# ---------------------------------------------------------------------------------- signals
+
+
+def column_report(profiles: Mapping[str, Profile], current: pd.DataFrame, columns: list[str],
+                  spec: MonitorSpec) -> list[ColumnDrift]:
+    """Each column's deciding test (the policy's, or the default for its kind and size), drifted first."""
+    plan: dict[str, tuple[str, ...]] = {}
+    deciding: dict[str, str] = {}
+    for column in columns:
+        profile = profiles[column]
+        override = spec.overrides.get(column)
+        test = (override.test if override and override.test else None) or default_test(profile.kind, profile.n - profile.n_missing)
+        deciding[column] = test
+        plan[column] = tuple(dict.fromkeys((test, *INFORMATIVE[profile.kind], "missing_share")))
+    results = run_tests({c: profiles[c] for c in columns}, current, plan)
+    chosen = [_with_override(next(r for r in results[c] if r.test == deciding[c]), spec.overrides.get(c)) for c in columns]
+    if spec.multiple_testing != "none":
+        chosen = adjust_p_values(chosen, "bh" if spec.multiple_testing == "benjamini_hochberg" else "bonferroni")
+    report = []
+    for column, result in zip(columns, chosen):
+        missing = next(r for r in results[column] if r.test == "missing_share")
+        details = dict(result.details)
+        profile = profiles[column]
+        report.append(ColumnDrift(
+            name=column,
+            kind=profile.kind,
+            test=result.test,
+            statistic=_finite(result.statistic),
+            p_value=_finite(result.p_value),
+            threshold=result.threshold,
+            drifted=bool(result.drifted or missing.drifted),
+            severity=max(severity(result), severity(missing)),
+            missing=MissingShare(
+                reference=round(profile.n_missing / max(profile.n, 1), 6),
+                current=round(float(current[column].isna().mean()) if column in current and len(current) else 1.0, 6),
+                drifted=bool(missing.drifted)),
+            unseen_categories=list(details.get("unseen_categories", details.get("new_categories", [])))[:20],
+            other_tests={r.test: TestOutcome(statistic=_finite(r.statistic), p_value=_finite(r.p_value), drifted=bool(r.drifted))
+                         for r in results[column] if r.test not in (result.test, "missing_share")},
+            histogram=histogram(profile, current[column]) if column in current else None,
+            note=str(details.get("reason", "not computed")) if result.statistic is None else None,
+        ))
+    return sorted(report, key=lambda c: (not c.drifted, -c.severity, c.name))
+
+
+def prediction_report(profiles: Mapping[str, Profile], scores: np.ndarray | None, spec: MonitorSpec) -> PredictionDrift | None:
+    """PSI of the champion's scores against its scores on the training rows."""
+    if scores is None or SCORE_COLUMN not in profiles:
+        return None
+    profile = profiles[SCORE_COLUMN]
+    current = pd.Series(scores, name=SCORE_COLUMN)
+    result = TESTS["psi"](profile, current, threshold=spec.prediction_threshold)
+    assert isinstance(profile, NumericProfile)
+    return PredictionDrift(test="psi", statistic=_finite(result.statistic), threshold=spec.prediction_threshold,
+                           drifted=bool(result.drifted), histogram=histogram(profile, current),
+                           reference_mean=_finite(profile.mean),
+                           current_mean=_finite(float(np.mean(scores))) if len(scores) else None)
+
+
+def performance_report(champion_metrics: Mapping[str, float], scores: np.ndarray | None, labels: np.ndarray | None,
+                       policy: Policy) -> Performance | None:
+    """The champion's metric on the labelled new rows against its registered value."""
+    if scores is None or labels is None:
+        return None
+    labelled = ~np.isnan(labels)
+    if not labelled.any():
+        return None
+    from driftline.models.evaluate import compute_metrics
+
+    now = compute_metrics(labels[labelled], scores[labelled], policy.task, threshold=policy.threshold).get(policy.metric)
+    before = champion_metrics.get(policy.metric)
+    if now is None or before is None:
+        return None
+    sign = -1.0 if policy.lower_is_better else 1.0
+    drop = round(sign * (before - now), 6)
+    rows = int(labelled.sum())
+    return Performance(metric=policy.metric, reference=before, current=now, drop=drop,
+                       threshold=policy.spec.performance_drop, rows=rows,
+                       drifted=drop >= policy.spec.performance_drop and rows >= policy.spec.min_labelled_rows)
+
+
+def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame, threshold: float) -> MultivariateDrift | None:
+    """Multivariate drift: out-of-fold AUC of LightGBM telling reference rows from current rows."""
+    import lightgbm as lgb
+    from sklearn.metrics import roc_auc_score
+
+    cur = current[reference.columns].sample(n=min(len(current), DOMAIN_ROWS), random_state=0)
+    ref = reference.sample(n=min(len(reference), DOMAIN_ROWS), random_state=0)
+    if len(cur) < 50 or len(ref) < 50:
+        return None
+    X = pd.concat([ref, cur], ignore_index=True)
+    for column in X.columns:
+        if not pd.api.types.is_numeric_dtype(X[column]) or isinstance(X[column].dtype, pd.CategoricalDtype):
+            X[column] = X[column].astype("string").astype("category")
+        else:
+            X[column] = X[column].astype("float64")
+    y = np.r_[np.zeros(len(ref)), np.ones(len(cur))]
+    fold = np.random.default_rng(0).integers(0, 2, len(X))
+    scores = np.zeros(len(X))
+    params = {"objective": "binary", "num_leaves": 15, "learning_rate": 0.1, "verbosity": -1,
+              "deterministic": True, "force_row_wise": True, "seed": 0, "min_data_in_leaf": 20}
+    for k in (0, 1):
+        train, test = fold != k, fold == k
+        booster = lgb.train(params, lgb.Dataset(X[train], y[train]), num_boost_round=100)
+        scores[test] = booster.predict(X[test])
+    auc = float(roc_auc_score(y, scores))
+    return MultivariateDrift(test="domain_classifier", auc=round(auc, 6), threshold=threshold, drifted=auc >= threshold,
+                             rows=DomainRows(reference=len(ref), current=len(cur)))
+
+
+# --------------------------------------------------------------------------------- decision
+
+
+def decide(spec: MonitorSpec, *, columns: Sequence[ColumnDrift], dataset_drift: bool,
+           prediction: PredictionDrift | None, performance: Performance | None,
+           multivariate: MultivariateDrift | None, new_rows: int, labelled_rows: int,
+           batches_since_retrain: int) -> Decision:
+    """Retrain or not, with the reasons, from the report's signals and the policy."""
+    if new_rows == 0:
+        return Decision(retrain=False, reasons=["no new data since the last run"], signals=[], policy=spec)
+    if new_rows < spec.min_batch_rows:
+        return Decision(retrain=False, reasons=[f"waiting for more data: {new_rows} new rows < min_batch_rows {spec.min_batch_rows}"],
+                        signals=[], policy=spec)
+    signals: dict[str, str] = {}
+    drifted = [c.name for c in columns if c.drifted]
+    if columns and dataset_drift:
+        signals["dataset_drift"] = (f"{len(drifted)} of {len(columns)} columns drifted "
+                                    f"({len(drifted) / len(columns):.0%} >= {spec.drift_share:.0%}): {', '.join(drifted[:6])}")
+    if prediction and prediction.drifted:
+        signals["prediction_drift"] = f"prediction drift: PSI {prediction.statistic:.3f} >= {prediction.threshold}"
+    if performance and performance.drifted:
+        signals["performance"] = (f"{performance.metric} fell from {performance.reference:.4f} to "
+                                  f"{performance.current:.4f} (drop {performance.drop:.4f} >= {performance.threshold})")
+    if multivariate and multivariate.drifted:
+        signals["multivariate"] = f"a classifier tells reference from current: AUC {multivariate.auc:.3f} >= {multivariate.threshold}"
+    fired = [s for s in spec.retrain_on if s in signals]
+    noted = [signals[s] + " (not a retrain signal in this policy)" for s in signals if s not in spec.retrain_on]
+    if not fired:
+        return Decision(retrain=False, reasons=["no retrain signal fired", *noted], signals=sorted(signals), policy=spec)
+    reasons = [signals[s] for s in fired] + noted
+    if labelled_rows < spec.min_labelled_rows:
+        return Decision(retrain=False, reasons=[*reasons, f"but only {labelled_rows} labelled new rows < min_labelled_rows {spec.min_labelled_rows}: waiting for labels"],
+                        signals=sorted(signals), policy=spec)
+    if batches_since_retrain < spec.cooldown_batches:
+        return Decision(retrain=False, reasons=[*reasons, f"but in cooldown: {batches_since_retrain} batch(es) since the last retrain < cooldown_batches {spec.cooldown_batches}"],
+                        signals=sorted(signals), policy=spec)
+    return Decision(retrain=True, reasons=reasons, signals=sorted(signals), policy=spec)
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _labelled(frame: pd.DataFrame, target: str) -> int:
+    """Rows whose ground truth is known (a batch without the target column has none)."""
+    return int(frame[target].notna().sum()) if target in frame.columns else 0
 
 
 def _finite(value: float | None) -> float | None:
@@ -40,7 +309,7 @@ def severity(result: DriftResult) -> float:
     return round(result.statistic / result.threshold, 6) if result.threshold > 0 else 0.0
 
 
-def histogram(profile: Profile, current: pd.Series) -> dict[str, Any] | None:
+def histogram(profile: Profile, current: pd.Series) -> Histogram | None:
     """Reference and current shares on shared bins, for the report's plots."""
     if isinstance(profile, NumericProfile):
         ref = profile.sorted_values
@@ -60,16 +329,16 @@ def histogram(profile: Profile, current: pd.Series) -> dict[str, Any] | None:
             counts = np.bincount(idx, minlength=HISTOGRAM_BINS)
             return [round(float(c) / values.size, 6) for c in counts]
 
-        return {"edges": [round(float(e), 6) for e in edges], "reference": shares(ref), "current": shares(cur)}
+        return NumericHistogram(edges=[round(float(e), 6) for e in edges], reference=shares(ref), current=shares(cur))
     assert isinstance(profile, CategoricalProfile)
     ref_counts = dict(profile.counts)
     cur_counts = current.dropna().astype(str).value_counts().to_dict()
     categories = sorted(set(ref_counts) | set(cur_counts), key=lambda c: (-ref_counts.get(c, 0), c))
     ref_total = sum(ref_counts.values()) or 1
     cur_total = sum(cur_counts.values()) or 1
-    return {"categories": categories,
-            "reference": [round(ref_counts.get(c, 0) / ref_total, 6) for c in categories],
-            "current": [round(cur_counts.get(c, 0) / cur_total, 6) for c in categories]}
+    return CategoricalHistogram(categories=categories,
+                                reference=[round(ref_counts.get(c, 0) / ref_total, 6) for c in categories],
+                                current=[round(cur_counts.get(c, 0) / cur_total, 6) for c in categories])
 
 
 def _with_override(result: DriftResult, override: ColumnPolicy | None) -> DriftResult:
@@ -81,95 +350,3 @@ def _with_override(result: DriftResult, override: ColumnPolicy | None) -> DriftR
     else:
         drifted = result.statistic >= override.threshold
     return DriftResult(result.test, result.column, result.statistic, result.p_value, override.threshold, drifted, result.details)
-
-
-def column_report(profiles: Mapping[str, Profile], current: pd.DataFrame, columns: list[str],
-                  spec: MonitorSpec) -> list[dict[str, Any]]:
-    plan: dict[str, tuple[str, ...]] = {}
-    deciding: dict[str, str] = {}
-    for column in columns:
-        profile = profiles[column]
-        override = spec.overrides.get(column)
-        test = (override.test if override and override.test else None) or default_test(profile.kind, profile.n - profile.n_missing)
-        deciding[column] = test
-        plan[column] = tuple(dict.fromkeys((test, *INFORMATIVE[profile.kind], "missing_share")))
-    results = run_tests({c: profiles[c] for c in columns}, current, plan)
-    chosen = [_with_override(next(r for r in results[c] if r.test == deciding[c]), spec.overrides.get(c)) for c in columns]
-    if spec.multiple_testing != "none":
-        chosen = adjust_p_values(chosen, "bh" if spec.multiple_testing == "benjamini_hochberg" else "bonferroni")
-    report = []
-    for column, result in zip(columns, chosen):
-        missing = next(r for r in results[column] if r.test == "missing_share")
-        details = dict(result.details)
-        entry = {
-            "name": column,
-            "kind": profiles[column].kind,
-            "test": result.test,
-            "statistic": _finite(result.statistic),
-            "p_value": _finite(result.p_value),
-            "threshold": result.threshold,
-            "drifted": bool(result.drifted or missing.drifted),
-            "severity": max(severity(result), severity(missing)),
-            "missing": {"reference": round(profiles[column].n_missing / max(profiles[column].n, 1), 6),
-                        "current": round(float(current[column].isna().mean()) if column in current and len(current) else 1.0, 6),
-                        "drifted": bool(missing.drifted)},
-            "unseen_categories": list(details.get("unseen_categories", details.get("new_categories", [])))[:20],
-            "other_tests": {r.test: {"statistic": _finite(r.statistic), "p_value": _finite(r.p_value), "drifted": bool(r.drifted)}
-                            for r in results[column] if r.test not in (result.test, "missing_share")},
-            "histogram": histogram(profiles[column], current[column]) if column in current else None,
-        }
-        if result.statistic is None:
-            entry["note"] = str(details.get("reason", "not computed"))
-        report.append(entry)
-    return sorted(report, key=lambda e: (not e["drifted"], -e["severity"], e["name"]))
-
-
-def prediction_report(profiles: Mapping[str, Profile], scores: np.ndarray | None, spec: MonitorSpec) -> dict[str, Any] | None:
-    if scores is None or SCORE_COLUMN not in profiles:
-        return None
-    profile = profiles[SCORE_COLUMN]
-    current = pd.Series(scores, name=SCORE_COLUMN)
-    result = TESTS["psi"](profile, current, threshold=spec.prediction_threshold)
-    return {"test": "psi", "statistic": _finite(result.statistic), "threshold": spec.prediction_threshold,
-            "drifted": bool(result.drifted), "histogram": histogram(profile, current),
-            "reference_mean": _finite(profile.mean),
-            "current_mean": _finite(float(np.mean(scores))) if len(scores) else None}
-
-
-def decide(report: Mapping[str, Any], spec: MonitorSpec, *, new_rows: int, labelled_rows: int,
-           batches_since_retrain: int) -> dict[str, Any]:
-    """Retrain or not, with the reasons, from the report's signals and the policy."""
-    policy = spec.model_dump(mode="json")
-    if new_rows == 0:
-        return {"retrain": False, "reasons": ["no new data since the last run"], "signals": [], "policy": policy}
-    if new_rows < spec.min_batch_rows:
-        return {"retrain": False, "reasons": [f"waiting for more data: {new_rows} new rows < min_batch_rows {spec.min_batch_rows}"],
-                "signals": [], "policy": policy}
-    signals: dict[str, str] = {}
-    columns = report.get("columns", [])
-    drifted = [c["name"] for c in columns if c["drifted"]]
-    if columns and report.get("dataset_drift"):
-        signals["dataset_drift"] = (f"{len(drifted)} of {len(columns)} columns drifted "
-                                    f"({len(drifted) / len(columns):.0%} >= {spec.drift_share:.0%}): {', '.join(drifted[:6])}")
-    prediction = report.get("prediction")
-    if prediction and prediction.get("drifted"):
-        signals["prediction_drift"] = f"prediction drift: PSI {prediction['statistic']:.3f} >= {prediction['threshold']}"
-    performance = report.get("performance")
-    if performance and performance.get("drifted"):
-        signals["performance"] = (f"{performance['metric']} fell from {performance['reference']:.4f} to "
-                                  f"{performance['current']:.4f} (drop {performance['drop']:.4f} >= {performance['threshold']})")
-    multivariate = report.get("multivariate")
-    if multivariate and multivariate.get("drifted"):
-        signals["multivariate"] = f"a classifier tells reference from current: AUC {multivariate['auc']:.3f} >= {multivariate['threshold']}"
-    fired = [s for s in spec.retrain_on if s in signals]
-    noted = [signals[s] + " (not a retrain signal in this policy)" for s in signals if s not in spec.retrain_on]
-    if not fired:
-        return {"retrain": False, "reasons": ["no retrain signal fired", *noted], "signals": sorted(signals), "policy": policy}
-    reasons = [signals[s] for s in fired] + noted
-    if labelled_rows < spec.min_labelled_rows:
-        return {"retrain": False, "reasons": [*reasons, f"but only {labelled_rows} labelled new rows < min_labelled_rows {spec.min_labelled_rows}: waiting for labels"],
-                "signals": sorted(signals), "policy": policy}
-    if batches_since_retrain < spec.cooldown_batches:
-        return {"retrain": False, "reasons": [*reasons, f"but in cooldown: {batches_since_retrain} batch(es) since the last retrain < cooldown_batches {spec.cooldown_batches}"],
-                "signals": sorted(signals), "policy": policy}
-    return {"retrain": True, "reasons": reasons, "signals": sorted(signals), "policy": policy}

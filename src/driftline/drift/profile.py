@@ -18,16 +18,23 @@ reported by the ``missing_share`` drift test instead of being silently dropped.
 
 from __future__ import annotations
 
+from driftline.errors import DriftlineError
+
 import io
 import math
 import os
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from driftline.drift.ecdf import ecdf_distances
+
+if TYPE_CHECKING:
+    from driftline.config.pipeline import PipelineConfig
 
 PROFILE_FORMAT = "driftline.drift-profile"
 PROFILE_VERSION = 1
@@ -39,7 +46,7 @@ ColumnKind = Literal["numeric", "categorical", "binary"]
 COLUMN_KINDS: tuple[str, ...] = ("numeric", "categorical", "binary")
 
 
-class ProfileError(ValueError):
+class ProfileError(DriftlineError, ValueError):
     """A profile is malformed, or its JSON and .npz halves do not belong together."""
 
 
@@ -265,9 +272,6 @@ def _maybe_sketch(
         raise ProfileError(f"max_values must be at least 2, got {max_values}")
     ranks = ((np.arange(max_values) + 0.5) * (ordered.size / max_values)).astype(np.int64)
     sketch = ordered[np.minimum(ranks, ordered.size - 1)]
-    # Imported here: stats depends on this module, and the kernel belongs with the tests.
-    from driftline.drift.stats import ecdf_distances
-
     gap = ecdf_distances(ordered, sketch)
     return sketch, {"ks": gap.ks_statistic, "wasserstein": gap.wasserstein}
 
@@ -428,8 +432,37 @@ def load_profile(
     """Read a profile written by `save_profile` (no pickle: `allow_pickle=False`)."""
     import json
 
-    with open(path_json, encoding="utf-8") as fh:
-        document = json.load(fh)
-    with np.load(path_npz, allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
-    return profiles_from_dict(document, arrays)
+    try:
+        with open(path_json, encoding="utf-8") as fh:
+            document = json.load(fh)
+        with np.load(path_npz, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        return profiles_from_dict(document, arrays)
+    except ProfileError as exc:
+        raise ProfileError(f"{os.fspath(path_json)}: {exc}", hint=_RESTORE_PROFILE) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable JSON or .npz, or the wrong shape
+        raise ProfileError(f"the reference profile {os.fspath(path_json)} (with {os.path.basename(path_npz)}) "
+                           f"cannot be read: {type(exc).__name__}: {exc}", hint=_RESTORE_PROFILE) from None
+
+
+_RESTORE_PROFILE = "registry versions are immutable: restore the version folder from git (`git checkout -- registry/`)"
+
+
+# ------------------------------------------------------------------------ what is monitored
+
+#: Profile kind of each schema dtype a monitor can watch.
+_KIND_OF_DTYPE = {"float": "numeric", "int": "numeric", "binary": "binary", "bool": "binary",
+                  "category": "categorical", "string": "categorical"}
+
+
+def monitored_kinds(cfg: PipelineConfig) -> dict[str, str]:
+    """Drift-profile kind of every input column a monitor can watch (not id, time, target or unique keys).
+
+    The promote stage profiles exactly these columns and the monitor compares exactly these, so
+    the rule lives here, once.
+    """
+    skip = {cfg.dataset.id, cfg.dataset.timestamp, cfg.target}
+    if cfg.label.kind in ("column", "rule"):
+        skip.add(cfg.label.column)
+    return {name: _KIND_OF_DTYPE[col.dtype] for name, col in cfg.schema_.columns.items()
+            if name not in skip and col.dtype in _KIND_OF_DTYPE and not col.unique}

@@ -7,10 +7,6 @@ from dataclasses import asdict, dataclass
 from driftline.config import metrics
 from driftline.config.groups import GateSpec
 
-# Derived from the metrics registry for callers not yet reading it directly (stages/monitor,
-# cli/registry, sweep/objective); new code reads `driftline.config.metrics`.
-PRIMARY = {task: metrics.headline(task) for task in metrics.TASKS}
-LOWER_IS_BETTER = frozenset(m.name for m in metrics.METRICS.values() if m.direction == metrics.LOWER)
 
 
 @dataclass(frozen=True)

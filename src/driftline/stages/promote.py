@@ -15,7 +15,6 @@ import pandas as pd
 
 from driftline.atomic import write_json, write_parquet
 from driftline.stages.context import StageContext, StageError
-from driftline.stages.matrix import encode_target
 
 REFERENCE_SAMPLE_ROWS = 5_000
 # numeric reference columns keep at most this many order statistics (the profile records the
@@ -24,34 +23,11 @@ PROFILE_MAX_VALUES = 10_000
 VERSION_FILES = ("model.txt", "features.json", "model.json", "metrics.json")
 
 
-def monitored_kinds(ctx: StageContext) -> dict[str, str]:
-    """Drift-profile kind of every input column a monitor can watch (not id, time or target)."""
-    cfg = ctx.cfg
-    skip = {cfg.dataset.id, cfg.dataset.timestamp, cfg.target}
-    if cfg.label.kind in ("column", "rule"):
-        skip.add(cfg.label.column)
-    kinds = {"float": "numeric", "int": "numeric", "binary": "binary", "bool": "binary",
-             "category": "categorical", "string": "categorical"}
-    return {name: kinds[col.dtype] for name, col in cfg.schema_.columns.items()
-            if name not in skip and col.dtype in kinds and not col.unique}
-
-
-def score_version(model_path: Path, features_path: Path, meta: dict, rows: pd.DataFrame, ctx: StageContext) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, encoded labels) of one model version on raw held-out rows, through its own fitted features."""
-    from driftline.features.pipeline import FittedFeatures, apply_features
-    from driftline.models.train import load_model, predict_scores
-
-    fitted = FittedFeatures.from_json(json.loads(features_path.read_text(encoding="utf-8")))
-    X = apply_features(rows, fitted)
-    scores = predict_scores(load_model(model_path), X, ctx.cfg.task)
-    return scores, encode_target(rows[ctx.cfg.target], ctx.cfg.task, meta.get("classes"))
-
-
 def write_profile(ctx: StageContext, train: pd.DataFrame, folder: Path) -> list[str]:
     """The reference profile the monitor compares new data with, computed once per version."""
-    from driftline.drift.profile import profile_frame, save_profile
+    from driftline.drift.profile import monitored_kinds, profile_frame, save_profile
 
-    kinds = monitored_kinds(ctx)
+    kinds = monitored_kinds(ctx.cfg)
     frame = train[list(kinds)].copy()
     predictions = pd.read_parquet(ctx.path(ctx.paths.predictions))
     profiles = profile_frame(frame, kinds, max_values=PROFILE_MAX_VALUES)
@@ -101,6 +77,7 @@ def run(ctx: StageContext) -> str:
     from driftline.registry.gate import decide, gate_metric
     from driftline.audit.log import recorder
     from driftline.hashing import fingerprint_files, sha256_file
+    from driftline.registry.score import score_version
     from driftline.registry.store import Registry, fingerprint_config
 
     p, cfg = ctx.paths, ctx.cfg
@@ -110,7 +87,7 @@ def run(ctx: StageContext) -> str:
     test = pd.read_parquet(ctx.path(p.split("test")))
     metric = gate_metric(cfg.gate, cfg.task)
 
-    scores, y = score_version(ctx.path(p.model), ctx.path(p.fitted_features), meta, test, ctx)
+    scores, y = score_version(ctx.path(p.model), ctx.path(p.fitted_features), meta, test, task=cfg.task, target=cfg.target)
     challenger_value = compute_metrics(y, scores, cfg.task, threshold=cfg.model.threshold).get(metric)
     if challenger_value is None:
         raise StageError(f"{ctx.pipeline}.gate.metric: '{metric}' is undefined on the test split (one class only?)")
@@ -135,7 +112,8 @@ def run(ctx: StageContext) -> str:
             return f"model identical to {twin.version}: not registered again; {champion.version} stays champion"
         champ_meta = json.loads(registry.file(champion.version, "model.json").read_text(encoding="utf-8"))
         champ_scores, champ_y = score_version(registry.file(champion.version, "model.txt"),
-                                              registry.file(champion.version, "features.json"), champ_meta, test, ctx)
+                                              registry.file(champion.version, "features.json"), champ_meta, test,
+                                              task=cfg.task, target=cfg.target)
         champion_value = compute_metrics(champ_y, champ_scores, cfg.task, threshold=cfg.model.threshold).get(metric)
     result = decide(float(challenger_value), champion_value, cfg.gate, cfg.task)
     report["gate"] = result.to_json()
