@@ -189,3 +189,48 @@ def test_quarantine_keeps_extra_columns_so_bad_rows_can_be_traced() -> None:
     df = with_bad("age", "-5").assign(note=list("abcdef"))
     outcome = validate_frame(df, schema(extra_columns="drop"))
     assert outcome.quarantine.loc[0, "note"] == "c"
+
+
+# ---------------------------------------------------------------------------------------------
+# Values the type rule refuses instead of mangling (typed columns, as parquet delivers them)
+# ---------------------------------------------------------------------------------------------
+
+INT = "not a valid int (a whole number between -2^53 and 2^53)"
+TIME = "not a valid datetime (ISO 8601 without a time zone, e.g. 2024-05-01T12:30:00)"
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "reason"),
+    [
+        pytest.param("age", [30, 31, 2**60, 33, 34, 35], f"age: {INT}", id="int64-beyond-2^53"),
+        pytest.param("age", [30.0, 31.0, float("inf"), 33.0, 34.0, 35.0], f"age: {INT}", id="infinity-in-int"),
+        pytest.param("applied_at", ["2024-01-01"] * 2 + ["2024-01-01T10:00:00+02:00"] + ["2024-01-01"] * 3,
+                     f"applied_at: {TIME}", id="offset-in-text"),
+        pytest.param("applied_at", pd.to_datetime(["2024-01-01"] * 6).astype("datetime64[us]").tolist()[:2]
+                     + ["9999-12-31"] + pd.to_datetime(["2024-01-01"] * 3).tolist(), f"applied_at: {TIME}",
+                     id="beyond-datetime64-ns"),
+    ],
+)
+def test_values_that_do_not_fit_the_declared_type_are_quarantined_not_mangled(column: str, values: list, reason: str) -> None:
+    df = good_rows().assign(**{column: values})
+    outcome = validate_frame(df, schema())
+    assert outcome.quarantine[REASON].tolist() == [reason]
+    assert outcome.quarantine["application_id"].tolist() == ["app-2"]
+
+
+def test_a_time_zone_aware_column_is_refused_row_by_row_not_a_crash() -> None:
+    df = good_rows().assign(applied_at=pd.date_range("2024-01-01", periods=6, tz="UTC"))
+    outcome = validate_frame(df, schema())
+    assert outcome.valid.empty
+    assert set(outcome.quarantine[REASON]) == {f"applied_at: {TIME}"}
+
+
+def test_every_pandera_check_is_named_for_its_rule_and_carries_its_message() -> None:
+    from driftline.schema.rules import rules_for
+    from driftline.schema.validate import pandera_schema
+
+    rules = rules_for(schema())
+    for name, column in pandera_schema(rules).columns.items():
+        col = rules.columns[name]
+        assert [(c.name, c.error) for c in column.checks] == [(rule, col.message(rule)) for rule in col.rules if rule != "type"]
+        assert column.nullable, "nulls are a rule of the spec (not_null), so pandera never reports one under its own name"

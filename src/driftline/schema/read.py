@@ -26,7 +26,6 @@ import pandas as pd
 
 from driftline.schema.rules import MAX_EXACT_INT
 
-_NULL_TYPES = (type(None),)
 _NUMBERS = frozenset({int, float, type(None)})
 _TEXTS = frozenset({str, type(None)})
 _BOOLS = frozenset({bool, type(None)})
@@ -123,7 +122,8 @@ def _as_kind(floats: np.ndarray, unreadable: np.ndarray, kind: str) -> Read:
 
 
 def _is_null(value: Any) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, (float, np.floating)) and value != value)
+    return (value is None or value is pd.NA or value is pd.NaT or (isinstance(value, (float, np.floating)) and value != value)
+            or (isinstance(value, np.datetime64) and bool(np.isnat(value))))
 
 
 # ----------------------------------------------------------------------------------- booleans
@@ -228,8 +228,7 @@ def _read_typed(values: Any, kind: str) -> Read:
     dtype = values.dtype
     n = len(values)
     none = np.zeros(n, dtype=bool)
-    if kind in ("float", "int", "binary") and (dtype.kind in "iuf" or isinstance(dtype, (pd.Int64Dtype, pd.Float64Dtype))
-                                                or pd.api.types.is_numeric_dtype(dtype) and dtype.kind != "b"):
+    if kind in ("float", "int", "binary") and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         floats = pd.array(values).to_numpy(dtype=np.float64, na_value=np.nan)
         return _as_kind(floats, none, kind)
     if kind == "datetime" and dtype.kind == "M" and getattr(dtype, "tz", None) is None:
