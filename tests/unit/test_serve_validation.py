@@ -157,6 +157,7 @@ def test_record_shapes_are_checked_a_column_at_a_time() -> None:
 TIME = "not a valid datetime (ISO 8601 without a time zone, e.g. 2024-05-01T12:30:00)"
 UNIQUE = SchemaSpec(columns={"code": ColumnSpec(dtype="string", unique=True, nullable=True),
                              "level": ColumnSpec(dtype="category", nullable=True),
+                             "grade": ColumnSpec(dtype="category", isin=[1, 2]),
                              "n": ColumnSpec(dtype="int", unique=True, nullable=True)})
 STRICT = SCHEMA.model_copy(update={"extra_columns": "error"})
 
@@ -165,7 +166,7 @@ def case(id: str, changes: list[dict[str, Any]] | dict[str, Any], *errors: tuple
          schema: SchemaSpec = SCHEMA, drop: tuple[str, ...] = ()) -> Any:
     """Records made from GOOD (one per dict of changes, fields in `drop` left out), and the
     errors both backends must report; none means every record is accepted."""
-    base = GOOD if schema is not UNIQUE else {"code": "a", "level": "x", "n": 1}
+    base = GOOD if schema is not UNIQUE else {"code": "a", "level": "x", "n": 1, "grade": "1"}
     records = [{k: v for k, v in {**base, **c}.items() if k not in drop}
                for c in (changes if isinstance(changes, list) else [changes])]
     return pytest.param(schema, records, list(errors), id=id)
@@ -234,6 +235,8 @@ PARITY = [
          (1, "n", "must be unique (another row has the same value)"),
          (2, "code", "must be unique (another row has the same value)"),
          (2, "n", "must be unique (another row has the same value)"), schema=UNIQUE),
+    case("number-for-a-numeric-level", {"grade": 2}, schema=UNIQUE),
+    case("number-outside-numeric-levels", {"grade": 3}, (0, "grade", "must be one of 1, 2"), schema=UNIQUE),
     case("category-without-declared-levels", [{"level": "y", "code": "p", "n": 1}, {"level": "x", "code": "q", "n": 2},
                                               {"level": None, "code": "r", "n": 3}], schema=UNIQUE),
 ]

@@ -81,8 +81,9 @@ def check_column(col: ColumnRules, items: list[Any], types: set[type] | None = N
             failures.append(("unique", copies))
     if failures:
         return Checked(None, failures)
-    if col.kind == "category":  # levels not declared: those of the values seen, as the validate stage does
-        values = pd.Categorical(values, categories=sorted(set(values[~null])))
+    if col.kind == "category":  # the declared levels, or those of the values seen, as the validate stage does
+        levels = list(col.levels) if col.levels is not None else sorted(set(values[~null]))
+        values = pd.Categorical(values, categories=levels)
     return Checked(values, failures)
 
 
