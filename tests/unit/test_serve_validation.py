@@ -33,7 +33,7 @@ SCHEMA = SchemaSpec(
         "default": ColumnSpec(dtype="binary", nullable=True),
     }
 )
-INT = "not a valid int (a whole number between -2^53 and 2^53)"
+INT = "not a valid int (a whole number within ±2^63)"
 REQUEST = request_schema(SCHEMA, target="default", label_column="default", id_column="application_id")
 GOOD = {"application_id": "A1", "applied_at": "2024-01-01T07:57:41.000", "age": 30, "income": 52000.5,
         "employment": "salaried", "term_months": 36, "credit_score": 700, "note": "hi", "flag": 0, "verified": True}
@@ -206,8 +206,12 @@ PARITY = [
     case("yes-in-bool", {"verified": "yes"}, (0, "verified", "not a valid bool (true or false)")),
     case("two-in-binary", {"flag": 2}, (0, "flag", "must be one of 0, 1")),
     case("huge-int-in-int", {"age": 10**23}, (0, "age", INT)),
-    case("2^53-in-int", {"credit_score": 2**53}, (0, "credit_score", INT)),
-    case("2^53-minus-1-in-int", {"credit_score": 2**53 - 1}, (0, "credit_score", "must be <= 850")),
+    case("2^53-plus-1-in-int", {"credit_score": 2**53 + 1}, (0, "credit_score", "must be <= 850")),
+    case("ints-past-2^53-stay-exact", [{"n": 2**53 + 1}, {"n": 2**53, "code": "b"}, {"n": -(2**63), "code": "c"}],
+         schema=UNIQUE),
+    case("ints-past-2^53-with-a-null", [{"n": 2**62 + 1}, {"n": None, "code": "b"}, {"n": 2**62, "code": "c"}],
+         schema=UNIQUE),
+    case("2^63-in-int", {"age": 2**63}, (0, "age", INT)),
     case("beyond-int64-in-int", {"age": 2**64}, (0, "age", INT)),
     case("huge-int-in-float", {"income": 10**23}),
     case("beyond-any-float-in-float", {"income": 10**400}, (0, "income", "not a valid float")),

@@ -42,31 +42,27 @@ def check_column(col: ColumnRules, items: list[Any], types: set[type] | None = N
         failures.append(("type", read.unreadable))
     numbers = read.numbers
     values = read.values
-    if numbers is not None:
-        null = np.isnan(numbers) if numbers.dtype.kind == "f" else None  # int64: no null
-    else:
-        null = np.asarray(pd.isna(values), dtype=bool)
-    if not col.nullable and null is not None:
+    null = read.null if read.null is not None else np.asarray(pd.isna(values), dtype=bool)
+    if not col.nullable:
         given = null & ~read.unreadable if failures else null
         if given.any():
             failures.append(("not_null", given))
     if numbers is not None:
         # Each range rule is a rule on the smallest or the largest value: two reductions, and a
-        # mask only for a column that breaks one. NaN (null) compares False: never out of range.
-        present = numbers if null is None or not null.any() else numbers[~null]
-        if present.size and (col.ge is not None or col.le is not None):
-            if col.ge is not None and present.min() < col.ge:
-                failures.append(("ge", numbers < col.ge))
-            if col.le is not None and present.max() > col.le:
-                failures.append(("le", numbers > col.le))
+        # mask only for a column that breaks one.
+        some_null = bool(null.any())
+        present = numbers[~null] if some_null else numbers
+        if present.size and col.ge is not None and present.min() < col.ge:
+            failures.append(("ge", (numbers < col.ge) & ~null if some_null else numbers < col.ge))
+        if present.size and col.le is not None and present.max() > col.le:
+            failures.append(("le", (numbers > col.le) & ~null if some_null else numbers > col.le))
         if col.allowed is not None and present.size:
             if len(numbers) < _SMALL:
                 allowed = set(col.allowed)
-                outside = np.fromiter((v == v and v not in allowed for v in numbers.tolist()), dtype=bool, count=len(numbers))
+                outside = np.fromiter((not missing and v not in allowed for v, missing in zip(numbers.tolist(), null.tolist())),
+                                      dtype=bool, count=len(numbers))
             else:
-                outside = ~np.isin(numbers, np.array(col.allowed, dtype=np.float64))
-                if null is not None:
-                    outside = outside & ~null
+                outside = ~np.isin(numbers, np.array(col.allowed)) & ~null
             if outside.any():
                 failures.append(("isin", outside))
     elif col.allowed is not None:
@@ -74,9 +70,7 @@ def check_column(col: ColumnRules, items: list[Any], types: set[type] | None = N
         if outside.any():
             failures.append(("isin", outside))
     if col.unique:
-        copies = np.asarray(pd.Series(values).duplicated(keep=False), dtype=bool)
-        if null is not None:
-            copies = copies & ~null
+        copies = np.asarray(pd.Series(values).duplicated(keep=False), dtype=bool) & ~null
         if copies.any():
             failures.append(("unique", copies))
     if failures:

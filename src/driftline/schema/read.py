@@ -5,8 +5,8 @@ columnar check), so a value is readable on one path exactly when it is on the ot
 kind accepts:
 
 - float: numbers, and text holding a number ("52000.5", as CSV gives it); not true/false.
-- int: the same, when whole and within ±2^53 (what a float64 holds exactly); binary also
-  takes true/false as 1/0. Null-like values (None, NaN, NA) are nulls, not unreadable.
+- int: the same, when whole and within int64 (±2^63), read exactly (never through a float);
+  binary also takes true/false as 1/0. Null-like values (None, NaN, NA) are nulls, not unreadable.
 - bool: true/false, 1/0, and the texts "true"/"false"/"1"/"0" in any case.
 - datetime: ISO 8601 text starting YYYY-MM-DD (a time may follow, with "T" or a space) and no
   time zone; naive datetime objects; within datetime64[ns] (1677-09-22 to 2262-04-11).
@@ -24,9 +24,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from driftline.schema.rules import MAX_EXACT_INT
 
 _NUMBERS = frozenset({int, float, type(None)})
+_INTS = frozenset({int, type(None)})
+_EXACT_IN_FLOAT = 2**53  # every whole number below this is exact in a float64
+_INT64_END = 2**63  # int64 holds -2**63 .. 2**63 - 1; as a float, 2**63 itself is the first value outside
 _TEXTS = frozenset({str, type(None)})
 _BOOLS = frozenset({bool, type(None)})
 _TRUTH: dict[Any, bool] = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}  # 1 == 1.0 == True
@@ -38,7 +40,8 @@ _NS_FIRST_TICK, _NS_LAST_TICK = int(_NS_FIRST.astype(np.int64)), int(_NS_LAST.as
 class Read(NamedTuple):
     values: Any  # numpy array or pandas extension array, in the column's dtype; unreadable values are nulls
     unreadable: np.ndarray  # bool, one per value
-    numbers: np.ndarray | None = None  # number kinds: the values as float64 (NaN: null or unreadable), or int64 (no null)
+    numbers: np.ndarray | None = None  # number kinds: float64 (float) or int64 (int, binary) values, for the rules
+    null: np.ndarray | None = None  # number kinds: where `values` is null (given as null, or unreadable)
 
 
 def read_column(values: Any, kind: str, types: frozenset[type] | set[type] | None = None) -> Read:
@@ -64,32 +67,47 @@ def read_column(values: Any, kind: str, types: frozenset[type] | set[type] | Non
 
 
 def _read_numbers(items: list[Any], kind: str, types: Any) -> Read:
-    if kind != "float" and types == {int}:  # whole numbers, no null: the usual JSON for an int column
-        try:
-            ints = np.fromiter(items, dtype=np.int64, count=len(items))
-        except OverflowError:
-            ints = None
-        if ints is not None and (not len(ints) or (-MAX_EXACT_INT < ints.min() and ints.max() < MAX_EXACT_INT)):
-            none = np.zeros(len(ints), dtype=bool)
-            return Read(pd.arrays.IntegerArray(ints, none), none, ints)
-    if types <= _NUMBERS:
+    n = len(items)
+    if kind == "float" and types <= _NUMBERS:
         try:
             floats = np.array(items, dtype=np.float64)  # None -> NaN: a null
-        except OverflowError:  # an int beyond any float
+        except OverflowError:  # an int beyond any float: value by value below
             floats = None
         if floats is not None:
-            return _as_kind(floats, np.zeros(len(items), dtype=bool), kind)
-    floats = np.full(len(items), np.nan)
-    unreadable = np.zeros(len(items), dtype=bool)
+            null = np.isnan(floats)
+            return Read(floats, np.zeros(n, dtype=bool), floats, null)
+    if kind != "float" and types <= _INTS:  # the usual JSON for an int column: read exactly
+        ints = None
+        try:
+            if type(None) in types:
+                # Through float64 (None -> NaN), which is exact below 2**53; anything larger is read
+                # value by value below.
+                floats = np.array(items, dtype=np.float64)
+                null = np.isnan(floats)
+                if not (np.abs(floats) >= _EXACT_IN_FLOAT).any():
+                    ints = np.where(null, 0, floats).astype(np.int64)
+            else:
+                null = np.zeros(n, dtype=bool)
+                ints = np.fromiter(items, dtype=np.int64, count=n)
+        except OverflowError:  # beyond int64, or any float: value by value below
+            ints = None
+        if ints is not None:
+            return Read(pd.arrays.IntegerArray(ints, null), np.zeros(n, dtype=bool), ints, null)
+    # Anything else, value by value: numbers exactly, text through pandas' parser.
+    floats = np.full(n, np.nan)
+    exact: dict[int, int] = {}  # ints for an int column, kept out of the float copy
+    unreadable = np.zeros(n, dtype=bool)
     texts: list[int] = []
     for i, v in enumerate(items):
         if _is_null(v):
             continue
         if isinstance(v, (bool, np.bool_)):
             if kind == "binary":
-                floats[i] = float(v)
+                exact[i] = int(v)
             else:
-                unreadable[i] = True  # true/false is not a number, except for a 0/1 column
+                unreadable[i] = True  # true/false is not a number, except in a 0/1 column
+        elif isinstance(v, (int, np.integer)) and kind != "float":
+            exact[i] = int(v)
         elif isinstance(v, (int, float, np.integer, np.floating)):
             try:
                 floats[i] = float(v)
@@ -100,25 +118,30 @@ def _read_numbers(items: list[Any], kind: str, types: Any) -> Read:
         else:
             unreadable[i] = True
     if texts:
-        parsed = pd.to_numeric(pd.Series([items[i] for i in texts], dtype=object), errors="coerce").to_numpy(np.float64)
-        floats[texts] = parsed
-        unreadable[texts] = np.isnan(parsed)  # "nan" or "" is text that says nothing: unreadable, not null
-    return _as_kind(floats, unreadable, kind)
-
-
-def _as_kind(floats: np.ndarray, unreadable: np.ndarray, kind: str) -> Read:
-    """float64 values (NaN: null or unreadable) in `kind`'s dtype: float64, or Int64 for whole numbers."""
+        parsed = pd.to_numeric(pd.Series([items[i] for i in texts], dtype=object), errors="coerce")
+        if kind != "float" and parsed.dtype.kind in "iu":  # whole numbers in text: exact
+            exact.update(zip(texts, parsed.tolist()))
+        else:
+            floats[texts] = parsed.to_numpy(np.float64)
+            unreadable[texts] = np.isnan(floats[texts])  # "nan" or "" says nothing: unreadable, not null
     if kind == "float":
-        return Read(floats, unreadable, floats)
-    null = np.isnan(floats)
+        return Read(floats, unreadable, floats, np.isnan(floats))
+    return _as_ints(floats, exact, unreadable)
+
+
+def _as_ints(floats: np.ndarray, exact: dict[int, int], unreadable: np.ndarray) -> Read:
+    """Int64 from whole floats within int64 and from exact ints within int64; the rest unreadable."""
     with np.errstate(invalid="ignore"):
-        bad = ~null & ~((np.floor(floats) == floats) & (np.abs(floats) < MAX_EXACT_INT))
-    if bad.any():
-        unreadable = unreadable | bad
-        null = null | bad
-        floats = np.where(bad, np.nan, floats)
-    ints = np.where(null, 0, floats).astype(np.int64) if null.any() else floats.astype(np.int64)
-    return Read(pd.arrays.IntegerArray(ints, null), unreadable, floats)
+        whole = (np.floor(floats) == floats) & (np.abs(floats) < _INT64_END)
+    unreadable = unreadable | (~np.isnan(floats) & ~whole)
+    ints = np.where(whole, floats, 0).astype(np.int64)
+    null = ~whole
+    for i, v in exact.items():
+        if -_INT64_END <= v < _INT64_END:
+            ints[i], null[i] = v, False
+        else:
+            unreadable[i] = True
+    return Read(pd.arrays.IntegerArray(ints, null), unreadable, ints, null)
 
 
 def _is_null(value: Any) -> bool:
@@ -229,8 +252,16 @@ def _read_typed(values: Any, kind: str) -> Read:
     n = len(values)
     none = np.zeros(n, dtype=bool)
     if kind in ("float", "int", "binary") and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        floats = pd.array(values).to_numpy(dtype=np.float64, na_value=np.nan)
-        return _as_kind(floats, none, kind)
+        array = pd.array(values)
+        if kind == "float":
+            floats = array.to_numpy(dtype=np.float64, na_value=np.nan)
+            return Read(floats, none, floats, np.isnan(floats))
+        if pd.api.types.is_signed_integer_dtype(dtype):  # exact, no float in between
+            null = np.asarray(array.isna(), dtype=bool)
+            ints = array.to_numpy(dtype=np.int64, na_value=0)
+            return Read(pd.arrays.IntegerArray(ints, null), none, ints, null)
+        if not pd.api.types.is_unsigned_integer_dtype(dtype):
+            return _as_ints(array.to_numpy(dtype=np.float64, na_value=np.nan), {}, none)
     if kind == "datetime" and dtype.kind == "M" and getattr(dtype, "tz", None) is None:
         times = np.asarray(values).astype("datetime64[us]")
         inside = np.isnat(times) | ((times >= _NS_FIRST) & (times <= _NS_LAST))

@@ -22,16 +22,13 @@ from driftline.config.groups import SchemaSpec
 RuleName = Literal["type", "not_null", "ge", "le", "isin", "unique"]
 RULE_ORDER: tuple[RuleName, ...] = ("type", "not_null", "ge", "le", "isin", "unique")
 NUMBER_KINDS = ("float", "int", "binary")
-# Whole numbers beyond 2**53 do not survive a float64 (LightGBM's input type): 2**53 + 1 reads as
-# 2**53. An int column holds only the whole numbers a double represents exactly.
-MAX_EXACT_INT = 2**53
 
 REQUIRED = "field required"
 UNEXPECTED = "unexpected field (the schema does not allow extra fields: its extra_columns is error)"
 NOT_A_SINGLE_VALUE = "must be a single value, not an object or array"
 
 _TYPE_HINTS = {
-    "int": " (a whole number between -2^53 and 2^53)",
+    "int": " (a whole number within ±2^63)",
     "binary": " (0 or 1)",
     "bool": " (true or false)",
     "datetime": " (ISO 8601 without a time zone, e.g. 2024-05-01T12:30:00)",
