@@ -47,10 +47,9 @@ class Read(NamedTuple):
 def read_column(values: Any, kind: str, types: frozenset[type] | set[type] | None = None) -> Read:
     """`values` (a list, numpy array or Series) read as `kind`. `types`: the set of the values'
     Python types, when the caller knows it (only for lists)."""
-    if isinstance(values, pd.Series):
-        values = values.array
-    if not isinstance(values, list) and getattr(values, "dtype", np.dtype(object)) != np.dtype(object):
-        return _read_typed(values, kind)
+    dtype = getattr(values, "dtype", None)
+    if dtype is not None and dtype != object:  # a typed column: numbers stay numbers
+        return _read_typed(values.array if isinstance(values, pd.Series) else values, kind)
     items = values if isinstance(values, list) else list(values)
     if types is None:
         types = set(map(type, items))
