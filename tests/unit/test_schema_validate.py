@@ -88,7 +88,7 @@ def test_duplicates_in_a_unique_column_quarantine_every_copy() -> None:
     df.loc[4, "application_id"] = "app-1"
     outcome = validate_frame(df, schema())
     assert outcome.quarantine["application_id"].tolist() == ["app-1", "app-1"]
-    assert outcome.quarantine[REASON].tolist() == ["application_id: must be unique (another row has the same value)"] * 2
+    assert outcome.quarantine[REASON].tolist() == ["application_id: must be unique (the same value appears more than once)"] * 2
     assert "app-1" not in set(outcome.valid["application_id"])
 
 

@@ -72,7 +72,7 @@ class ColumnRules:
         if rule == "isin":
             return "must be one of " + ", ".join(str(v) for v in self.allowed or ())
         if rule == "unique":
-            return "must be unique (another row has the same value)"
+            return "must be unique (the same value appears more than once)"
         raise ValueError(f"unknown rule {rule!r}")
 
 
