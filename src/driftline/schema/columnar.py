@@ -62,7 +62,7 @@ def check_column(col: ColumnRules, items: list[Any], types: set[type] | None = N
                 outside = np.fromiter((not missing and v not in allowed for v, missing in zip(numbers.tolist(), null.tolist())),
                                       dtype=bool, count=len(numbers))
             else:
-                outside = ~np.isin(numbers, np.array(col.allowed)) & ~null
+                outside = ~np.isin(numbers, _as_array(col.allowed)) & ~null
             if outside.any():
                 failures.append(("isin", outside))
     elif col.allowed is not None:
@@ -98,6 +98,11 @@ def _declared_category(col: ColumnRules, items: list[Any]) -> Checked:
         return Checked(None, failures)
     # validate=False: the codes are the levels' own positions (or -1, null), nothing to check.
     return Checked(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), failures)
+
+
+@functools.lru_cache(maxsize=64)
+def _as_array(allowed: tuple[object, ...]) -> np.ndarray:
+    return np.array(allowed)
 
 
 @functools.lru_cache(maxsize=64)

@@ -41,7 +41,7 @@ class Read(NamedTuple):
     values: Any  # numpy array or pandas extension array, in the column's dtype; unreadable values are nulls
     unreadable: np.ndarray  # bool, one per value
     numbers: np.ndarray | None = None  # number kinds: float64 (float) or int64 (int, binary) values, for the rules
-    null: np.ndarray | None = None  # number kinds: where `values` is null (given as null, or unreadable)
+    null: np.ndarray | None = None  # where `values` is null (given as null, or unreadable), when known cheaply
 
 
 def read_column(values: Any, kind: str, types: frozenset[type] | set[type] | None = None) -> Read:
@@ -183,8 +183,9 @@ def _read_times(items: list[Any], types: Any) -> Read:
         if times is not None:
             inside = _inside(times)
             if inside is None:
-                return Read(times.astype("datetime64[ns]"), np.zeros(n, dtype=bool))
-            return Read(np.where(inside, times, np.datetime64("NaT")).astype("datetime64[ns]"), ~inside)
+                none = np.zeros(n, dtype=bool)
+                return Read(times.astype("datetime64[ns]"), none, None, none)
+            return Read(np.where(inside, times, np.datetime64("NaT")).astype("datetime64[ns]"), ~inside, None, ~inside)
     # Value by value only when the column holds something else, or a text the batch parse refused.
     times = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
     unreadable = np.zeros(n, dtype=bool)
