@@ -15,6 +15,8 @@ default) and once with `--workers 2` (one per core) — and measures each with h
   process and one client, the log at synchronous=NORMAL, to show what an fsync per commit costs;
 - the same work in this process without HTTP or the log (check_records + score_frame), and the
   bare booster on a prebuilt matrix — the ratios show what the endpoint costs on top;
+- request validation alone, for 1 and 1,000 records: the endpoint's columnar check of the schema
+  rules against the validate stage's pandera backend on the same records (the naive baseline);
 - the model's input matrix (`driftline.features.model_matrix`, what training and the server
   share), and the same as a pandas frame (`apply_features`, the DataFrame adapter) for scale;
 - reason codes separately (LightGBM pred_contrib per row, in-process, on the model matrix).
@@ -194,12 +196,16 @@ def timed(fn, repeat: int) -> list[float]:
 
 def in_process(root: Path, records: list[dict]) -> dict:
     """The same work without HTTP and without the log, and the bare booster, in this process."""
+    import pandas as pd
+
     from driftline.features.pipeline import apply_features
+    from driftline.schema.validate import validate_frame
     from driftline.serve.bundle import load_bundle
     from driftline.serve.scoring import explain_matrix, model_matrix, score_frame
     from driftline.serve.validation import check_records
 
     bundle = load_bundle(root, "credit")
+    rules = bundle.request_schema.rules
     one = records[:1]
     thousand = [records[i % len(records)] for i in range(1000)]
 
@@ -220,6 +226,10 @@ def in_process(root: Path, records: list[dict]) -> dict:
     }
     full_1 = {explain: percentiles(timed(lambda explain=explain: pipeline(one, explain), 300)) for explain in ("none", "declined", "all")}
     full_1k = timed(lambda: pipeline(thousand, "none"), 20)
+    validate_1k = timed(lambda: check_records(thousand, bundle.request_schema), 20)
+    as_frame = {n: pd.DataFrame({name: pd.Series([r[name] for r in rows], dtype=object) for name in rules.columns})
+                for n, rows in (("1", one), ("1000", thousand))}
+    pandera = {n: percentiles(timed(lambda frame=frame: validate_frame(frame, rules), 20)) for n, frame in as_frame.items()}
     bare_1k = timed(lambda: bundle.booster.predict(A1k), 20)
     matrix_1k = timed(lambda: model_matrix(bundle, frame1k), 20)
     pandas_1k = timed(lambda: apply_features(frame1k, bundle.fitted), 20)
@@ -230,6 +240,8 @@ def in_process(root: Path, records: list[dict]) -> dict:
         "single_record_pipeline": full_1["none"],
         "single_record_pipeline_by_explain": full_1,
         "batch_1000_pipeline_records_per_s": round(1000 / statistics.median(full_1k)),
+        "batch_1000_validate_ms": round(statistics.median(validate_1k) * 1e3, 3),
+        "validate_pandera_backend": pandera,
         "batch_1000_bare_booster_records_per_s": round(1000 / statistics.median(bare_1k)),
         "batch_1000_model_matrix_ms": round(statistics.median(matrix_1k) * 1e3, 3),
         "batch_1000_apply_features_pandas_adapter_ms": round(statistics.median(pandas_1k) * 1e3, 3),
@@ -303,6 +315,10 @@ def main() -> None:
             "pandas_adapter_over_model_matrix_single": round(direct["single_record_steps"]["apply_features_pandas_adapter"]["p50_ms"]
                                                              / direct["single_record_steps"]["model_matrix"]["p50_ms"], 1),
             "batch_in_process_over_http": round(direct["batch_1000_pipeline_records_per_s"] / batch["one_process"]["clients_1"]["records_per_s"], 2),
+            "validate_pandera_over_columnar_single": round(direct["validate_pandera_backend"]["1"]["p50_ms"]
+                                                            / direct["single_record_steps"]["validate"]["p50_ms"], 1),
+            "validate_pandera_over_columnar_batch_1000": round(direct["validate_pandera_backend"]["1000"]["p50_ms"]
+                                                               / direct["batch_1000_validate_ms"], 1),
             "reason_codes_over_booster_predict_single": round(direct["single_record_steps"]["reason_codes"]["p50_ms"]
                                                               / direct["single_record_steps"]["booster_predict"]["p50_ms"], 1),
         },

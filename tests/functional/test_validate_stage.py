@@ -85,9 +85,9 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_rest_validated(csv_projec
     assert len(quarantine) == len(bad_ids)
     reasons = dict(zip(quarantine["application_id"], quarantine["_reasons"]))
     for i in BAD_AGE:
-        assert reasons[df.loc[i, "application_id"]] == "age: greater_than_or_equal_to(18.0)"
+        assert reasons[df.loc[i, "application_id"]] == "age: must be >= 18"
     for i in BAD_SCORE:
-        assert reasons[df.loc[i, "application_id"]] == "credit_score: not a valid int"
+        assert reasons[df.loc[i, "application_id"]] == "credit_score: not a valid int (a whole number within ±2^63)"
 
     validated = pd.read_parquet(root / "data/credit/validated.parquet")
     assert set(validated["application_id"]) == set(df["application_id"]) - bad_ids
@@ -101,7 +101,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_rest_validated(csv_projec
     assert report["quarantined_rows"] == 13
     assert report["bad_share"] == pytest.approx(13 / ROWS)
     assert report["max_bad_share"] == 0.05
-    assert report["failures"] == {"age: greater_than_or_equal_to(18.0)": 10, "credit_score: not a valid int": 3}
+    assert report["failures"] == {"age: must be >= 18": 10, "credit_score: not a valid int (a whole number within ±2^63)": 3}
 
 
 def test_too_many_bad_rows_fail_the_stage_and_write_no_validated_data(fresh: Path) -> None:

@@ -47,16 +47,16 @@ def with_bad(column: str, value: object, row: int = 2) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 BAD_VALUES = [
-    pytest.param("age", "-5", "age: greater_than_or_equal_to", id="below-minimum"),
-    pytest.param("age", "101", "age: less_than_or_equal_to", id="above-maximum"),
-    pytest.param("income", -1.0, "income: greater_than_or_equal_to", id="negative-float"),
-    pytest.param("employment", "pirate", "employment: isin", id="category-not-allowed"),
-    pytest.param("age", "abc", "age: not a valid int", id="text-in-int-column"),
+    pytest.param("age", "-5", "age: must be >= 18", id="below-minimum"),
+    pytest.param("age", "101", "age: must be <= 100", id="above-maximum"),
+    pytest.param("income", -1.0, "income: must be >= 0", id="negative-float"),
+    pytest.param("employment", "pirate", "employment: must be one of salaried, retired, student", id="category-not-allowed"),
+    pytest.param("age", "abc", "age: not a valid int (a whole number within ±2^63)", id="text-in-int-column"),
     pytest.param("income", "lots", "income: not a valid float", id="text-in-float-column"),
-    pytest.param("age", "30.5", "age: not a valid int", id="fraction-in-int-column"),
-    pytest.param("age", None, "age: not_nullable", id="null-in-non-nullable"),
-    pytest.param("applied_at", "not a date", "applied_at: not a valid datetime", id="unparseable-datetime"),
-    pytest.param("default", 2, "default: isin", id="binary-not-0-or-1"),
+    pytest.param("age", "30.5", "age: not a valid int (a whole number within ±2^63)", id="fraction-in-int-column"),
+    pytest.param("age", None, "age: must not be null", id="null-in-non-nullable"),
+    pytest.param("applied_at", "not a date", "applied_at: not a valid datetime (ISO 8601 without a time zone, e.g. 2024-05-01T12:30:00)", id="unparseable-datetime"),
+    pytest.param("default", 2, "default: must be one of 0, 1", id="binary-not-0-or-1"),
 ]
 
 
@@ -67,7 +67,7 @@ def test_bad_value_quarantines_its_row_with_a_reason(column: str, value: object,
     assert len(outcome.quarantine) == 1
     bad = outcome.quarantine.iloc[0]
     assert bad["application_id"] == "app-2"
-    assert bad[REASON].startswith(reason), bad[REASON]
+    assert bad[REASON] == reason
     # the quarantined row shows the value as it arrived, so a person can see what was wrong
     if value is None:
         assert pd.isna(bad[column])
@@ -79,8 +79,8 @@ def test_bad_value_quarantines_its_row_with_a_reason(column: str, value: object,
 
 def test_value_that_cannot_be_read_gets_one_reason_not_a_second_null_complaint() -> None:
     outcome = validate_frame(with_bad("age", "abc"), schema())
-    assert outcome.quarantine[REASON].tolist() == ["age: not a valid int"]
-    assert outcome.failures == {"age: not a valid int": 1}
+    assert outcome.quarantine[REASON].tolist() == ["age: not a valid int (a whole number within ±2^63)"]
+    assert outcome.failures == {"age: not a valid int (a whole number within ±2^63)": 1}
 
 
 def test_duplicates_in_a_unique_column_quarantine_every_copy() -> None:
@@ -88,7 +88,7 @@ def test_duplicates_in_a_unique_column_quarantine_every_copy() -> None:
     df.loc[4, "application_id"] = "app-1"
     outcome = validate_frame(df, schema())
     assert outcome.quarantine["application_id"].tolist() == ["app-1", "app-1"]
-    assert all("application_id: field_uniqueness" in r for r in outcome.quarantine[REASON])
+    assert outcome.quarantine[REASON].tolist() == ["application_id: must be unique (the same value appears more than once)"] * 2
     assert "app-1" not in set(outcome.valid["application_id"])
 
 
@@ -105,7 +105,7 @@ def test_every_reason_of_a_row_is_listed() -> None:
     df.loc[2, "employment"] = "pirate"
     outcome = validate_frame(df, schema())
     reasons = outcome.quarantine.loc[0, REASON]
-    assert "age: greater_than_or_equal_to" in reasons and "employment: isin" in reasons
+    assert reasons == "age: must be >= 18; employment: must be one of salaried, retired, student"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,9 +144,8 @@ def test_no_row_is_lost_and_bad_share_counts_quarantined_rows() -> None:
     assert sorted(outcome.quarantine["application_id"]) == sorted(f"app-{i}" for i in (3, 7, 11, 15))
     assert outcome.bad_share == pytest.approx(4 / 20)
     # failures count rows per check; row 7 counts once under each of its two checks
-    assert outcome.failures["age: greater_than_or_equal_to(18.0)"] == 2
-    assert outcome.failures["age: not a valid int"] == 1
-    assert sum(v for k, v in outcome.failures.items() if k.startswith("employment: isin")) == 2
+    assert outcome.failures == {"age: not a valid int (a whole number within ±2^63)": 1, "age: must be >= 18": 2,
+                                "employment: must be one of salaried, retired, student": 2}
 
 
 def test_clean_frame_has_zero_bad_share() -> None:
@@ -190,3 +189,58 @@ def test_quarantine_keeps_extra_columns_so_bad_rows_can_be_traced() -> None:
     df = with_bad("age", "-5").assign(note=list("abcdef"))
     outcome = validate_frame(df, schema(extra_columns="drop"))
     assert outcome.quarantine.loc[0, "note"] == "c"
+
+
+# ---------------------------------------------------------------------------------------------
+# Values the type rule refuses instead of mangling (typed columns, as parquet delivers them)
+# ---------------------------------------------------------------------------------------------
+
+INT = "not a valid int (a whole number within ±2^63)"
+TIME = "not a valid datetime (ISO 8601 without a time zone, e.g. 2024-05-01T12:30:00)"
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "reason"),
+    [
+        pytest.param("age", pd.array([30, 31, 2**63, 33, 34, 35], dtype="uint64"), f"age: {INT}", id="uint64-beyond-int64"),
+        pytest.param("age", [30.0, 31.0, float("inf"), 33.0, 34.0, 35.0], f"age: {INT}", id="infinity-in-int"),
+        pytest.param("applied_at", ["2024-01-01"] * 2 + ["2024-01-01T10:00:00+02:00"] + ["2024-01-01"] * 3,
+                     f"applied_at: {TIME}", id="offset-in-text"),
+        pytest.param("applied_at", pd.to_datetime(["2024-01-01"] * 6).astype("datetime64[us]").tolist()[:2]
+                     + ["9999-12-31"] + pd.to_datetime(["2024-01-01"] * 3).tolist(), f"applied_at: {TIME}",
+                     id="beyond-datetime64-ns"),
+    ],
+)
+def test_values_that_do_not_fit_the_declared_type_are_quarantined_not_mangled(column: str, values: list, reason: str) -> None:
+    df = good_rows().assign(**{column: values})
+    outcome = validate_frame(df, schema())
+    assert outcome.quarantine[REASON].tolist() == [reason]
+    assert outcome.quarantine["application_id"].tolist() == ["app-2"]
+
+
+def test_a_time_zone_aware_column_is_refused_row_by_row_not_a_crash() -> None:
+    df = good_rows().assign(applied_at=pd.date_range("2024-01-01", periods=6, tz="UTC"))
+    outcome = validate_frame(df, schema())
+    assert outcome.valid.empty
+    assert set(outcome.quarantine[REASON]) == {f"applied_at: {TIME}"}
+
+
+def test_every_pandera_check_is_named_for_its_rule_and_carries_its_message() -> None:
+    from driftline.schema.rules import rules_for
+    from driftline.schema.validate import pandera_schema
+
+    rules = rules_for(schema())
+    for name, column in pandera_schema(rules).columns.items():
+        col = rules.columns[name]
+        assert [(c.name, c.error) for c in column.checks] == [(rule, col.message(rule)) for rule in col.rules if rule != "type"]
+        assert column.nullable, "nulls are a rule of the spec (not_null), so pandera never reports one under its own name"
+
+
+def test_whole_numbers_past_2_to_the_53_are_kept_exactly() -> None:
+    spec = SchemaSpec.model_validate({"columns": {"id": {"dtype": "int", "unique": True}}})
+    ids = [2**53, 2**53 + 1, 2**62 + 1]  # through a float64 the first two would collide
+    outcome = validate_frame(pd.DataFrame({"id": ids}), spec)
+    assert outcome.quarantine.empty
+    assert outcome.valid["id"].tolist() == ids
+    outcome = validate_frame(pd.DataFrame({"id": pd.Series([str(v) for v in ids], dtype=object)}), spec)
+    assert outcome.valid["id"].tolist() == ids

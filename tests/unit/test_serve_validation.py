@@ -1,21 +1,22 @@
-"""Request validation: the fast path accepts exactly what validate_frame accepts and builds the same frame."""
+"""Request validation: the endpoint's columnar check gives the validate stage's verdicts and messages.
+
+`PARITY` is one table of cases, each run through both backends of the schema's rules — pandera
+(the validate stage's `validate_frame`) and numpy (the endpoint's `check_records`) — asserting the
+same accepted records, the same frame, and the same (record, field, message) errors.
+"""
 
 from __future__ import annotations
+
+import math
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from driftline.config.groups import ColumnSpec, SchemaSpec
-from driftline.schema.validate import validate_frame
-from driftline.serve.bundle import request_schema
-from driftline.serve.validation import (
-    UNSURE,
-    _column,
-    _column_vectorised,
-    _shapes_ok,
-    check_records,
-    fast_records,
-)
+from driftline.schema.validate import REASON, SchemaViolation, validate_frame
+from driftline.serve.bundle import RequestSchema, request_schema
+from driftline.serve.validation import _shapes_ok, check_records
 
 SCHEMA = SchemaSpec(
     columns={
@@ -32,6 +33,7 @@ SCHEMA = SchemaSpec(
         "default": ColumnSpec(dtype="binary", nullable=True),
     }
 )
+INT = "not a valid int (a whole number within ±2^63)"
 REQUEST = request_schema(SCHEMA, target="default", label_column="default", id_column="application_id")
 GOOD = {"application_id": "A1", "applied_at": "2024-01-01T07:57:41.000", "age": 30, "income": 52000.5,
         "employment": "salaried", "term_months": 36, "credit_score": 700, "note": "hi", "flag": 0, "verified": True}
@@ -61,11 +63,8 @@ def test_the_request_schema_leaves_out_target_and_id() -> None:
         pytest.param([{"applied_at": "2024-01-01 07:57"}, {"applied_at": "2024-11-21 17:05"}], id="other-time-layout"),
     ],
 )
-def test_fast_path_builds_the_same_frame_as_validate_frame(changes: list[dict]) -> None:
+def test_the_endpoint_builds_the_same_frame_as_validate_frame(changes: list[dict]) -> None:
     records = [{**GOOD, **c} for c in changes]
-    fast = fast_records(records, REQUEST.spec)
-    assert fast is not None
-    pd.testing.assert_frame_equal(fast, reference(records))
     frame, errors = check_records(records, REQUEST)
     assert not errors
     pd.testing.assert_frame_equal(frame, reference(records))
@@ -80,9 +79,8 @@ def test_fast_path_builds_the_same_frame_as_validate_frame(changes: list[dict]) 
         pytest.param({"verified": "true"}, id="bool-as-text"),
     ],
 )
-def test_forms_the_fast_path_leaves_to_validate_frame_are_still_accepted(change: dict) -> None:
+def test_forms_a_csv_or_a_lenient_client_sends_are_accepted(change: dict) -> None:
     records = [{**GOOD, **change}]
-    assert fast_records(records, REQUEST.spec) is None
     frame, errors = check_records(records, REQUEST)
     assert not errors
     pd.testing.assert_frame_equal(frame, reference(records))
@@ -92,7 +90,7 @@ def test_forms_the_fast_path_leaves_to_validate_frame_are_still_accepted(change:
     ("change", "field", "message"),
     [
         pytest.param({"age": 17}, "age", "must be >= 18", id="too-young"),
-        pytest.param({"age": 30.5}, "age", "not a valid int (a whole number)", id="not-whole"),
+        pytest.param({"age": 30.5}, "age", INT, id="not-whole"),
         pytest.param({"credit_score": 851}, "credit_score", "must be <= 850", id="too-high"),
         pytest.param({"income": "lots"}, "income", "not a valid float", id="not-a-number"),
         pytest.param({"employment": "astronaut"}, "employment", "must be one of salaried, retired", id="not-allowed"),
@@ -128,139 +126,7 @@ def test_extra_fields_follow_the_schema_policy() -> None:
     assert [(e.record, e.field) for e in errors] == [(0, "favourite_colour")]
 
 
-def test_times_written_in_different_layouts_get_the_validate_stage_verdict() -> None:
-    records = [GOOD, {**GOOD, "applied_at": "2024-01-02"}]
-    assert fast_records(records, REQUEST.spec) is None
-    frame = pd.DataFrame({name: [r[name] for r in records] for name in REQUEST.columns})
-    outcome = validate_frame(frame, REQUEST.spec)
-    served, errors = check_records(records, REQUEST)
-    if len(outcome.quarantine):
-        assert served is None and {e.record for e in errors} == {1}
-    else:
-        pd.testing.assert_frame_equal(served, outcome.valid)
-
-
-# ----------------------------------------------------------------------------- the columnar checks
-
-COLUMN_CASES = [
-    ("age", [30, 18, 100, 45.0]),
-    ("age", [30, 17]),
-    ("age", [30, 101]),
-    ("age", [30, None]),
-    ("age", [30, 30.5]),
-    ("age", [30, float("inf")]),
-    ("age", [30, float("nan")]),
-    ("age", [30, 2**60]),
-    ("age", [30, True]),
-    ("age", [30, 2**53]),
-    ("age", [30, 2**63]),
-    ("income", [1.5, None, float("nan"), 0, 3]),
-    ("income", [1.5, -0.1]),
-    ("income", [1.5, float("inf")]),
-    ("income", [1.5, 2**53 + 1]),
-    ("income", [1.5, 10**400]),
-    ("income", [None, None]),
-    ("term_months", [36, 60, 36.0]),
-    ("term_months", [36, 48]),
-    ("credit_score", [None, 300, 850]),
-    ("credit_score", [299, 850]),
-    ("credit_score", [None, None]),
-    ("flag", [0, 1, 1.0]),
-    ("flag", [0, 2]),
-    ("flag", [0, None]),
-    ("flag", [0, -1]),
-    ("flag", [1.0, 2.0]),
-    ("verified", [True, None, False]),
-    ("employment", ["salaried", "retired", "salaried"]),
-    ("employment", ["salaried", "astronaut"]),
-    ("employment", ["salaried", None]),
-    ("employment", ["salaried", 1]),
-    ("note", ["a", None, "b"]),
-    ("note", ["a", 1]),
-    ("applied_at", ["2024-01-01T07:57:41.000", "2024-12-31T23:59:59.999"]),
-    ("applied_at", ["2024-01-01", "2025-02-28"]),
-    ("applied_at", ["2024-01-01 07:57", "2024-11-21 17:05"]),
-    ("applied_at", ["2024-01-01T07:57:41.123456", "2024-01-01T07:57:41.000001"]),
-    ("applied_at", ["2024-01-01T07:57:41", "2024-01-01T07:57:4"]),
-    ("applied_at", ["2024-01-01T07:57:41", "2024-01-01T07:57:41Z"]),
-    ("applied_at", ["2024-02-30T00:00:00", "2024-01-01T00:00:00"]),
-    ("applied_at", ["2024-01-01T24:00:00", "2024-01-01T00:00:00"]),
-    ("applied_at", ["9999-12-31T00:00:00", "2024-01-01T00:00:00"]),
-    ("applied_at", ["2262-04-11T00:00:00", "1677-09-22T00:00:00"]),
-    ("applied_at", ["2262-04-11T00:00:01", "2024-01-01T00:00:00"]),
-    ("applied_at", ["1677-09-21T23:59:59", "2024-01-01T00:00:00"]),
-    ("applied_at", ["0000-01-01T00:00:00", "2024-01-01T00:00:00"]),
-    ("applied_at", ["2023-02-29T00:00:00", "2024-02-29T00:00:00"]),
-    ("applied_at", ["2024-13-01T00:00:00", "2024-01-01T00:00:00"]),
-    ("applied_at", ["2024-01-01T00:60:00", "2024-01-01T00:00:00"]),
-    ("applied_at", ["2024-01-01T00:00:60", "2024-01-01T00:00:00"]),
-    ("applied_at", ["2024-01-01T07:57:41", "2024-01-01T07:57:41.5"]),
-    ("applied_at", ["2024-01-01T07:57:41", "2024-01-01T07:57:41\x00"]),
-    ("applied_at", ["2024-01-01T07:57:41", "2024-01-01T07:57:41\x00\x00"]),
-    ("applied_at", ["2024-01-01T07:57:41", "\u0662024-01-01T07:57:4"]),
-    ("applied_at", ["2024-01-01T00:00:00+02:00"]),
-    ("applied_at", ["2024-01-01T07:57:41", None]),
-    ("applied_at", ["yesterday"]),
-]
-
-
-# Column forms the request schema above does not have.
-OTHER_COLUMN_CASES = [
-    ("nullable-category", ColumnSpec(dtype="category", nullable=True, isin=["x", "y"]), ["x", None, "y"]),
-    ("nullable-category", ColumnSpec(dtype="category", nullable=True, isin=["x", "y"]), [None, None]),
-    ("nullable-category", ColumnSpec(dtype="category", nullable=True, isin=["x", "y"]), ["x", None, "z"]),
-    ("string", ColumnSpec(dtype="string"), ["a", None]),
-    ("string", ColumnSpec(dtype="string", isin=["a", "b"]), ["a", "b", None]),
-    ("unique-string", ColumnSpec(dtype="string", unique=True, nullable=True), ["a", None, None]),
-    ("unique-string", ColumnSpec(dtype="string", unique=True, nullable=True), ["a", None, "a"]),
-    ("bounded-float", ColumnSpec(dtype="float", ge=0.5, le=1.5), [0.5, 1.5, 1]),
-    ("bounded-float", ColumnSpec(dtype="float", ge=0.5, le=1.5), [0.5, 1.6]),
-    ("binary-isin", ColumnSpec(dtype="binary", isin=[1]), [1, 1]),
-    ("binary-isin", ColumnSpec(dtype="binary", isin=[1]), [1, 0]),
-    ("int-float-isin", ColumnSpec(dtype="int", isin=[1.5, 2]), [2, 2]),
-]
-
-
-@pytest.mark.parametrize(("name", "values"), COLUMN_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(COLUMN_CASES)])
-def test_the_columnar_check_accepts_only_what_the_value_by_value_check_accepts(name: str, values: list) -> None:
-    assert_columnar_check_agrees(values, REQUEST.columns[name], name)
-
-
-@pytest.mark.parametrize(("name", "col", "values"), OTHER_COLUMN_CASES,
-                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(OTHER_COLUMN_CASES)])
-def test_the_columnar_check_agrees_on_other_column_forms(name: str, col: ColumnSpec, values: list) -> None:
-    assert_columnar_check_agrees(values, col, name)
-
-
-def assert_columnar_check_agrees(values: list, col: ColumnSpec, name: str) -> None:
-    slow = _column(values, col)
-    fast = _column_vectorised(values, col)
-    if fast is UNSURE:
-        return  # left to _column: the same verdict by construction
-    if fast is None:
-        return  # the full check (validate_frame) decides, as it does whenever _column is unsure
-    assert slow is not None, f"{name}: the columnar check accepted {values!r}, _column does not"
-    pd.testing.assert_series_equal(pd.Series(fast), pd.Series(slow))
-
-
-def test_a_null_where_the_schema_forbids_one_is_refused_in_every_kind_of_column() -> None:
-    for dtype, value in [("string", "a"), ("category", "x"), ("int", 1), ("float", 1.5), ("binary", 1)]:
-        col = ColumnSpec(dtype=dtype, isin=["x"] if dtype == "category" else None)
-        assert _column_vectorised([value, None], col) in (None, UNSURE), dtype
-    strict = request_schema(SchemaSpec(columns={**SCHEMA.columns, "code": ColumnSpec(dtype="string")}), target="default",
-                            label_column="default", id_column="application_id")
-    frame, errors = check_records([{**GOOD, "code": "a"}, {**GOOD, "code": None}], strict)
-    assert frame is None
-    assert [(e.record, e.field, e.message) for e in errors] == [(1, "code", "must not be null")]
-
-
-def test_the_usual_columns_are_checked_without_the_value_by_value_fallback() -> None:
-    for name, values in [("age", [30, 40]), ("income", [1.0, None]), ("employment", ["salaried"] * 2),
-                         ("note", ["x", None]), ("applied_at", ["2024-01-01T07:57:41.000"] * 2), ("flag", [0, 1])]:
-        assert _column_vectorised(values, REQUEST.columns[name]) is not UNSURE, name
-
-
-def test_many_records_take_the_columnar_path_and_match_validate_frame() -> None:
+def test_many_records_match_validate_frame() -> None:
     records = [{**GOOD, "application_id": f"A{i}", "age": 18 + i % 80, "income": None if i % 7 == 0 else 1000.0 * i,
                 "employment": ("salaried", "retired")[i % 2], "term_months": (36, 60)[i % 2],
                 "credit_score": None if i % 5 == 0 else 300 + i % 500, "note": None if i % 3 else f"n{i}",
@@ -284,3 +150,138 @@ def test_record_shapes_are_checked_a_column_at_a_time() -> None:
                             label_column="default", id_column="application_id")
     assert _shapes_ok([GOOD], strict) is not None
     assert _shapes_ok([{**GOOD, "favourite_colour": "blue"}], strict) is None
+
+
+# ----------------------------------------------------------------------------- one table, both backends
+
+TIME = "not a valid datetime (ISO 8601 without a time zone, e.g. 2024-05-01T12:30:00)"
+UNIQUE = SchemaSpec(columns={"code": ColumnSpec(dtype="string", unique=True, nullable=True),
+                             "level": ColumnSpec(dtype="category", nullable=True),
+                             "grade": ColumnSpec(dtype="category", isin=[1, 2]),
+                             "n": ColumnSpec(dtype="int", unique=True, nullable=True)})
+STRICT = SCHEMA.model_copy(update={"extra_columns": "error"})
+
+
+def case(id: str, changes: list[dict[str, Any]] | dict[str, Any], *errors: tuple[int, str, str],
+         schema: SchemaSpec = SCHEMA, drop: tuple[str, ...] = ()) -> Any:
+    """Records made from GOOD (one per dict of changes, fields in `drop` left out), and the
+    errors both backends must report; none means every record is accepted."""
+    base = GOOD if schema is not UNIQUE else {"code": "a", "level": "x", "n": 1, "grade": "1"}
+    records = [{k: v for k, v in {**base, **c}.items() if k not in drop}
+               for c in (changes if isinstance(changes, list) else [changes])]
+    return pytest.param(schema, records, list(errors), id=id)
+
+
+PARITY = [
+    case("good-record", {}),
+    case("nulls-where-allowed", {"income": None, "credit_score": None, "note": None, "verified": None}),
+    case("nan-where-allowed", {"income": math.nan, "credit_score": math.nan}),
+    case("none-in-non-null-int", {"age": None}, (0, "age", "must not be null")),
+    case("nan-in-non-null-int", {"age": math.nan}, (0, "age", "must not be null")),
+    case("none-in-non-null-category", {"employment": None}, (0, "employment", "must not be null")),
+    case("none-in-non-null-datetime", {"applied_at": None}, (0, "applied_at", "must not be null")),
+    case("text-in-int", {"age": "thirty"}, (0, "age", INT)),
+    case("number-as-text-in-int", {"age": "30"}),
+    case("number-as-text-in-float", {"income": "52000.5"}),
+    case("empty-text-in-float", {"income": ""}, (0, "income", "not a valid float")),
+    case("nan-as-text-in-float", {"income": "nan"}, (0, "income", "not a valid float")),
+    case("fraction-in-int", {"age": 30.5}, (0, "age", INT)),
+    case("whole-float-in-int", {"age": 30.0, "term_months": 60.0}),
+    case("infinity-in-int", {"age": math.inf}, (0, "age", INT)),
+    case("infinity-in-float", {"income": math.inf}),
+    case("below-minimum", {"age": 17}, (0, "age", "must be >= 18")),
+    case("above-maximum", {"credit_score": 851}, (0, "credit_score", "must be <= 850")),
+    case("negative-float", {"income": -0.01}, (0, "income", "must be >= 0")),
+    case("two-problems-in-one-record", {"age": 5, "income": -1},
+         (0, "age", "must be >= 18"), (0, "income", "must be >= 0")),
+    case("int-not-allowed", {"term_months": 48}, (0, "term_months", "must be one of 36, 60")),
+    case("unseen-category", {"employment": "astronaut"}, (0, "employment", "must be one of salaried, retired")),
+    case("number-in-category", {"employment": 1}, (0, "employment", "must be one of salaried, retired")),
+    case("number-in-string", {"note": 7}),
+    case("bool-in-int", {"age": True}, (0, "age", INT)),
+    case("bool-in-float", {"income": False}, (0, "income", "not a valid float")),
+    case("bool-in-binary", {"flag": True}),
+    case("int-in-bool", {"verified": 1}),
+    case("text-in-bool", {"verified": "TRUE"}),
+    case("yes-in-bool", {"verified": "yes"}, (0, "verified", "not a valid bool (true or false)")),
+    case("two-in-binary", {"flag": 2}, (0, "flag", "must be one of 0, 1")),
+    case("huge-int-in-int", {"age": 10**23}, (0, "age", INT)),
+    case("2^53-plus-1-in-int", {"credit_score": 2**53 + 1}, (0, "credit_score", "must be <= 850")),
+    case("ints-past-2^53-stay-exact", [{"n": 2**53 + 1}, {"n": 2**53, "code": "b"}, {"n": -(2**63), "code": "c"}],
+         schema=UNIQUE),
+    case("ints-past-2^53-with-a-null", [{"n": 2**62 + 1}, {"n": None, "code": "b"}, {"n": 2**62, "code": "c"}],
+         schema=UNIQUE),
+    case("2^63-in-int", {"age": 2**63}, (0, "age", INT)),
+    case("beyond-int64-in-int", {"age": 2**64}, (0, "age", INT)),
+    case("huge-int-in-float", {"income": 10**23}),
+    case("beyond-any-float-in-float", {"income": 10**400}, (0, "income", "not a valid float")),
+    case("iso-date", {"applied_at": "2024-03-05"}),
+    case("iso-time-naive", {"applied_at": "2024-03-05T10:00:00"}),
+    case("iso-time-with-space", {"applied_at": "2024-03-05 10:00"}),
+    case("iso-time-utc-z", {"applied_at": "2024-03-05T10:00:00Z"}, (0, "applied_at", TIME)),
+    case("iso-time-plus-offset", {"applied_at": "2024-03-05T10:00:00+02:00"}, (0, "applied_at", TIME)),
+    case("iso-time-minus-offset", {"applied_at": "2024-03-05T10:00:00-05:00"}, (0, "applied_at", TIME)),
+    case("iso-layouts-mixed", [{"applied_at": "2024-03-05"}, {"applied_at": "2024-03-05T10:00:00.5"}]),
+    case("time-beyond-datetime64-ns", {"applied_at": "9999-12-31T00:00:00"}, (0, "applied_at", TIME)),
+    case("impossible-date", {"applied_at": "2024-02-30"}, (0, "applied_at", TIME)),
+    case("word-for-a-time", [{"applied_at": "now"}, {"applied_at": "yesterday"}],
+         (0, "applied_at", TIME), (1, "applied_at", TIME)),
+    case("number-in-datetime", {"applied_at": 1_700_000_000}, (0, "applied_at", TIME)),
+    case("one-bad-record-of-three", [{}, {"age": 12}, {}], (1, "age", "must be >= 18")),
+    case("missing-field", {}, (0, "age", "field required"), drop=("age",)),
+    case("extra-field-dropped", {"favourite_colour": "blue"}),
+    case("extra-field-refused", {"favourite_colour": "blue"},
+         (0, "favourite_colour", "unexpected field (the schema does not allow extra fields: its extra_columns is error)"),
+         schema=STRICT),
+    case("duplicates-in-unique-columns", [{}, {"code": "b", "n": 2}, {"code": "a", "n": 2}, {"code": None, "n": None},
+                                          {"code": None, "n": None}],
+         (0, "code", "must be unique (the same value appears more than once)"),
+         (1, "n", "must be unique (the same value appears more than once)"),
+         (2, "code", "must be unique (the same value appears more than once)"),
+         (2, "n", "must be unique (the same value appears more than once)"), schema=UNIQUE),
+    case("number-for-a-numeric-level", {"grade": 2}, schema=UNIQUE),
+    case("number-outside-numeric-levels", {"grade": 3}, (0, "grade", "must be one of 1, 2"), schema=UNIQUE),
+    case("category-without-declared-levels", [{"level": "y", "code": "p", "n": 1}, {"level": "x", "code": "q", "n": 2},
+                                              {"level": None, "code": "r", "n": 3}], schema=UNIQUE),
+]
+
+
+def through_pandera(records: list[dict[str, Any]], request: RequestSchema) -> tuple[pd.DataFrame | None, list[tuple]]:
+    """The validate stage's verdict on the records, as (frame or None, [(record, field, message)])."""
+    names = list(dict.fromkeys(k for r in records for k in r if k != request.id_column))
+    frame = pd.DataFrame({k: pd.Series([r[k] for r in records], dtype=object) for k in names})
+    spec = request.spec.model_copy(update={"extra_columns": request.extra_columns})
+    if request.extra_columns != "error":
+        frame["__record__"] = range(len(records))  # which record each quarantined row is
+    try:
+        outcome = validate_frame(frame, spec)
+    except SchemaViolation as exc:
+        return None, [(i, name, message) for i in range(len(records)) for name, message in exc.problems]
+    if not len(outcome.quarantine):
+        return outcome.valid[list(request.columns)], []
+    errors = [(int(record), *reason.split(": ", 1))
+              for record, reasons in zip(outcome.quarantine["__record__"], outcome.quarantine[REASON])
+              for reason in reasons.split("; ")]
+    return None, errors
+
+
+@pytest.mark.parametrize(("schema", "records", "expected"), PARITY)
+def test_both_backends_give_the_same_verdict_and_messages(schema: SchemaSpec, records: list[dict], expected: list) -> None:
+    request = request_schema(schema, target="default", label_column="default", id_column="application_id")
+    stage_frame, stage_errors = through_pandera(records, request)
+    served_frame, served = check_records(records, request)
+    served_errors = [(e.record, e.field, e.message) for e in served]
+    assert sorted(served_errors) == sorted(expected)
+    assert sorted(stage_errors) == sorted(expected)
+    if expected:
+        assert served_frame is None and stage_frame is None
+    else:
+        pd.testing.assert_frame_equal(served_frame, stage_frame)
+
+
+def test_the_value_sent_is_echoed_with_each_error() -> None:
+    _, errors = check_records([{**GOOD, "age": 10**23, "income": "lots"}], REQUEST)
+    assert [e.to_json() for e in errors] == [
+        {"record": 0, "field": "age", "message": INT, "value": 10**23},
+        {"record": 0, "field": "income", "message": "not a valid float", "value": "lots"},
+    ]

@@ -23,10 +23,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftline.config.groups import ColumnSpec, SchemaSpec
+from driftline.schema.rules import SchemaRules, rules_for
 
 if TYPE_CHECKING:
     import lightgbm
@@ -47,8 +49,8 @@ class RequestSchema:
     """What a request record must carry: the schema's input columns (no target, no label, no id).
 
     `spec` is a SchemaSpec over exactly those columns with `extra_columns: drop`, ready for
-    `validate_frame`; unknown fields are handled by `extra_columns` before that (drop, keep
-    for the log only, or error).
+    `validate_frame`, and `rules` its rules (built once per bundle); unknown fields are handled
+    by `extra_columns` before that (drop, keep for the log only, or error).
     """
 
     spec: SchemaSpec
@@ -58,6 +60,10 @@ class RequestSchema:
     @property
     def columns(self) -> dict[str, ColumnSpec]:
         return self.spec.columns
+
+    @cached_property
+    def rules(self) -> SchemaRules:
+        return rules_for(self.spec)
 
     def to_json(self) -> dict[str, Any]:
         return {

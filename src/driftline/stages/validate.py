@@ -1,4 +1,4 @@
-"""validate: check raw rows against the pandera schema; quarantine failing rows with reasons."""
+"""validate: check raw rows against the schema's rules (pandera); quarantine failing rows with their reasons."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def run(ctx: StageContext) -> str:
     try:
         outcome = validate_frame(raw, spec)
     except SchemaViolation as exc:
-        raise StageError(f"{p.raw} does not fit {ctx.pipeline}.schema: {exc}") from exc
+        hint = f" ({exc.hint})" if exc.hint else ""
+        raise StageError(f"{p.raw} does not fit {ctx.pipeline}.schema: {exc}{hint}") from exc
     report = {
         "rows": len(raw),
         "valid_rows": len(outcome.valid),
