@@ -15,7 +15,8 @@ app = command_group(name="audit", help="The audit trail: every stage run, drift 
 @app.command()
 def verify() -> None:
     """Walk the hash chain of audit/log.jsonl. Exit 0 when intact; 1 naming the first bad record."""
-    from driftline.audit.log import log_path, verify as verify_chain
+    from driftline.audit.log import log_path
+    from driftline.audit.log import verify as verify_chain
     from driftline.project import find_root
 
     root = find_root()
@@ -32,7 +33,8 @@ def verify() -> None:
 
 @app.command("log")
 def show_log(
-    kind: Annotated[str | None, typer.Option(help="Only records of this kind (stage_run, drift_decision, retrain, registered, promotion, refusal, rollback).")] = None,
+    kind: Annotated[str | None, typer.Option(
+        help="Only records of this kind (stage_run, drift_decision, retrain, registered, promotion, refusal, rollback).")] = None,
     tail: Annotated[int, typer.Option(min=1, help="How many of the newest records to show.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the records as JSON lines.")] = False,
 ) -> None:

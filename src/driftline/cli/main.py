@@ -80,14 +80,13 @@ app.add_typer(registry_app, name="registry")
 
 
 from driftline.cli.simulate import simulate  # noqa: E402  (typer only; heavy imports are inside)
-
 from driftline.cli.watch import watch  # noqa: E402
 
 app.command()(simulate)
 app.command()(watch)
 
-from driftline.cli.serve import serve  # noqa: E402  (typer only; FastAPI, uvicorn and LightGBM load inside)
 from driftline.cli.labels import app as labels_app  # noqa: E402
+from driftline.cli.serve import serve  # noqa: E402  (typer only; FastAPI, uvicorn and LightGBM load inside)
 
 app.command()(serve)
 app.add_typer(labels_app, name="labels")

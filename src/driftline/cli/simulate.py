@@ -24,9 +24,9 @@ def simulate(
     import datetime as dt
 
     from driftline.atomic import write_parquet
+    from driftline.config.params import load_pipeline
     from driftline.data.batches import batch_file, next_batch_number
     from driftline.data.generator import generate_loans
-    from driftline.config.params import load_pipeline
     from driftline.errors import DriftlineError
     from driftline.paths import PipelinePaths
     from driftline.project import find_root

@@ -23,8 +23,8 @@ def render_project(root: Path) -> CompileResult:
     """Compose, check and render everything; raise ConfigError with every problem; write nothing."""
     from driftline.compile.graph import check_graph, compile_project
     from driftline.compile.render import render_dvc_yaml, render_params_yaml
-    from driftline.project import source_fingerprint
     from driftline.config.load import load_all
+    from driftline.project import source_fingerprint
 
     configs = load_all(root)
     dvc, params = compile_project(configs)

@@ -10,7 +10,7 @@ lives in `driftline.features.transforms`, keyed by the same `kind`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -294,18 +294,7 @@ TRANSFORM_SPECS: dict[str, type[BaseModel]] = {
 }
 
 TransformSpec = Annotated[
-    Union[
-        DatePartsSpec,
-        Log1pSpec,
-        ClipSpec,
-        RatioSpec,
-        BucketizeSpec,
-        MissingIndicatorSpec,
-        ImputeSpec,
-        CategoricalSpec,
-        TargetEncodeSpec,
-        DropSpec,
-    ],
+    DatePartsSpec | Log1pSpec | ClipSpec | RatioSpec | BucketizeSpec | MissingIndicatorSpec | ImputeSpec | CategoricalSpec | TargetEncodeSpec | DropSpec,
     Field(discriminator="kind"),
 ]
 

@@ -7,7 +7,7 @@ Every model forbids unknown keys, so a misspelt key is an error, never silently 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -59,7 +59,7 @@ class SqlSource(Strict):
 
 
 Source = Annotated[
-    Union[GeneratorSource, CsvSource, ParquetSource, SqlSource], Field(discriminator="kind")
+    GeneratorSource | CsvSource | ParquetSource | SqlSource, Field(discriminator="kind")
 ]
 
 
@@ -112,7 +112,7 @@ class JoinLabel(Strict):
     column: str
 
 
-LabelSpec = Annotated[Union[ColumnLabel, RuleLabel, JoinLabel], Field(discriminator="kind")]
+LabelSpec = Annotated[ColumnLabel | RuleLabel | JoinLabel, Field(discriminator="kind")]
 
 
 # --- split -----------------------------------------------------------------------------------

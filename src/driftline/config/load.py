@@ -45,7 +45,8 @@ def load_pipeline(root: Path, name: str) -> PipelineConfig:
     """Compose and check one pipeline; raise ConfigError listing every problem."""
     if not PIPELINE_NAME.match(name) or name in RESERVED_NAMES:
         raise ConfigError(
-            [ConfigProblem(name, "", "a pipeline name must start with a letter and use only letters, digits and '_' (and not be a reserved word)", f"pipelines/{name}.yaml")]
+            [ConfigProblem(name, "", "a pipeline name must start with a letter and use only letters, digits and '_' "
+                           "(and not be a reserved word)", f"pipelines/{name}.yaml")]
         )
     try:
         composed = compose_pipeline(root, name)

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from driftline.config.groups import CardSpec, DatasetSpec, GateSpec, LabelSpec, MonitorSpec, SchemaSpec, SplitSpec, Strict
 from driftline.config.features import FeaturePlan
+from driftline.config.groups import CardSpec, DatasetSpec, GateSpec, LabelSpec, MonitorSpec, SchemaSpec, SplitSpec, Strict
 from driftline.config.model import ModelSpec
 
 Task = Literal["binary", "regression", "multiclass"]

@@ -276,10 +276,12 @@ def decide(spec: MonitorSpec, *, columns: Sequence[ColumnDrift], dataset_drift: 
         return Decision(retrain=False, reasons=["no retrain signal fired", *noted], signals=sorted(signals), policy=spec)
     reasons = [signals[s] for s in fired] + noted
     if labelled_rows < spec.min_labelled_rows:
-        return Decision(retrain=False, reasons=[*reasons, f"but only {labelled_rows} labelled new rows < min_labelled_rows {spec.min_labelled_rows}: waiting for labels"],
+        return Decision(retrain=False, reasons=[*reasons, f"but only {labelled_rows} labelled new rows < min_labelled_rows "
+                                                          f"{spec.min_labelled_rows}: waiting for labels"],
                         signals=sorted(signals), policy=spec)
     if batches_since_retrain < spec.cooldown_batches:
-        return Decision(retrain=False, reasons=[*reasons, f"but in cooldown: {batches_since_retrain} batch(es) since the last retrain < cooldown_batches {spec.cooldown_batches}"],
+        return Decision(retrain=False, reasons=[*reasons, f"but in cooldown: {batches_since_retrain} batch(es) since the last retrain "
+                                                          f"< cooldown_batches {spec.cooldown_batches}"],
                         signals=sorted(signals), policy=spec)
     return Decision(retrain=True, reasons=reasons, signals=sorted(signals), policy=spec)
 

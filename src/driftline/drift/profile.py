@@ -18,8 +18,6 @@ reported by the ``missing_share`` drift test instead of being silently dropped.
 
 from __future__ import annotations
 
-from driftline.errors import DriftlineError
-
 import io
 import math
 import os
@@ -32,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.drift.ecdf import ecdf_distances
+from driftline.errors import DriftlineError
 
 if TYPE_CHECKING:
     from driftline.config.pipeline import PipelineConfig

@@ -28,8 +28,6 @@ kind, an unknown test name — raise `DriftTestError`.
 
 from __future__ import annotations
 
-from driftline.errors import DriftlineError
-
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,6 +47,7 @@ from driftline.drift.profile import (
     finite_sorted,
     psi_bin_counts,
 )
+from driftline.errors import DriftlineError
 
 #: scipy's ks_2samp(method="auto") is exact up to this many values per sample.
 KS_EXACT_MAX_N = 10_000

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 OTHER = "__other__"
 """The level that rare and (at apply time) unseen categories are merged into."""
 
-Level = Union[bool, int, float, str]
+Level = bool | int | float | str
 """A category level as stored in JSON state."""
 
 SMALL = 64  # below this many rows, per-value dict lookups beat factorising first
@@ -39,7 +39,7 @@ class Codes:
     levels: list[Any]
 
 
-Column = Union[np.ndarray, Codes]
+Column = np.ndarray | Codes
 
 
 def length(col: Column) -> int:

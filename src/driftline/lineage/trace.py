@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
 from driftline.errors import DriftlineError
 
 
@@ -101,8 +102,9 @@ def trace_text(t: dict[str, Any]) -> str:
     window = training.get("time_window") or {}
     lines += [
         "",
-        f"Model {m['pipeline']} {m['version']}  (registered {m['created']}; replaced {m['parent'] or 'nothing'}; champion now: {'yes' if m['champion_now'] else 'no'})",
-        f"  metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(m["metrics"].items()) if isinstance(v, float)),
+        f"Model {m['pipeline']} {m['version']}  (registered {m['created']}; replaced {m['parent'] or 'nothing'}; "
+        f"champion now: {'yes' if m['champion_now'] else 'no'})",
+        "  metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(m["metrics"].items()) if isinstance(v, float)),
         f"  gate:    {(m.get('gate') or {}).get('reason', '—')}",
         f"  training data: {training.get('train_rows', '?')} rows, {window.get('from', '?')} .. {window.get('to', '?')}, "
         f"fingerprint {m['data_fingerprint'][:16]}…",
@@ -116,7 +118,7 @@ def trace_text(t: dict[str, Any]) -> str:
             f"Trained by {p['stage']} (audit record #{p['audit_record']}, {p['time']})",
             f"  code:    git {str(git.get('commit'))[:12]}{' (dirty: ' + ', '.join(git.get('changed', [])[:5]) + ')' if git.get('dirty') else ' (clean)'}",
             f"  params:  {json.dumps(p['params'], sort_keys=True)}",
-            f"  packages: " + ", ".join(f"{k} {v}" for k, v in sorted(p["packages"].items()) if v),
+            "  packages: " + ", ".join(f"{k} {v}" for k, v in sorted(p["packages"].items()) if v),
         ]
     else:
         lines += ["", "Trained by: no train stage record with this model's hash in the audit trail"]

@@ -8,7 +8,6 @@ from driftline.config import metrics
 from driftline.config.groups import GateSpec
 
 
-
 @dataclass(frozen=True)
 class GateResult:
     passed: bool

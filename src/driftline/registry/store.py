@@ -23,7 +23,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from typing import Any
 from driftline.atomic import atomic_path, file_lock, write_json
 from driftline.clock import now_utc
 from driftline.errors import DriftlineError
-from driftline.hashing import FingerprintError, canonical_json, fingerprint_files, json_default, sha256_file, sha256_json
+from driftline.hashing import FingerprintError, canonical_json, json_default, sha256_file, sha256_json
 
 REGISTRY_DIR = "registry"
 MANIFEST = "manifest.json"

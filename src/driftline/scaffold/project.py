@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from driftline.errors import DriftlineError
 from driftline.scaffold.infer import infer
 from driftline.scaffold.render import SHARED_GROUPS, render
-from driftline.errors import DriftlineError
 
 
 class ScaffoldError(DriftlineError):

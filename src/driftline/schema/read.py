@@ -24,7 +24,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-
 _NUMBERS = frozenset({int, float, type(None)})
 _INTS = frozenset({int, type(None)})
 _EXACT_IN_FLOAT = 2**53  # every whole number below this is exact in a float64
@@ -48,7 +47,7 @@ def read_column(values: Any, kind: str, types: frozenset[type] | set[type] | Non
     """`values` (a list, numpy array or Series) read as `kind`. `types`: the set of the values'
     Python types, when the caller knows it (only for lists)."""
     dtype = getattr(values, "dtype", None)
-    if dtype is not None and dtype != object:  # a typed column: numbers stay numbers
+    if dtype is not None and dtype != object:  # noqa: E721 - a numpy dtype, not a type: a typed column keeps its numbers
         return _read_typed(values.array if isinstance(values, pd.Series) else values, kind)
     items = values if isinstance(values, list) else list(values)
     if types is None:

@@ -47,8 +47,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
-from driftline.serve.bundle import DEFAULT_POLL_SECONDS, BundleHolder, ModelBundle
 from driftline.predictions.log import LoggedRequest, PredictionLog, decision_id, log_path, parse_label
+from driftline.serve.bundle import DEFAULT_POLL_SECONDS, BundleHolder, ModelBundle
 from driftline.serve.metrics import CONTENT_TYPE, ServeMetrics
 from driftline.serve.scoring import BATCH_THREADS, score_frame
 from driftline.serve.validation import check_records

@@ -15,8 +15,6 @@ manifest hashes) is refused and the old champion keeps serving; the error shows 
 
 from __future__ import annotations
 
-from driftline.errors import DriftlineError
-
 import json
 import logging
 import os
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftline.config.groups import ColumnSpec, SchemaSpec
+from driftline.errors import DriftlineError
 from driftline.schema.rules import SchemaRules, rules_for
 
 if TYPE_CHECKING:
@@ -103,10 +102,10 @@ def load_bundle(root: Path, pipeline: str) -> ModelBundle:
     """Load the current champion of `pipeline` from the registry, checked against its manifest."""
     import lightgbm as lgb
 
-    from driftline.features.pipeline import FittedFeatures
     from driftline.clock import now_utc
     from driftline.config.params import load_pipeline
     from driftline.errors import DriftlineError
+    from driftline.features.pipeline import FittedFeatures
     from driftline.registry.store import Registry
 
     try:

@@ -29,4 +29,5 @@ def run(ctx: StageContext) -> str:
         out = pd.concat([frame[keep_columns(ctx, frame)].reset_index(drop=True), features], axis=1)
         write_parquet(ctx.path(p.features(name)), out)
     write_json(ctx.path(p.fitted_features), fitted.to_json())
-    return f"{len(fitted.feature_columns)} features from {len(cfg.features.transforms)} transforms (fit on {len(splits['train']):,} train rows) -> {p.features_dir}/"
+    return (f"{len(fitted.feature_columns)} features from {len(cfg.features.transforms)} transforms "
+            f"(fit on {len(splits['train']):,} train rows) -> {p.features_dir}/")

@@ -27,7 +27,7 @@ def run(ctx: StageContext) -> str:
         raise StageError(f"{ctx.pipeline}.label: no row has a label; check {ctx.pipeline}.label")
     if cfg.task == "binary":
         values = set(pd.unique(labelled[cfg.target].dropna()).tolist())
-        if not values <= {0, 1, True, False}:
+        if not values <= {0, 1}:
             raise StageError(f"{ctx.pipeline}.target '{cfg.target}' must be 0/1 for a binary task, found {sorted(map(str, values))[:5]}")
     write_parquet(ctx.path(p.labelled), labelled)
     write_parquet(ctx.path(p.unlabelled), unlabelled)

@@ -16,6 +16,8 @@ from driftline.models.train import encode_target
 from driftline.stages.context import StageContext
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from driftline.features.pipeline import FittedFeatures
 
 __all__ = ["Matrix", "encode_target", "load_fitted", "load_matrix"]

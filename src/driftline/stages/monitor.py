@@ -149,9 +149,9 @@ def score_champion(ctx: StageContext, champion: VersionInfo, current: pd.DataFra
 
 def policy_of(ctx: StageContext) -> Policy:
     """The monitor config, with the columns it may watch and the metric whose drop counts."""
+    from driftline.config.metrics import LOWER, METRICS, headline
     from driftline.drift.monitor import Policy
     from driftline.drift.profile import monitored_kinds
-    from driftline.config.metrics import LOWER, METRICS, headline
 
     cfg = ctx.cfg
     assert cfg.monitor is not None

@@ -73,10 +73,10 @@ def card_writer(ctx: StageContext, meta: dict, metrics: dict, gate: dict, test: 
 
 
 def run(ctx: StageContext) -> str:
-    from driftline.models.evaluate import compute_metrics
-    from driftline.registry.gate import decide, gate_metric
     from driftline.audit.log import recorder
     from driftline.hashing import fingerprint_files, sha256_file
+    from driftline.models.evaluate import compute_metrics
+    from driftline.registry.gate import decide, gate_metric
     from driftline.registry.score import score_version
     from driftline.registry.store import Registry, fingerprint_config
 

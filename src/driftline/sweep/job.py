@@ -8,8 +8,6 @@ Everything a job writes goes to its own Hydra job folder.
 
 from __future__ import annotations
 
-from driftline.errors import DriftlineError
-
 import json
 import time
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.pipeline import PipelineConfig
+from driftline.errors import DriftlineError
 from driftline.paths import SPLITS, PipelinePaths
 
 # Keys that decide which rows land in which split: a sweep cannot change them without

@@ -103,7 +103,8 @@ def to_svg(rows: list[dict[str, Any]], title: str = "") -> str:
         w = max(2.0, bar_w * share)
         colour = "#2b7a3d" if i == 0 else "#6c8ebf"
         out.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{escape(label)}</text>')
-        out.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{colour}"><title>{escape(" ".join(row["overrides"]))}</title></rect>')
+        tip = escape(" ".join(row["overrides"]))
+        out.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{colour}"><title>{tip}</title></rect>')
         out.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 15}">{row["objective"]:.4f}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
