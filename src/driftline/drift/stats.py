@@ -48,6 +48,7 @@ from driftline.drift.profile import (
     psi_bin_counts,
 )
 from driftline.errors import DriftlineError
+from driftline.jsonable import jsonable
 
 #: scipy's ks_2samp(method="auto") is exact up to this many values per sample.
 KS_EXACT_MAX_N = 10_000
@@ -91,7 +92,7 @@ class DriftResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: sorted detail keys, non-finite floats (overflow) as None."""
-        return _json_ready(
+        return jsonable(
             {
                 "test": self.test,
                 "column": self.column,
@@ -102,20 +103,6 @@ class DriftResult:
                 "details": dict(sorted(self.details.items())),
             }
         )
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def _skipped(test: str, column: str, threshold: float, reason: str, **details: Any) -> DriftResult:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from driftline.jsonable import jsonable
 from driftline.models.train import align_features
 
 if TYPE_CHECKING:
@@ -128,25 +129,9 @@ def _codes(
             row_codes.append(
                 {
                     "feature": str(names[col]),
-                    "value": _json_value(columns[col][row]),
+                    "value": jsonable(columns[col][row]),
                     "contribution": float(contrib[row, col]),
                 }
             )
         codes.append(row_codes)
     return codes
-
-
-def _json_value(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return pd.Timestamp(value).isoformat()
-    return str(value)
