@@ -43,6 +43,7 @@ def project(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     root = tmp_path / "project"
     shutil.copytree(template, root)
     monkeypatch.chdir(root)
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))  # `serve` sets it in-process
     return root
 
 
