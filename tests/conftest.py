@@ -83,13 +83,18 @@ def _failure(ran: Ran) -> str:
     return f"{' '.join(ran.args)} exited {ran.returncode}\n--- stdout\n{ran.stdout}\n--- stderr\n{ran.stderr}"
 
 
+# Set once by a library when it is first imported, not by a command: pandera (for its optional pyspark
+# backend) and scikit-learn (for its OpenMP runtime).
+SET_ON_IMPORT = {"PYTEST_CURRENT_TEST", "PYARROW_IGNORE_TIMEZONE", "SPARK_LOCAL_IP", "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"}
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_process_state():
     """In-process CLI runs share this process: each test must leave the cwd and the environment as it found them."""
     cwd, env = Path.cwd(), dict(os.environ)
     yield
     assert Path.cwd() == cwd, f"the test left the working directory at {Path.cwd()}"
-    changed = {k for k in env.keys() | os.environ.keys() if env.get(k) != os.environ.get(k)} - {"PYTEST_CURRENT_TEST"}
+    changed = {k for k in env.keys() | os.environ.keys() if env.get(k) != os.environ.get(k)} - SET_ON_IMPORT
     assert not changed, f"the test changed environment variables: {sorted(changed)}"
 
 

@@ -76,14 +76,14 @@ def stop_server(server: Server) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(projects) -> Path:
+def serve_root(projects) -> Path:
     """The module's copy of a small project after a full `dvc repro`: credit v0001 is the champion."""
     return projects.reproduced()
 
 
 @pytest.fixture(scope="module")
-def server(served: Path) -> Iterator[Server]:
-    srv = start_server(served, "--poll", "0.2")
+def server(serve_root: Path) -> Iterator[Server]:
+    srv = start_server(serve_root, "--poll", "0.2")
     yield srv
     stop_server(srv)
 
@@ -326,11 +326,11 @@ def test_predict_reads_its_raw_body_yet_documents_it_and_reports_its_timing(serv
     assert text.status_code == 422 and empty.status_code == 422
 
 
-def test_bearer_token_and_limits(served: Path) -> None:
-    srv = start_server(served, "--max-records", "5", "--max-body-bytes", "20000", "--poll", "0",
+def test_bearer_token_and_limits(serve_root: Path) -> None:
+    srv = start_server(serve_root, "--max-records", "5", "--max-body-bytes", "20000", "--poll", "0",
                        env={"DRIFTLINE_API_TOKEN": "s3cret"})
     try:
-        records = test_records(served, 6)
+        records = test_records(serve_root, 6)
         with srv.client() as anonymous:
             assert anonymous.post("/v1/predict", json={"records": records[:1]}).status_code == 401
             assert anonymous.get("/v1/model").status_code == 401
@@ -452,18 +452,18 @@ def test_hot_swap_without_restart_and_zero_failures_under_load(cli, server: Serv
 # ----------------------------------------------------------------------------- worker processes (swaps between v1 and v2)
 
 
-def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(cli, served: Path) -> None:
+def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(cli, serve_root: Path) -> None:
     from driftline.registry.store import Registry
 
-    registry = Registry(served, "credit")
+    registry = Registry(serve_root, "credit")
     if len(registry.versions()) < 2:  # run on its own (-k): make the v2 the hot-swap test makes, keep v1 champion
-        register_smaller_model(served)
+        register_smaller_model(serve_root)
         registry.rollback("v1", "test: v1 serves first")
-    records = test_records(served, 10)
-    expected = batch_scores(served)
-    server = start_server(served, "--workers", "2", "--poll", "0.2")
+    records = test_records(serve_root, 10)
+    expected = batch_scores(serve_root)
+    server = start_server(serve_root, "--workers", "2", "--poll", "0.2")
     try:
-        before = logged(served, "SELECT count(*) FROM predictions")[0][0]  # the log exists once a server has started
+        before = logged(serve_root, "SELECT count(*) FROM predictions")[0][0]  # the log exists once a server has started
         failures: list[str] = []
         pids: set[str] = set()
 
@@ -484,7 +484,7 @@ def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(cli, s
         for t in threads:
             t.join()
         assert not failures, failures[:5]
-        assert logged(served, "SELECT count(*) FROM predictions")[0][0] == before + 400
+        assert logged(serve_root, "SELECT count(*) FROM predictions")[0][0] == before + 400
         time.sleep(1.5)  # workers publish their counts once a second
         with server.client() as client:
             text = client.get("/metrics").text
@@ -496,7 +496,7 @@ def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(cli, s
                 pids.add(line.rsplit("[", 1)[1].rstrip("]"))
         assert len(pids) == 2, server.log.read_text()
 
-        cli(["registry", "rollback", "credit", "--to", "v2"], served)
+        cli(["registry", "rollback", "credit", "--to", "v2"], serve_root)
         try:
             deadline = time.monotonic() + 15
             while True:  # every worker swaps: 20 answers in a row on new connections name v2
@@ -506,7 +506,7 @@ def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(cli, s
                 assert time.monotonic() < deadline, f"not every worker swapped: {versions}"
                 time.sleep(0.2)
         finally:
-            cli(["registry", "rollback", "credit", "--to", "v1"], served)
+            cli(["registry", "rollback", "credit", "--to", "v1"], serve_root)
     finally:
         stop_server(server)
     assert "Traceback" not in server.log.read_text()
