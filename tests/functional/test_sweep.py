@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,17 +13,13 @@ GRID = ["model.params.num_leaves=15,31,63", "model.params.learning_rate=0.05,0.1
 
 
 @pytest.fixture(scope="module")
-def featurized(projects) -> Path:
+def featurized(projects, sh) -> Path:
     """A small project whose features `dvc repro` prepared, committed; the tests sweep into their own folders."""
     root = projects.reproduced()
     (root / ".gitignore").write_text("dvc_plots/\nmultirun/\n")
-    commit_all(root)
+    sh(["git", "add", "-A"], root)
+    sh(["git", "commit", "-q", "-m", "ignore multirun/"], root)
     return root
-
-
-def commit_all(root: Path) -> None:
-    for cmd in (["git", "add", "-A"], ["git", "commit", "-q", "-m", "ignore multirun/"]):
-        subprocess.run(cmd, cwd=root, check=True, capture_output=True)
 
 
 @pytest.fixture
