@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import make_project, sh
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def retrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def retrained(first_repro, cli, edit, sh, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project whose champion v0002 was retrained because of concept drift."""
-    root = make_project(tmp_path_factory.mktemp("trace"), rows=4000)
-    policy = root / "conf/monitor/default.yaml"  # a small demo model: retrain on a smaller metric drop
-    policy.write_text(policy.read_text().replace("performance_drop: 0.03", "performance_drop: 0.01"))
-    sh(["driftline", "compile"], root)
-    sh(["dvc", "repro"], root)
+    root = shutil.copytree(first_repro.root, tmp_path_factory.mktemp("trace") / "proj", symlinks=True)
+    # a small demo model: retrain on a smaller metric drop
+    edit(root, "conf/monitor/default.yaml", "performance_drop: 0.03", "performance_drop: 0.01")
+    cli(["compile"], root)
     # concept drift (the label mechanism changes) is what a retrained model can actually do better on
-    sh(["driftline", "simulate", "credit", "--drift", "concept", "--strength", "2", "--rows", "4000"], root)
+    cli(["simulate", "credit", "--drift", "concept", "--strength", "2", "--rows", "4000"], root)
     sh(["dvc", "repro"], root)
     return root
 
@@ -43,30 +41,30 @@ def log_decision(root: Path, version: str, request_id: str) -> None:
         log.close()
 
 
-def test_trace_of_a_drift_retrained_decision(retrained: Path) -> None:
+def test_trace_of_a_drift_retrained_decision(cli, retrained: Path) -> None:
     champion = json.loads((retrained / "registry/credit/champion.json").read_text())["version"]
     promotion = json.loads((retrained / "reports/credit/promotion.json").read_text())
     assert promotion["decision"] == "promoted" and champion == "v0002", promotion
     log_decision(retrained, champion, "req-drift-1")
-    text = sh(["driftline", "audit", "trace", "req-drift-1"], retrained).stdout
+    text = cli(["audit", "trace", "req-drift-1"], retrained).stdout
     for part in ("Decision req-drift-1", "credit_score = 610", "Model credit v0002", "replaced v0001",
                  "Trained by credit-train", "git ", "Retrained because", "roc_auc fell", "batch-0001.parquet",
                  "Audit chain: intact"):
         assert part in text, f"{part!r} missing from:\n{text}"
-    data = json.loads(sh(["driftline", "audit", "trace", "req-drift-1", "--json"], retrained).stdout)
+    data = json.loads(cli(["audit", "trace", "req-drift-1", "--json"], retrained).stdout)
     assert data["model"]["version"] == "v0002" and data["model"]["gate"]["passed"]
     assert data["produced_by"]["params"]["credit.model.params"]["num_leaves"] == 31
     assert data["model"]["training"]["absorbed_batches"][0]["file"].endswith("batch-0001.parquet")
     assert any("roc_auc fell" in r for r in data["triggered_by_drift"]["reasons"])
 
 
-def test_trace_of_the_first_model_says_it_was_not_a_drift_retrain(retrained: Path) -> None:
+def test_trace_of_the_first_model_says_it_was_not_a_drift_retrain(cli, retrained: Path) -> None:
     log_decision(retrained, "v0001", "req-first-1")
-    data = json.loads(sh(["driftline", "audit", "trace", "req-first-1", "--json"], retrained).stdout)
+    data = json.loads(cli(["audit", "trace", "req-first-1", "--json"], retrained).stdout)
     assert data["model"]["version"] == "v0001" and data["model"]["parent"] is None
     assert data["triggered_by_drift"] is None and data["produced_by"]["stage"] == "credit-train"
 
 
-def test_unknown_request_id_exits_1_with_a_message(retrained: Path) -> None:
-    proc = sh(["driftline", "audit", "trace", "no-such-request"], retrained, check=False)
+def test_unknown_request_id_exits_1_with_a_message(cli, retrained: Path) -> None:
+    proc = cli(["audit", "trace", "no-such-request"], retrained, check=False)
     assert proc.returncode == 1 and "no decision with request id 'no-such-request'" in proc.stderr

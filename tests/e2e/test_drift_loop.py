@@ -1,16 +1,21 @@
 """The drift loop end to end, as a user drives it: simulate a batch, `dvc repro`, read the reports.
 
-One small project (4,000 base rows) goes through the whole story in file order, every step a
-real subprocess: first model → a batch without drift (nothing retrains) → covariate drift
-(retrain, gate, registry) → concept drift (the performance signal) → rollbacks → the HTML report
-in headless Chromium → a no-op repro → a forced rerun of promote that must not duplicate a version.
-The tests share the module fixture and rely on running in this order (pytest keeps file order).
+One small project (4,000 base rows) goes through the whole story, every repro a real `dvc repro`:
+first model → a batch without drift (nothing retrains) → covariate drift (retrain, gate, registry)
+→ concept drift (the performance signal) → rollbacks → the HTML report in headless Chromium → a
+no-op repro → a forced rerun of promote that must not duplicate a version.
+
+Each step is a module fixture that copies the state the step before it left and takes one step,
+so every test runs on its own (`pytest path::test`) and in any order, and no step runs twice.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +23,10 @@ import pandas as pd
 import pytest
 
 from driftline.hashing import sha256_file
-from tests.conftest import make_project, sh
-from tests.functional.test_drift_html_browser import DomSummary, run_chromium
 
 pytestmark = pytest.mark.slow
 
-BASE_ROWS = 4000
+BASE_ROWS = 4000  # tests/e2e/conftest.py builds the first repro at this size
 BATCH_ROWS = 3000
 STEPS = ("ingest", "validate", "label", "split", "featurize", "train", "evaluate", "promote")
 TRAINING_CHAIN = {f"credit-{s}" for s in STEPS}
@@ -44,35 +47,16 @@ HISTORY = "registry/credit/history.jsonl"
 # ----------------------------------------------------------------------------- helpers
 
 
-def repro(root: Path, *args: str) -> set[str]:
-    """`dvc repro [args]`; the stages that ran."""
-    return set(re.findall(r"Running stage '([^']+)'", sh(["dvc", "repro", *args], root).stdout))
+def ran_stages(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
 
 
 def credit_only(stages: set[str]) -> set[str]:
     return {s for s in stages if s.startswith("credit-")}
 
 
-def simulate(root: Path, drift: str) -> Path:
-    out = sh(["driftline", "simulate", "credit", "--batches", "1", "--drift", drift, "--rows", str(BATCH_ROWS)], root).stdout
-    match = re.search(r"(data/credit/incoming/batch-\d+\.parquet): ([\d,]+) labelled rows", out)
-    assert match, f"simulate printed no batch line:\n{out}"
-    assert int(match.group(2).replace(",", "")) == BATCH_ROWS
-    return root / match.group(1)
-
-
 def read_json(root: Path, rel: str) -> Any:
     return json.loads((root / rel).read_text(encoding="utf-8"))
-
-
-def versions(root: Path) -> list[dict[str, Any]]:
-    return json.loads(sh(["driftline", "registry", "list", "credit", "--json"], root).stdout)
-
-
-def champion(root: Path) -> str:
-    champs = [v["version"] for v in versions(root) if v["champion"]]
-    assert len(champs) == 1, f"exactly one champion expected, got {champs}"
-    return champs[0]
 
 
 def history(root: Path) -> str:
@@ -89,18 +73,118 @@ def assert_history_grew(before: str, after: str) -> None:
     assert after.endswith("\n") or not after
 
 
-# ----------------------------------------------------------------------------- the story
+@dataclass
+class Loop:
+    """One copy of the project, driven as a user would: `dvc repro` as a process, `driftline` in-process."""
+
+    root: Path
+    cli: Callable[..., Any]
+    sh: Callable[..., Any]
+
+    def repro(self, *args: str) -> set[str]:
+        """`dvc repro [args]`; the stages that ran."""
+        return ran_stages(self.sh(["dvc", "repro", *args], self.root).stdout)
+
+    def simulate(self, drift: str) -> Path:
+        out = self.cli(["simulate", "credit", "--batches", "1", "--drift", drift, "--rows", str(BATCH_ROWS)], self.root).stdout
+        match = re.search(r"(data/credit/incoming/batch-\d+\.parquet): ([\d,]+) labelled rows", out)
+        assert match, f"simulate printed no batch line:\n{out}"
+        assert int(match.group(2).replace(",", "")) == BATCH_ROWS
+        return self.root / match.group(1)
+
+    def versions(self) -> list[dict[str, Any]]:
+        return json.loads(self.cli(["registry", "list", "credit", "--json"], self.root).stdout)
+
+    def champion(self) -> str:
+        champs = [v["version"] for v in self.versions() if v["champion"]]
+        assert len(champs) == 1, f"exactly one champion expected, got {champs}"
+        return champs[0]
+
+    def copy(self, dest: Path) -> Loop:
+        return Loop(shutil.copytree(self.root, dest, symlinks=True), self.cli, self.sh)
+
+
+@dataclass
+class Step:
+    """The project after one step of the story, with what was true just before the step and what it ran."""
+
+    loop: Loop
+    ran: set[str]
+    history_before: str = ""
+    trigger_before: bytes = b""
+    champion_before: str = ""
+    batch: Path | None = None
+
+    @property
+    def root(self) -> Path:
+        return self.loop.root
+
+
+def take_step(previous: Loop, dest: Path, drift: str) -> Step:
+    """A copy of `previous`, one simulated batch with `drift`, then `dvc repro`."""
+    loop = previous.copy(dest)
+    step = Step(loop, set(), history(loop.root), (loop.root / TRIGGER).read_bytes(), loop.champion())
+    step.batch = loop.simulate(drift)
+    step.ran = loop.repro()
+    return step
+
+
+# ----------------------------------------------------------------------------- the steps
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_project(tmp_path_factory.mktemp("loop") / "proj", rows=BASE_ROWS)
+def first(first_repro, cli, sh, tmp_path_factory: pytest.TempPathFactory) -> Step:
+    """Step 1: the first `dvc repro` (done once per session; this is a copy)."""
+    loop = Loop(first_repro.root, cli, sh).copy(tmp_path_factory.mktemp("first") / "proj")
+    return Step(loop, ran_stages(first_repro.stdout))
 
 
-def test_1_first_repro_registers_v0001_as_champion(loop: Path) -> None:
-    ran = repro(loop)
-    assert credit_only(ran) == TRAINING_CHAIN | {"credit-monitor"}
-    listed = versions(loop)
+@pytest.fixture(scope="module")
+def no_drift(first: Step, tmp_path_factory: pytest.TempPathFactory) -> Step:
+    """Step 2: a batch without drift."""
+    return take_step(first.loop, tmp_path_factory.mktemp("no-drift") / "proj", "none")
+
+
+@pytest.fixture(scope="module")
+def covariate(no_drift: Step, tmp_path_factory: pytest.TempPathFactory) -> Step:
+    """Step 3: a batch with covariate drift."""
+    return take_step(no_drift.loop, tmp_path_factory.mktemp("covariate") / "proj", "covariate")
+
+
+@pytest.fixture(scope="module")
+def concept(covariate: Step, tmp_path_factory: pytest.TempPathFactory) -> Step:
+    """Step 4: a batch with concept drift."""
+    return take_step(covariate.loop, tmp_path_factory.mktemp("concept") / "proj", "concept")
+
+
+@pytest.fixture(scope="module")
+def rolled_back(concept: Step, tmp_path_factory: pytest.TempPathFactory) -> Loop:
+    """Step 5's end state: after the retrains, v0001 is the champion again (rolled back to by hand)."""
+    loop = concept.loop.copy(tmp_path_factory.mktemp("rolled-back") / "proj")
+    if loop.champion() != "v0001":
+        loop.cli(["registry", "rollback", "credit", "--to", "v1"], loop.root)
+    return loop
+
+
+@pytest.fixture
+def after_concept(concept: Step, tmp_path: Path) -> Loop:
+    """This test's own copy of the project after step 4, for tests that act on it."""
+    return concept.loop.copy(tmp_path / "proj")
+
+
+@pytest.fixture
+def after_rollback(rolled_back: Loop, tmp_path: Path) -> Loop:
+    """This test's own copy of the rolled-back project."""
+    return rolled_back.copy(tmp_path / "proj")
+
+
+# ----------------------------------------------------------------------------- the story
+
+
+def test_1_first_repro_registers_v0001_as_champion(first: Step) -> None:
+    loop = first.loop
+    assert credit_only(first.ran) == TRAINING_CHAIN | {"credit-monitor"}
+    listed = loop.versions()
     assert len(listed) == 1
     (v1,) = listed
     assert v1["version"] == "v0001" and v1["champion"] is True
@@ -108,23 +192,21 @@ def test_1_first_repro_registers_v0001_as_champion(loop: Path) -> None:
         assert v1[key], key
     assert 0.5 < v1["metrics"]["roc_auc"] <= 1.0
     assert re.fullmatch(r"[0-9a-f]{64}", v1["data_fingerprint"]) and re.fullmatch(r"[0-9a-f]{64}", v1["config_fingerprint"])
-    assert read_json(loop, PROMOTION)["decision"] == "promoted"
-    assert [e["event"] for e in events(history(loop))] == ["registered", "promoted"]
-    assert read_json(loop, TRIGGER) == {"absorbed": [], "retrains": 0}
+    assert read_json(loop.root, PROMOTION)["decision"] == "promoted"
+    assert [e["event"] for e in events(history(loop.root))] == ["registered", "promoted"]
+    assert read_json(loop.root, TRIGGER) == {"absorbed": [], "retrains": 0}
 
 
-def test_2_batch_without_drift_runs_only_the_monitor(loop: Path) -> None:
-    trigger_before = (loop / TRIGGER).read_bytes()
-    history_before = history(loop)
-    simulate(loop, "none")
-    assert credit_only(repro(loop)) == {"credit-monitor"}
-    report = read_json(loop, DRIFT_JSON)
+def test_2_batch_without_drift_runs_only_the_monitor(no_drift: Step) -> None:
+    root = no_drift.root
+    assert credit_only(no_drift.ran) == {"credit-monitor"}
+    report = read_json(root, DRIFT_JSON)
     assert report["decision"]["retrain"] is False, report["decision"]["reasons"]
     assert report["reference"]["version"] == "v0001"
     assert report["current"]["rows"] == BATCH_ROWS
-    assert (loop / TRIGGER).read_bytes() == trigger_before
-    assert champion(loop) == "v0001"
-    assert history(loop) == history_before
+    assert (root / TRIGGER).read_bytes() == no_drift.trigger_before
+    assert no_drift.loop.champion() == "v0001"
+    assert history(root) == no_drift.history_before
 
     columns = report["columns"]
     assert columns, "no per-column results"
@@ -134,17 +216,15 @@ def test_2_batch_without_drift_runs_only_the_monitor(loop: Path) -> None:
         has_distance = column["test"] in DISTANCES and column["statistic"] is not None
         assert has_p or has_distance, f"{column['name']}: neither a p-value nor a distance: {column}"
         assert isinstance(column["drifted"], bool)
-    batch = pd.read_parquet(next((loop / "data/credit/incoming").glob("batch-0001.parquet")))
+    batch = pd.read_parquet(next((root / "data/credit/incoming").glob("batch-0001.parquet")))
     assert {c["name"] for c in columns} == set(batch.columns) - NOT_MONITORED
 
 
-def test_3_covariate_drift_retrains_and_gates(loop: Path) -> None:
-    history_before = history(loop)
-    batch = simulate(loop, "covariate")
-    ran = repro(loop)
-    assert TRAINING_CHAIN | {"credit-monitor"} <= ran
-
-    report = read_json(loop, DRIFT_JSON)
+def test_3_covariate_drift_retrains_and_gates(covariate: Step) -> None:
+    loop, root, batch, history_before = covariate.loop, covariate.root, covariate.batch, covariate.history_before
+    assert batch is not None
+    assert TRAINING_CHAIN | {"credit-monitor"} <= covariate.ran
+    report = read_json(root, DRIFT_JSON)
     decision = report["decision"]
     assert decision["retrain"] is True and decision["reasons"], decision
     flagged = {c["name"] for c in report["columns"] if c["drifted"]}
@@ -152,53 +232,50 @@ def test_3_covariate_drift_retrains_and_gates(loop: Path) -> None:
     assert DRIFTED_ON_PURPOSE <= flagged, flagged
     assert not flagged & NOT_DRIFTED, f"undrifted columns flagged: {sorted(flagged & NOT_DRIFTED)}"
 
-    trigger = read_json(loop, TRIGGER)
+    trigger = read_json(root, TRIGGER)
     assert trigger["retrains"] == 1
     assert [b["file"] for b in trigger["absorbed"]] == [
         "data/credit/incoming/batch-0001.parquet", f"data/credit/incoming/{batch.name}"]
 
-    raw = pd.read_parquet(loop / "data/credit/raw.parquet")
+    raw = pd.read_parquet(root / "data/credit/raw.parquet")
     assert len(raw) == BASE_ROWS + 2 * BATCH_ROWS
     assert raw["application_id"].is_unique
-    for path in sorted((loop / "data/credit/incoming").glob("batch-*.parquet")):
+    for path in sorted((root / "data/credit/incoming").glob("batch-*.parquet")):
         assert set(pd.read_parquet(path)["application_id"]) <= set(raw["application_id"]), path.name
 
-    promotion = read_json(loop, PROMOTION)
+    promotion = read_json(root, PROMOTION)
     assert promotion["champion_before"] == "v0001"
-    listed = versions(loop)
-    after = history(loop)
+    listed = loop.versions()
+    after = history(root)
     assert_history_grew(history_before, after)
     new_events = events(after[len(history_before):])
     if promotion["decision"] == "promoted":
         assert promotion["champion_after"] == "v0002"
         assert [v["version"] for v in listed] == ["v0001", "v0002"]
-        assert champion(loop) == "v0002"
+        assert loop.champion() == "v0002"
         assert [(e["event"], e["version"]) for e in new_events] == [("registered", "v0002"), ("promoted", "v0002")]
         assert next(v for v in listed if v["version"] == "v0002")["parent"] == "v0001"
     else:
         assert promotion["decision"] == "refused", promotion
         assert promotion["champion_after"] == "v0001" and promotion["reason"]
         assert [v["version"] for v in listed] == ["v0001"]
-        assert champion(loop) == "v0001"
+        assert loop.champion() == "v0001"
         assert [e["event"] for e in new_events] == ["refused"]
         assert new_events[0]["reason"] == promotion["reason"]
     assert "v0001" in {e["version"] for e in events(after)}
 
 
-def test_4_concept_drift_shows_in_the_performance_signal(loop: Path) -> None:
-    history_before = history(loop)
-    champion_before = champion(loop)
-    simulate(loop, "concept")
-    ran = repro(loop)
-    report = read_json(loop, DRIFT_JSON)
+def test_4_concept_drift_shows_in_the_performance_signal(concept: Step) -> None:
+    loop, root, ran = concept.loop, concept.root, concept.ran
+    champion_before = concept.champion_before
+    report = read_json(root, DRIFT_JSON)
     assert report["reference"]["version"] == champion_before
-
     performance = report["performance"]
     assert performance is not None, "labelled batch but no performance signal"
     assert performance["metric"] == "roc_auc"
     for key in ("reference", "current", "drop"):
         assert isinstance(performance[key], float), key
-    assert performance["reference"] == next(v for v in versions(loop) if v["version"] == champion_before)["metrics"]["roc_auc"]
+    assert performance["reference"] == next(v for v in loop.versions() if v["version"] == champion_before)["metrics"]["roc_auc"]
     assert performance["drop"] == pytest.approx(performance["reference"] - performance["current"], abs=1e-6)
     if performance["drifted"]:
         assert "performance" in report["decision"]["signals"]
@@ -207,42 +284,41 @@ def test_4_concept_drift_shows_in_the_performance_signal(loop: Path) -> None:
         assert TRAINING_CHAIN <= ran
     else:
         assert credit_only(ran) == {"credit-monitor"}
-    assert_history_grew(history_before, history(loop))
+    assert_history_grew(concept.history_before, history(root))
 
 
-def test_5_rollback_swaps_the_champion_back(loop: Path) -> None:
-    history_before = history(loop)
-    before = versions(loop)
+def test_5_rollback_swaps_the_champion_back(after_concept: Loop) -> None:
+    loop, root = after_concept, after_concept.root
+    history_before = history(root)
+    before = loop.versions()
     names = [v["version"] for v in before]
     assert len(names) >= 2, f"both drift retrains were refused ({names}): nothing to roll back"
-    current = champion(loop)
-    sh(["driftline", "registry", "rollback", "credit"], loop)
-    rolled = versions(loop)
+    current = loop.champion()
+    loop.cli(["registry", "rollback", "credit"], root)
+    rolled = loop.versions()
     assert [v["version"] for v in rolled] == names
-    assert champion(loop) != current
+    assert loop.champion() != current
 
-    if champion(loop) == "v0001":
-        sh(["driftline", "registry", "promote", "credit", names[-1]], loop)
-    sh(["driftline", "registry", "rollback", "credit", "--to", "v1"], loop)
-    assert champion(loop) == "v0001"
-    assert [v["version"] for v in versions(loop)] == names
-    refused = sh(["driftline", "registry", "rollback", "credit", "--to", "v1"], loop, check=False)
+    if loop.champion() == "v0001":
+        loop.cli(["registry", "promote", "credit", names[-1]], root)
+    loop.cli(["registry", "rollback", "credit", "--to", "v1"], root)
+    assert loop.champion() == "v0001"
+    assert [v["version"] for v in loop.versions()] == names
+    refused = loop.cli(["registry", "rollback", "credit", "--to", "v1"], root, check=False)
     assert refused.returncode == 1 and "already the champion" in refused.stderr
-    after = history(loop)
+    after = history(root)
     assert_history_grew(history_before, after)
     assert events(after)[-1]["event"] == "rollback" and events(after)[-1]["version"] == "v0001"
 
 
-def test_6_real_drift_html_in_headless_chromium(loop: Path, tmp_path: Path) -> None:
-    report = read_json(loop, DRIFT_JSON)
-    page = loop / DRIFT_HTML
+def test_6_real_drift_html_in_headless_chromium(browser, concept: Step, tmp_path: Path) -> None:
+    report = read_json(concept.root, DRIFT_JSON)
+    page = concept.root / DRIFT_HTML
     text = page.read_text(encoding="utf-8")
     assert not re.search(r"https?://", text), "the report must be self-contained (no http(s) references)"
 
-    proc = run_chromium(["--dump-dom", page.as_uri()], tmp_path / "profile")
-    dom = DomSummary()
-    dom.feed(proc.stdout)
-    assert dom.verdict is not None, f"no #verdict in the rendered DOM:\n{proc.stdout[:2000]}"
+    dom, rendered = browser.dom(page, tmp_path / "profile")
+    assert dom.verdict is not None, f"no #verdict in the rendered DOM:\n{rendered[:2000]}"
     assert dom.verdict.get("data-retrain") == ("true" if report["decision"]["retrain"] else "false")
     columns = report["columns"]
     assert columns
@@ -254,44 +330,46 @@ def test_6_real_drift_html_in_headless_chromium(loop: Path, tmp_path: Path) -> N
     assert dom.scripts == 0
 
 
-def test_7_noop_repro_runs_only_the_monitor(loop: Path) -> None:
-    trigger_before = (loop / TRIGGER).read_bytes()
-    history_before = history(loop)
-    assert credit_only(repro(loop)) == {"credit-monitor"}
-    assert (loop / TRIGGER).read_bytes() == trigger_before
-    assert history(loop) == history_before
-    assert not read_json(loop, DRIFT_JSON)["decision"]["retrain"]
+def test_7_noop_repro_runs_only_the_monitor(after_rollback: Loop) -> None:
+    loop, root = after_rollback, after_rollback.root
+    trigger_before = (root / TRIGGER).read_bytes()
+    history_before = history(root)
+    assert credit_only(loop.repro()) == {"credit-monitor"}
+    assert (root / TRIGGER).read_bytes() == trigger_before
+    assert history(root) == history_before
+    assert not read_json(root, DRIFT_JSON)["decision"]["retrain"]
 
 
-def test_forced_promote_with_an_identical_model_registers_nothing(loop: Path) -> None:
+def test_forced_promote_with_an_identical_model_registers_nothing(after_rollback: Loop) -> None:
     """`dvc repro -f` retrains the same model: no new version, no lost history, champion kept.
 
     Here the champion is v0001 (rolled back to) while the retrained model is byte-identical to the
     latest version: promote must neither register a duplicate nor silently undo the rollback.
     """
-    names = [v["version"] for v in versions(loop)]
-    champ = champion(loop)
-    model_sha = versions(loop)[-1]["files"]["model.txt"]
-    history_before = history(loop)
+    loop, root = after_rollback, after_rollback.root
+    names = [v["version"] for v in loop.versions()]
+    champ = loop.champion()
+    model_sha = loop.versions()[-1]["files"]["model.txt"]
+    history_before = history(root)
 
-    ran = repro(loop, "-f", "credit-promote")
+    ran = loop.repro("-f", "credit-promote")
     assert "credit-promote" in ran
-    assert sha256_file(loop / "models/credit/model.txt") == model_sha, "retraining the same data gave a different model"
-    promotion = read_json(loop, PROMOTION)
+    assert sha256_file(root / "models/credit/model.txt") == model_sha, "retraining the same data gave a different model"
+    promotion = read_json(root, PROMOTION)
     assert promotion["decision"] in ("unchanged", "refused"), promotion
-    assert [v["version"] for v in versions(loop)] == names
-    assert champion(loop) == champ
-    after = history(loop)
+    assert [v["version"] for v in loop.versions()] == names
+    assert loop.champion() == champ
+    after = history(root)
     assert_history_grew(history_before, after)
 
     # with the identical model as champion, the plain "unchanged" path
     if champ != names[-1]:
-        sh(["driftline", "registry", "promote", "credit", names[-1], "--reason", "e2e"], loop)
-    history_before = history(loop)
-    ran = repro(loop, "-f", "-s", "credit-promote")
+        loop.cli(["registry", "promote", "credit", names[-1], "--reason", "e2e"], root)
+    history_before = history(root)
+    ran = loop.repro("-f", "-s", "credit-promote")
     assert ran == {"credit-promote"}
-    promotion = read_json(loop, PROMOTION)
+    promotion = read_json(root, PROMOTION)
     assert promotion["decision"] == "unchanged", promotion
     assert promotion["champion_after"] == names[-1]
-    assert [v["version"] for v in versions(loop)] == names
-    assert history(loop) == history_before
+    assert [v["version"] for v in loop.versions()] == names
+    assert history(root) == history_before

@@ -6,74 +6,17 @@ a report nobody checked in a browser is not tested.
 
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
 import zlib
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from driftline.drift.html import CURRENT_COLOUR, REFERENCE_COLOUR, render_drift_html
-from tests.unit.test_drift_html import EVIL, categorical_column, sample_report
 
-CHROMIUM = Path("/usr/bin/chromium")
 WINDOW = (1280, 2000)
 RETRAIN_RED = "#b42318"
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or (str(CHROMIUM) if CHROMIUM.exists() else None)
-    if found is None:
-        pytest.fail(
-            "headless Chromium is needed for the drift report browser tests but /usr/bin/chromium is "
-            "missing. Install it with `apt-get install -y chromium` (Debian package; CI does this in .ci/run)."
-        )
-    return found
-
-
-def run_chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
-    """Chromium with everything that could reach the network or a user profile turned off."""
-    cmd = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    if proc.returncode != 0:
-        raise AssertionError(f"chromium exited {proc.returncode}\n--- stderr\n{proc.stderr[-4000:]}")
-    return proc
-
-
-class DomSummary(HTMLParser):
-    """What the tests look for in the rendered DOM: the verdict, cards and any script."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.verdict: dict[str, str | None] | None = None
-        self.cards: list[dict[str, str | None]] = []
-        self.svgs = 0
-        self.scripts = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if attributes.get("id") == "verdict":
-            self.verdict = attributes
-        if tag == "details" and "card" in (attributes.get("class") or "").split():
-            self.cards.append(attributes)
-        self.svgs += tag == "svg"
-        self.scripts += tag == "script"
 
 
 def decode_png(data: bytes) -> np.ndarray:
@@ -136,20 +79,18 @@ def write_page(folder: Path, report: dict) -> Path:
     return path
 
 
-def report_with_evil_column(retrain: bool) -> dict:
-    report = sample_report(retrain=retrain)
-    report["columns"].append(categorical_column(EVIL, 0.2, False))
+def report_with_evil_column(drift_reports, retrain: bool) -> dict:
+    report = drift_reports.sample(retrain=retrain)
+    report["columns"].append(drift_reports.categorical(drift_reports.evil, 0.2, False))
     return report
 
 
 @pytest.mark.parametrize("retrain", [True, False], ids=["retrain", "keep"])
-def test_browser_renders_the_verdict_and_one_card_per_column(retrain: bool, tmp_path: Path) -> None:
-    report = report_with_evil_column(retrain)
+def test_browser_renders_the_verdict_and_one_card_per_column(browser, drift_reports, retrain: bool, tmp_path: Path) -> None:
+    report = report_with_evil_column(drift_reports, retrain)
     page = write_page(tmp_path, report)
-    proc = run_chromium(["--dump-dom", page.as_uri()], tmp_path / "profile")
-    dom = DomSummary()
-    dom.feed(proc.stdout)
-    assert dom.verdict is not None, f"no #verdict in the rendered DOM:\n{proc.stdout[:2000]}"
+    dom, text = browser.dom(page, tmp_path / "profile")
+    assert dom.verdict is not None, f"no #verdict in the rendered DOM:\n{text[:2000]}"
     assert dom.verdict.get("data-retrain") == ("true" if retrain else "false")
     names = [column["name"] for column in report["columns"]]
     assert sorted(card["id"] or "" for card in dom.cards) == sorted(f"col-{name}" for name in names)
@@ -158,10 +99,10 @@ def test_browser_renders_the_verdict_and_one_card_per_column(retrain: bool, tmp_
     assert dom.scripts == 0, "a column name was turned into a script element"
 
 
-def test_screenshot_shows_the_banner_and_both_distributions(tmp_path: Path) -> None:
-    page = write_page(tmp_path, report_with_evil_column(retrain=True))
+def test_screenshot_shows_the_banner_and_both_distributions(browser, drift_reports, tmp_path: Path) -> None:
+    page = write_page(tmp_path, report_with_evil_column(drift_reports, retrain=True))
     png = tmp_path / "drift.png"
-    run_chromium([f"--screenshot={png}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri()], tmp_path / "profile")
+    browser.run([f"--screenshot={png}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri()], tmp_path / "profile")
     assert png.exists(), "chromium wrote no screenshot"
     assert png.stat().st_size > 20_000, f"screenshot is only {png.stat().st_size} bytes: blank page?"
     image = decode_png(png.read_bytes())

@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_project, sh
-
 QUEUE_TIMEOUT_S = 600
 
 
-def wait_for_queue(root: Path) -> str:
+def wait_for_queue(sh, root: Path) -> str:
     """Poll `dvc queue status` until no task is queued or running; return the last status."""
     deadline = time.monotonic() + QUEUE_TIMEOUT_S
     while True:
@@ -44,20 +42,17 @@ def experiments(show: list[dict]) -> dict[str, dict]:
 
 
 @pytest.fixture
-def committed_repro(tmp_path: Path) -> Path:
-    root = make_project(tmp_path / "queue", rows=1500)
-    sh(["dvc", "repro"], root)
-    sh(["git", "add", "-A"], root)
-    sh(["git", "commit", "-q", "-m", "first repro"], root)
-    return root
+def committed_repro(built_project: Path) -> Path:
+    """A small project after a full `dvc repro`, committed (this test's own copy)."""
+    return built_project
 
 
-def test_queue_a_grid_run_it_with_two_workers_and_show_it(committed_repro: Path) -> None:
+def test_queue_a_grid_run_it_with_two_workers_and_show_it(sh, committed_repro: Path) -> None:
     root = committed_repro
     queued = sh(["dvc", "exp", "run", "--queue", "-S", "credit.model.params.num_leaves=15,31,63"], root)
     assert queued.stdout.count("Queued experiment") == 3
     sh(["dvc", "queue", "start", "-j", "2"], root)  # starts detached workers and returns
-    status = wait_for_queue(root)
+    status = wait_for_queue(sh, root)
     assert status.count("Success") == 3, status
 
     found = experiments(json.loads(sh(["dvc", "exp", "show", "--json"], root).stdout))

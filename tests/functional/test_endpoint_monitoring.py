@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 
 from driftline.data.generator import generate_loans
-from tests.conftest import make_project, sh
 
 
 def served(rows: pd.DataFrame) -> list[dict]:
@@ -19,11 +18,10 @@ def served(rows: pd.DataFrame) -> list[dict]:
     return records
 
 
-def test_served_decisions_become_a_monitored_batch_with_their_labels(tmp_path: Path) -> None:
+def test_served_decisions_become_a_monitored_batch_with_their_labels(sh, built_project: Path) -> None:
     from driftline.predictions.log import LoggedRequest, PredictionLog, log_path
 
-    root = make_project(tmp_path / "proj", rows=3000)
-    sh(["dvc", "repro", "credit-promote"], root)
+    root = built_project
     rows = generate_loans(rows=600, seed=3, start="2026-01-01", end="2026-02-01", drift="covariate", batch=9)
     log = PredictionLog(log_path(root, "credit"))
     try:
@@ -31,7 +29,8 @@ def test_served_decisions_become_a_monitored_batch_with_their_labels(tmp_path: P
         for batch in range(6):  # six requests of 100 decisions, a second apart
             part = records[batch * 100 : (batch + 1) * 100]
             log.record(LoggedRequest(batch_id=f"req{batch}", time=f"2026-02-01T00:00:{batch:02d}.000+00:00", model_version="v0001",
-                                     size=len(part), inputs=json.dumps(part), outputs=json.dumps([{"score": 0.2, "prediction": 0}] * len(part)),
+                                     size=len(part), inputs=json.dumps(part),
+                                     outputs=json.dumps([{"score": 0.2, "prediction": 0}] * len(part)),
                                      record_ids=json.dumps([r["application_id"] for r in part])), "credit")
         log.add_labels([(f"req{i // 100}-{i % 100}", int(rows["default"].iloc[i])) for i in range(0, 600, 2)], "test")
     finally:

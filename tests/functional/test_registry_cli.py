@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from driftline.registry import Registry
-from tests.conftest import sh
 
 
 @pytest.fixture
@@ -39,19 +38,19 @@ def add_versions(root: Path, count: int, promote: int = 0) -> Registry:
     return registry
 
 
-def test_list_json_on_an_empty_registry_is_an_empty_list(proj: Path) -> None:
-    out = sh(["driftline", "registry", "list", "credit", "--json"], proj)
+def test_list_json_on_an_empty_registry_is_an_empty_list(cli, proj: Path) -> None:
+    out = cli(["registry", "list", "credit", "--json"], proj)
     assert json.loads(out.stdout) == []
 
 
-def test_list_on_an_empty_registry_says_so(proj: Path) -> None:
-    out = sh(["driftline", "registry", "list", "credit"], proj)
+def test_list_on_an_empty_registry_says_so(cli, proj: Path) -> None:
+    out = cli(["registry", "list", "credit"], proj)
     assert "no model versions yet" in out.stdout
 
 
-def test_list_json_shows_every_version_and_the_champion(proj: Path) -> None:
+def test_list_json_shows_every_version_and_the_champion(cli, proj: Path) -> None:
     add_versions(proj, 3, promote=2)
-    out = sh(["driftline", "registry", "list", "credit", "--json"], proj / "pipelines")  # works from a subfolder too
+    out = cli(["registry", "list", "credit", "--json"], proj / "pipelines")  # works from a subfolder too
     listed = json.loads(out.stdout)
     assert [v["version"] for v in listed] == ["v0001", "v0002", "v0003"]
     assert [v["champion"] for v in listed] == [False, True, False]
@@ -62,9 +61,9 @@ def test_list_json_shows_every_version_and_the_champion(proj: Path) -> None:
         assert entry["gate"] == {"passed": True, "metric": "auc"}
 
 
-def test_list_table_ticks_the_champion_and_shortens_hashes(proj: Path) -> None:
+def test_list_table_ticks_the_champion_and_shortens_hashes(cli, proj: Path) -> None:
     add_versions(proj, 2, promote=1)
-    out = sh(["driftline", "registry", "list", "credit"], proj)
+    out = cli(["registry", "list", "credit"], proj)
     rows = [line for line in out.stdout.splitlines() if "v000" in line]
     assert len(rows) == 2
     assert "✓" in rows[0] and "✓" not in rows[1]
@@ -72,52 +71,52 @@ def test_list_table_ticks_the_champion_and_shortens_hashes(proj: Path) -> None:
     assert "11111111" in rows[0] and "1" * 9 not in rows[0]
 
 
-def test_rollback_swaps_the_champion_back_and_then_refuses(proj: Path) -> None:
+def test_rollback_swaps_the_champion_back_and_then_refuses(cli, proj: Path) -> None:
     registry = add_versions(proj, 2, promote=2)
-    out = sh(["driftline", "registry", "rollback", "credit"], proj)
+    out = cli(["registry", "rollback", "credit"], proj)
     assert out.stdout.strip() == "credit: champion v0002 -> v0001"
     assert registry.champion().version == "v0001"  # type: ignore[union-attr]
-    listed = json.loads(sh(["driftline", "registry", "list", "credit", "--json"], proj).stdout)
+    listed = json.loads(cli(["registry", "list", "credit", "--json"], proj).stdout)
     assert [v["champion"] for v in listed] == [True, False]
 
-    again = sh(["driftline", "registry", "rollback", "credit"], proj, check=False)
+    again = cli(["registry", "rollback", "credit"], proj, check=False)
     assert again.returncode == 1
     assert "no champion before v0001" in again.stderr and "--to" in again.stderr
     assert registry.champion().version == "v0001"  # type: ignore[union-attr]
 
 
-def test_rollback_to_a_named_version(proj: Path) -> None:
+def test_rollback_to_a_named_version(cli, proj: Path) -> None:
     registry = add_versions(proj, 3, promote=3)
-    out = sh(["driftline", "registry", "rollback", "credit", "--to", "v1", "--reason", "incident 42"], proj)
+    out = cli(["registry", "rollback", "credit", "--to", "v1", "--reason", "incident 42"], proj)
     assert out.stdout.strip() == "credit: champion v0003 -> v0001"
     last = registry.history()[-1]
     assert (last["event"], last["version"], last["previous"], last["reason"]) == ("rollback", "v0001", "v0003", "incident 42")
 
 
-def test_rollback_to_an_unknown_version_fails_listing_the_known_ones(proj: Path) -> None:
+def test_rollback_to_an_unknown_version_fails_listing_the_known_ones(cli, proj: Path) -> None:
     registry = add_versions(proj, 2, promote=2)
-    proc = sh(["driftline", "registry", "rollback", "credit", "--to", "v7"], proj, check=False)
+    proc = cli(["registry", "rollback", "credit", "--to", "v7"], proj, check=False)
     assert proc.returncode == 1
     assert "no version v0007" in proc.stderr and "v0001, v0002" in proc.stderr
     assert registry.champion().version == "v0002"  # type: ignore[union-attr]
 
 
-def test_rollback_with_no_champion_fails_clearly(proj: Path) -> None:
-    proc = sh(["driftline", "registry", "rollback", "credit"], proj, check=False)
+def test_rollback_with_no_champion_fails_clearly(cli, proj: Path) -> None:
+    proc = cli(["registry", "rollback", "credit"], proj, check=False)
     assert proc.returncode == 1
     assert "no champion yet" in proc.stderr
 
 
-def test_promote_by_hand_and_history(proj: Path) -> None:
+def test_promote_by_hand_and_history(cli, proj: Path) -> None:
     add_versions(proj, 2, promote=0)
-    out = sh(["driftline", "registry", "promote", "credit", "2", "--reason", "manual"], proj)
+    out = cli(["registry", "promote", "credit", "2", "--reason", "manual"], proj)
     assert out.stdout.strip() == "credit: champion none -> v0002"
-    events = json.loads(sh(["driftline", "registry", "history", "credit", "--json"], proj).stdout)
+    events = json.loads(cli(["registry", "history", "credit", "--json"], proj).stdout)
     assert [e["event"] for e in events] == ["registered", "registered", "promoted"]
-    assert "promoted" in sh(["driftline", "registry", "history", "credit"], proj).stdout
+    assert "promoted" in cli(["registry", "history", "credit"], proj).stdout
 
 
-def test_outside_a_project_the_error_says_where_to_run(tmp_path: Path) -> None:
-    proc = sh(["driftline", "registry", "list", "credit"], tmp_path, check=False)
+def test_outside_a_project_the_error_says_where_to_run(cli, tmp_path: Path) -> None:
+    proc = cli(["registry", "list", "credit"], tmp_path, check=False)
     assert proc.returncode == 1
     assert "no driftline project here" in proc.stderr

@@ -1,7 +1,7 @@
 """`driftline serve`: a real server process on a free loopback port, called over HTTP with httpx.
 
-One small project is built with `dvc repro` for the module; the hot-swap test runs last and
-leaves v1 as the champion again.
+The module serves its own copy of a small reproduced project. The tests that swap the champion
+put v1 back when they finish, and make the v2 they swap to when it is not there yet.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import BIN, make_project, sh
+BIN = Path(sys.executable).parent  # the venv's `driftline`
 
 THRESHOLD = 0.3  # pipelines/credit.yaml: model.threshold
 
@@ -75,15 +76,14 @@ def stop_server(server: Server) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = make_project(tmp_path_factory.mktemp("serve"))
-    sh(["dvc", "repro", "credit-promote"], root)
-    return root
+def serve_root(projects) -> Path:
+    """The module's copy of a small project after a full `dvc repro`: credit v0001 is the champion."""
+    return projects.reproduced()
 
 
 @pytest.fixture(scope="module")
-def server(project: Path) -> Iterator[Server]:
-    srv = start_server(project, "--poll", "0.2")
+def server(serve_root: Path) -> Iterator[Server]:
+    srv = start_server(serve_root, "--poll", "0.2")
     yield srv
     stop_server(srv)
 
@@ -123,12 +123,12 @@ def test_http_predictions_equal_the_evaluate_stage_batch_predictions(server: Ser
     assert body["model_version"] == "v0001"
     decisions = body["predictions"]
     assert [d["index"] for d in decisions] == list(range(len(records)))
-    for record, decision in zip(records, decisions):
+    for record, decision in zip(records, decisions, strict=True):
         assert decision["id"] == record["application_id"]
         assert abs(decision["score"] - expected[record["application_id"]]) <= 1e-9
         assert decision["prediction"] == int(decision["score"] >= THRESHOLD)
         assert decision["model_version"] == "v0001"
-    for response, record in zip(single, records):
+    for response, record in zip(single, records[:5], strict=True):
         assert response.status_code == 200
         assert abs(response.json()["predictions"][0]["score"] - expected[record["application_id"]]) <= 1e-9
     ids = [d["request_id"] for d in decisions]
@@ -230,7 +230,7 @@ def test_times_the_validate_stage_cannot_read_are_a_422_not_a_500(server: Server
 # ----------------------------------------------------------------------------- 4: the prediction log and labels
 
 
-def test_every_decision_is_in_the_wal_log_when_the_response_arrives(server: Server) -> None:
+def test_every_decision_is_in_the_wal_log_when_the_response_arrives(sh, server: Server) -> None:
     records = test_records(server.root, 3)
     with server.client() as client:
         decisions = client.post("/v1/predict", json={"records": records, "explain": "all"}).json()["predictions"]
@@ -238,7 +238,7 @@ def test_every_decision_is_in_the_wal_log_when_the_response_arrives(server: Serv
                                                  "FROM predictions WHERE request_id IN (?, ?, ?)",
                                     tuple(d["request_id"] for d in decisions))}
     assert len(rows) == 3
-    for record, decision in zip(records, decisions):
+    for record, decision in zip(records, decisions, strict=True):
         _, when, version, record_id, inputs, outputs, reasons = rows[decision["request_id"]]
         assert version == "v0001" and record_id == record["application_id"]
         assert when.endswith("+00:00")
@@ -249,7 +249,7 @@ def test_every_decision_is_in_the_wal_log_when_the_response_arrives(server: Serv
     assert sh(["git", "check-ignore", "-q", "logs/credit/predictions.sqlite"], server.root, check=False).returncode == 0
 
 
-def test_feedback_and_label_import_join_ground_truth_by_request_id(server: Server) -> None:
+def test_feedback_and_label_import_join_ground_truth_by_request_id(cli, server: Server) -> None:
     records = test_records(server.root, 4)
     with server.client() as client:
         ids = [d["request_id"] for d in client.post("/v1/predict", json={"records": records}).json()["predictions"]]
@@ -262,14 +262,14 @@ def test_feedback_and_label_import_join_ground_truth_by_request_id(server: Serve
 
     csv = server.root / "labels.csv"
     csv.write_text(f"request_id,label\n{ids[1]},0\n{ids[2]},1\n{'e' * 32},1\n")
-    imported = sh(["driftline", "labels", "import", "credit", str(csv)], server.root)
+    imported = cli(["labels", "import", "credit", str(csv)], server.root)
     assert "2 label(s) joined" in imported.stdout and "1 request id(s) not in the prediction log" in imported.stderr
     joined = dict(logged(server.root, "SELECT request_id, label FROM labelled_predictions WHERE request_id IN (?, ?, ?, ?)", tuple(ids)))
     assert joined == {ids[0]: 1, ids[1]: 0, ids[2]: 1}
 
     bad = server.root / "bad.csv"
     bad.write_text(f"request_id,label\n{ids[3]},1\n,0\n{ids[3]},maybe\n")
-    refused = sh(["driftline", "labels", "import", "credit", str(bad)], server.root, check=False)
+    refused = cli(["labels", "import", "credit", str(bad)], server.root, check=False)
     assert refused.returncode == 1
     assert "bad.csv:3: request_id is empty" in refused.stderr and "bad.csv:4: label 'maybe' is not 0 or 1" in refused.stderr
     assert not logged(server.root, "SELECT 1 FROM labels WHERE request_id = ?", (ids[3],)), "nothing half-imported"
@@ -318,7 +318,7 @@ def test_predict_reads_its_raw_body_yet_documents_it_and_reports_its_timing(serv
     assert response.status_code == 200, response.text
     assert [d["reasons"] for d in response.json()["predictions"]] == [None] * len(records)
     expected = batch_scores(server.root)
-    for record, decision in zip(records, response.json()["predictions"]):
+    for record, decision in zip(records, response.json()["predictions"], strict=True):
         assert abs(decision["score"] - expected[record["application_id"]]) <= 1e-9
     timing = dict(part.split(";dur=") for part in response.headers["server-timing"].split(", "))
     assert set(timing) == {"parse", "validate", "score", "log", "respond"} and all(float(v) >= 0 for v in timing.values())
@@ -326,11 +326,11 @@ def test_predict_reads_its_raw_body_yet_documents_it_and_reports_its_timing(serv
     assert text.status_code == 422 and empty.status_code == 422
 
 
-def test_bearer_token_and_limits(project: Path) -> None:
-    srv = start_server(project, "--max-records", "5", "--max-body-bytes", "20000", "--poll", "0",
+def test_bearer_token_and_limits(serve_root: Path) -> None:
+    srv = start_server(serve_root, "--max-records", "5", "--max-body-bytes", "20000", "--poll", "0",
                        env={"DRIFTLINE_API_TOKEN": "s3cret"})
     try:
-        records = test_records(project, 6)
+        records = test_records(serve_root, 6)
         with srv.client() as anonymous:
             assert anonymous.post("/v1/predict", json={"records": records[:1]}).status_code == 401
             assert anonymous.get("/v1/model").status_code == 401
@@ -357,8 +357,8 @@ def test_bearer_token_and_limits(project: Path) -> None:
         stop_server(srv)
 
 
-def test_serve_refuses_to_start_without_a_champion(project: Path) -> None:
-    # Only credit was reproduced, so pricing has never been promoted.
+def test_serve_refuses_to_start_without_a_champion(sh, project: Path) -> None:
+    # Nothing was reproduced in a fresh project, so pricing has never been promoted.
     out = sh(["driftline", "serve", "pricing", "--port", str(free_port())], project, check=False)
     assert out.returncode == 1
     assert "pricing has no champion yet" in out.stderr and "Traceback" not in out.stderr
@@ -368,12 +368,15 @@ def test_serve_refuses_to_start_without_a_champion(project: Path) -> None:
 
 
 def register_smaller_model(root: Path) -> str:
-    """A genuinely different v2 (the first 10 trees of v1) registered and promoted through the Registry API."""
+    """A genuinely different v2 (the first 10 trees of v1) registered (unless an earlier test did) and promoted."""
     import lightgbm as lgb
 
     from driftline.registry.store import Registry
 
     registry = Registry(root, "credit")
+    if len(registry.versions()) >= 2:  # the other swap test made it already
+        registry.promote("v2", "test: a smaller model")
+        return registry.get("v2").version
     v1 = registry.get("v1")
     small = root / "small-model.txt"
     small.write_text(lgb.Booster(model_str=(v1.path / "model.txt").read_text()).model_to_string(num_iteration=10))
@@ -391,7 +394,7 @@ def wait_for_version(client: httpx.Client, version: str, timeout: float = 15) ->
         time.sleep(0.05)
 
 
-def test_hot_swap_without_restart_and_zero_failures_under_load(server: Server) -> None:
+def test_hot_swap_without_restart_and_zero_failures_under_load(cli, server: Server) -> None:
     records = test_records(server.root, 8)
     v1_scores = batch_scores(server.root)
     with server.client() as client:
@@ -428,7 +431,7 @@ def test_hot_swap_without_restart_and_zero_failures_under_load(server: Server) -
     for t in threads:
         t.start()
     halfway.wait(timeout=60)
-    rollback = sh(["driftline", "registry", "rollback", "credit", "--to", "v1"], server.root)
+    rollback = cli(["registry", "rollback", "credit", "--to", "v1"], server.root)
     for t in threads:
         t.join()
 
@@ -449,18 +452,18 @@ def test_hot_swap_without_restart_and_zero_failures_under_load(server: Server) -
 # ----------------------------------------------------------------------------- worker processes (swaps between v1 and v2)
 
 
-def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(project: Path) -> None:
+def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(cli, serve_root: Path) -> None:
     from driftline.registry.store import Registry
 
-    registry = Registry(project, "credit")
+    registry = Registry(serve_root, "credit")
     if len(registry.versions()) < 2:  # run on its own (-k): make the v2 the hot-swap test makes, keep v1 champion
-        register_smaller_model(project)
+        register_smaller_model(serve_root)
         registry.rollback("v1", "test: v1 serves first")
-    records = test_records(project, 10)
-    expected = batch_scores(project)
-    server = start_server(project, "--workers", "2", "--poll", "0.2")
+    records = test_records(serve_root, 10)
+    expected = batch_scores(serve_root)
+    server = start_server(serve_root, "--workers", "2", "--poll", "0.2")
     try:
-        before = logged(project, "SELECT count(*) FROM predictions")[0][0]  # the log exists once a server has started
+        before = logged(serve_root, "SELECT count(*) FROM predictions")[0][0]  # the log exists once a server has started
         failures: list[str] = []
         pids: set[str] = set()
 
@@ -471,7 +474,7 @@ def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(projec
                 if response.status_code != 200:
                     failures.append(f"{response.status_code} {response.text[:200]}")
                     continue
-                for record, decision in zip(records, response.json()["predictions"]):
+                for record, decision in zip(records, response.json()["predictions"], strict=True):
                     if abs(decision["score"] - expected[record["application_id"]]) > 1e-9:
                         failures.append(f"score of {record['application_id']}")
 
@@ -481,7 +484,7 @@ def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(projec
         for t in threads:
             t.join()
         assert not failures, failures[:5]
-        assert logged(project, "SELECT count(*) FROM predictions")[0][0] == before + 400
+        assert logged(serve_root, "SELECT count(*) FROM predictions")[0][0] == before + 400
         time.sleep(1.5)  # workers publish their counts once a second
         with server.client() as client:
             text = client.get("/metrics").text
@@ -493,7 +496,7 @@ def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(projec
                 pids.add(line.rsplit("[", 1)[1].rstrip("]"))
         assert len(pids) == 2, server.log.read_text()
 
-        sh(["driftline", "registry", "rollback", "credit", "--to", "v2"], project)
+        cli(["registry", "rollback", "credit", "--to", "v2"], serve_root)
         try:
             deadline = time.monotonic() + 15
             while True:  # every worker swaps: 20 answers in a row on new connections name v2
@@ -503,7 +506,7 @@ def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(projec
                 assert time.monotonic() < deadline, f"not every worker swapped: {versions}"
                 time.sleep(0.2)
         finally:
-            sh(["driftline", "registry", "rollback", "credit", "--to", "v1"], project)
+            cli(["registry", "rollback", "credit", "--to", "v1"], serve_root)
     finally:
         stop_server(server)
     assert "Traceback" not in server.log.read_text()

@@ -54,7 +54,8 @@ def test_sql_users_see_one_row_per_decision_in_the_predictions_view(tmp_path: Pa
     log.add_labels([("f" * 32 + "-1", 0)], source="test")
     log.close()
     with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT request_id, record_id, inputs, outputs, reasons, model_version FROM predictions ORDER BY position").fetchall()
+        rows = db.execute("SELECT request_id, record_id, inputs, outputs, reasons, model_version FROM predictions "
+                          "ORDER BY position").fetchall()
         joined = db.execute("SELECT request_id, label FROM labelled_predictions").fetchall()
     assert [(r[0], r[1], json.loads(r[2]), json.loads(r[3])) for r in rows] == [
         ("f" * 32 + "-0", "7", {"age": 30}, {"score": 0.2, "prediction": 0}),

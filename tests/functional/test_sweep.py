@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import make_project, sh
 
 GRID = ["model.params.num_leaves=15,31,63", "model.params.learning_rate=0.05,0.1"]
 
 
 @pytest.fixture(scope="module")
-def featurized(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small project whose credit features `dvc repro` prepared, committed."""
-    root = make_project(tmp_path_factory.mktemp("sweep"), rows=2000)
-    sh(["dvc", "repro", "credit-featurize"], root)
+def featurized(projects, sh) -> Path:
+    """A small project whose features `dvc repro` prepared, committed; the tests sweep into their own folders."""
+    root = projects.reproduced()
     (root / ".gitignore").write_text("dvc_plots/\nmultirun/\n")
     sh(["git", "add", "-A"], root)
-    sh(["git", "commit", "-q", "-m", "featurized"], root)
+    sh(["git", "commit", "-q", "-m", "ignore multirun/"], root)
     return root
+
+
+@pytest.fixture
+def own_copy(featurized: Path, tmp_path: Path) -> Path:
+    """A private copy, for the tests that change pipelines/ or conf/."""
+    return shutil.copytree(featurized, tmp_path / "proj", symlinks=True)
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -29,15 +33,15 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_sweep_refuses_before_dvc_repro(project: Path) -> None:
-    out = sh(["driftline", "sweep", "credit", "-m", "model.params.num_leaves=15,31"], project, check=False)
+def test_sweep_refuses_before_dvc_repro(cli, project: Path) -> None:
+    out = cli(["sweep", "credit", "-m", "model.params.num_leaves=15,31"], project, check=False)
     assert out.returncode == 1
     assert "not prepared yet" in out.stderr and "dvc repro" in out.stderr
     assert not (project / "multirun").exists(), "nothing launched"
 
 
-def test_grid_sweep_writes_hydra_job_folders_and_a_leaderboard(featurized: Path) -> None:
-    out = sh(["driftline", "sweep", "credit", "-m", *GRID, "hydra.sweep.dir=multirun/grid"], featurized)
+def test_grid_sweep_writes_hydra_job_folders_and_a_leaderboard(cli, sh, featurized: Path) -> None:
+    out = cli(["sweep", "credit", "-m", *GRID, "hydra.sweep.dir=multirun/grid"], featurized)
     sweep_dir = featurized / "multirun/grid"
     jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
     assert [p.name for p in jobs] == ["0", "1", "2", "3", "4", "5"], "Hydra's own <sweep_dir>/<job>/ layout"
@@ -62,16 +66,17 @@ def test_grid_sweep_writes_hydra_job_folders_and_a_leaderboard(featurized: Path)
     assert "credit" not in sh(["dvc", "status", "credit-featurize"], featurized).stdout.replace("Data and pipelines are up to date.", "")
 
 
-def test_joblib_launcher_runs_jobs_in_parallel(featurized: Path) -> None:
+def test_joblib_launcher_runs_jobs_in_parallel(sh, featurized: Path) -> None:
+    # a subprocess: the Hydra jobs print to the terminal, which an in-process run does not capture
     out = sh(["driftline", "sweep", "credit", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
               "model.params.num_threads=1", "model.params.num_leaves=15,31", "hydra.sweep.dir=multirun/joblib"], featurized)
     assert "Joblib.Parallel(n_jobs=2" in out.stdout + out.stderr
     assert len(rows(featurized / "multirun/joblib/leaderboard.csv")) == 2
 
 
-def test_optuna_sweeper_with_the_shipped_search_space(featurized: Path) -> None:
+def test_optuna_sweeper_with_the_shipped_search_space(cli, featurized: Path) -> None:
     import hydra_plugins.hydra_optuna_sweeper  # noqa: F401  (in the dev extra; a missing plugin is a failure)
-    sh(["driftline", "sweep", "credit", "hydra/sweeper=credit_optuna", "hydra.sweeper.n_trials=3",
+    cli(["sweep", "credit", "hydra/sweeper=credit_optuna", "hydra.sweeper.n_trials=3",
         "hydra.sweep.dir=multirun/optuna"], featurized)
     sweep_dir = featurized / "multirun/optuna"
     results = (sweep_dir / "optimization_results.yaml").read_text()
@@ -80,9 +85,9 @@ def test_optuna_sweeper_with_the_shipped_search_space(featurized: Path) -> None:
     assert f"best_value: {float(board[0]['valid_roc_auc'])}" in results, "Optuna maximised the objective the jobs returned"
 
 
-def test_optuna_override_syntax_gets_the_pipelines_direction(featurized: Path) -> None:
+def test_optuna_override_syntax_gets_the_pipelines_direction(cli, featurized: Path) -> None:
     import hydra_plugins.hydra_optuna_sweeper  # noqa: F401  (in the dev extra; a missing plugin is a failure)
-    sh(["driftline", "sweep", "credit", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2",
+    cli(["sweep", "credit", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2",
         "model.params.num_leaves=int(interval(8,64))", "hydra.sweep.dir=multirun/optuna-cli"], featurized)
     hydra = (featurized / "multirun/optuna-cli/0/.hydra/hydra.yaml").read_text()
     assert "direction: maximize" in hydra, "Optuna minimises by default; roc_auc must be maximised"
@@ -90,9 +95,9 @@ def test_optuna_override_syntax_gets_the_pipelines_direction(featurized: Path) -
     assert f"best_value: {float(best['valid_roc_auc'])}" in (featurized / "multirun/optuna-cli/optimization_results.yaml").read_text()
 
 
-def test_feature_override_refits_in_memory_only(featurized: Path) -> None:
+def test_feature_override_refits_in_memory_only(cli, featurized: Path) -> None:
     before = (featurized / "models/credit/features.json").read_bytes()
-    sh(["driftline", "sweep", "credit", "+features.exclude=[age,open_accounts]", "hydra.sweep.dir=multirun/features"], featurized)
+    cli(["sweep", "credit", "+features.exclude=[age,open_accounts]", "hydra.sweep.dir=multirun/features"], featurized)
     result = json.loads((featurized / "multirun/features/0/result.json").read_text())
     assert result["refitted_features"] is True
     fitted = json.loads(before)
@@ -100,51 +105,46 @@ def test_feature_override_refits_in_memory_only(featurized: Path) -> None:
     assert (featurized / "models/credit/features.json").read_bytes() == before
 
 
-def test_data_keys_are_refused_with_a_pointer_to_dvc_exp(featurized: Path) -> None:
+def test_data_keys_are_refused_with_a_pointer_to_dvc_exp(sh, featurized: Path) -> None:
+    # a subprocess: the refusal comes from the Hydra job, which prints to the terminal
     out = sh(["driftline", "sweep", "credit", "split.seed=1,2", "hydra.sweep.dir=multirun/split"], featurized, check=False)
     assert out.returncode == 1
     assert "changes split" in out.stderr and "dvc exp run" in out.stderr
 
 
-def test_missing_plugin_is_named_with_an_install_hint(featurized: Path) -> None:
-    out = sh(["driftline", "sweep", "credit", "hydra/launcher=ray", "model.params.num_leaves=15,31"], featurized, check=False)
+def test_missing_plugin_is_named_with_an_install_hint(cli, featurized: Path) -> None:
+    out = cli(["sweep", "credit", "hydra/launcher=ray", "model.params.num_leaves=15,31"], featurized, check=False)
     assert out.returncode == 2
     assert "pip install hydra-ray-launcher" in out.stderr
 
 
-def test_apply_best_writes_a_minimal_diff_and_recompiles(featurized: Path) -> None:
-    pipeline = featurized / "pipelines/credit.yaml"
+def test_apply_best_writes_a_minimal_diff_and_recompiles(cli, sh, own_copy: Path) -> None:
+    pipeline = own_copy / "pipelines/credit.yaml"
     before = pipeline.read_text()
-    try:
-        out = sh(["driftline", "sweep", "credit", "model.params.num_leaves=7,15", "model.params.learning_rate=0.05,0.2",
-                  "hydra.sweep.dir=multirun/apply", "--apply", "best"], featurized)
-        best = rows(featurized / "multirun/apply/leaderboard.csv")[0]
-        after = pipeline.read_text()
-        assert after.startswith(before.rstrip("\n").rsplit("model:", 1)[0]), "comments, defaults and order kept"
-        assert f"num_leaves: {best['model.params.num_leaves']}" in after
-        if best["model.params.learning_rate"] == "0.05":  # the default already: no line for it
-            assert "learning_rate" not in after
-        assert "dvc repro" in out.stdout
-        sh(["driftline", "compile", "--check"], featurized)
-        params = sh(["dvc", "params", "diff", "--json"], featurized).stdout
-        assert "credit.model.params.num_leaves" in params
-        import yaml
+    out = cli(["sweep", "credit", "model.params.num_leaves=7,15", "model.params.learning_rate=0.05,0.2",
+              "hydra.sweep.dir=multirun/apply", "--apply", "best"], own_copy)
+    best = rows(own_copy / "multirun/apply/leaderboard.csv")[0]
+    after = pipeline.read_text()
+    assert after.startswith(before.rstrip("\n").rsplit("model:", 1)[0]), "comments, defaults and order kept"
+    assert f"num_leaves: {best['model.params.num_leaves']}" in after
+    if best["model.params.learning_rate"] == "0.05":  # the default already: no line for it
+        assert "learning_rate" not in after
+    assert "dvc repro" in out.stdout
+    cli(["compile", "--check"], own_copy)
+    params = sh(["dvc", "params", "diff", "--json"], own_copy).stdout
+    assert "credit.model.params.num_leaves" in params
+    import yaml
 
-        compiled = yaml.safe_load((featurized / "params.yaml").read_text())["credit"]["model"]["params"]
-        assert compiled["num_leaves"] == int(best["model.params.num_leaves"]), "the next dvc repro trains the winner"
-    finally:
-        sh(["git", "checkout", "--", "pipelines", "params.yaml", "dvc.yaml"], featurized)
+    compiled = yaml.safe_load((own_copy / "params.yaml").read_text())["credit"]["model"]["params"]
+    assert compiled["num_leaves"] == int(best["model.params.num_leaves"]), "the next dvc repro trains the winner"
 
 
-def test_stale_features_are_refused_until_dvc_repro(featurized: Path) -> None:
-    features = featurized / "conf/features/credit.yaml"
-    try:
-        features.write_text(features.read_text().replace("min_frequency: 20", "min_frequency: 25"))
-        stale = sh(["driftline", "sweep", "credit", "model.params.num_leaves=15"], featurized, check=False)
-        assert stale.returncode == 1 and "run `driftline compile`" in stale.stderr
-        sh(["driftline", "compile"], featurized)
-        old = sh(["driftline", "sweep", "credit", "model.params.num_leaves=15"], featurized, check=False)
-        assert old.returncode == 1 and "older than params.yaml" in old.stderr
-        assert "credit.features.transforms[7].min_frequency: 20 -> 25" in old.stderr
-    finally:
-        sh(["git", "checkout", "--", "conf", "params.yaml", "dvc.yaml"], featurized)
+def test_stale_features_are_refused_until_dvc_repro(cli, own_copy: Path) -> None:
+    features = own_copy / "conf/features/credit.yaml"
+    features.write_text(features.read_text().replace("min_frequency: 20", "min_frequency: 25"))
+    stale = cli(["sweep", "credit", "model.params.num_leaves=15"], own_copy, check=False)
+    assert stale.returncode == 1 and "run `driftline compile`" in stale.stderr
+    cli(["compile"], own_copy)
+    old = cli(["sweep", "credit", "model.params.num_leaves=15"], own_copy, check=False)
+    assert old.returncode == 1 and "older than params.yaml" in old.stderr
+    assert "credit.features.transforms[7].min_frequency: 20 -> 25" in old.stderr

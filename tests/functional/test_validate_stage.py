@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from driftline.data.generator import generate_loans
-from tests.conftest import make_project, sh
 
 ROWS = 500
 BAD_AGE = list(range(3, ROWS, 50))  # 10 rows (2%): age -5
@@ -22,13 +21,6 @@ source:
   path: data/applications.csv
   parse_dates: [applied_at]
 """
-
-
-def edit(root: Path, rel: str, old: str, new: str) -> None:
-    path = root / rel
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new, 1))
 
 
 def use_csv_source(root: Path) -> pd.DataFrame:
@@ -53,18 +45,14 @@ def use_csv_source(root: Path) -> pd.DataFrame:
     return df
 
 
-def set_max_bad_share(root: Path, share: float) -> None:
-    edit(root, "conf/schema/loans.yaml", "max_bad_share: 0.01", f"max_bad_share: {share}")
-
-
 @pytest.fixture(scope="module")
-def csv_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+def csv_project(projects, cli, edit) -> tuple[Path, pd.DataFrame]:
     """A project reading a CSV with 13 bad rows, compiled and ingested (allowing up to 5% bad rows)."""
-    root = make_project(tmp_path_factory.mktemp("validate") / "proj", rows=ROWS)
+    root = projects.fresh()
     df = use_csv_source(root)
-    set_max_bad_share(root, 0.05)
-    sh(["driftline", "compile"], root)
-    sh(["driftline", "run", "ingest", "credit"], root)
+    edit(root, "conf/schema/loans.yaml", "max_bad_share: 0.01", "max_bad_share: 0.05")
+    cli(["compile"], root)
+    cli(["run", "ingest", "credit"], root)
     return root, df
 
 
@@ -74,16 +62,16 @@ def fresh(csv_project: tuple[Path, pd.DataFrame], tmp_path: Path) -> Path:
     return shutil.copytree(csv_project[0], tmp_path / "proj", symlinks=True)
 
 
-def test_bad_rows_are_quarantined_with_reasons_and_the_rest_validated(csv_project: tuple[Path, pd.DataFrame]) -> None:
-    root, df = csv_project
-    proc = sh(["driftline", "run", "validate", "credit"], root)
+def test_bad_rows_are_quarantined_with_reasons_and_the_rest_validated(cli, fresh: Path, csv_project: tuple[Path, pd.DataFrame]) -> None:
+    root, df = fresh, csv_project[1]
+    proc = cli(["run", "validate", "credit"], root)
     assert "487 valid, 13 quarantined" in proc.stdout
 
     quarantine = pd.read_parquet(root / "data/credit/quarantine.parquet")
     bad_ids = set(df.loc[BAD_AGE + BAD_SCORE, "application_id"])
     assert set(quarantine["application_id"]) == bad_ids
     assert len(quarantine) == len(bad_ids)
-    reasons = dict(zip(quarantine["application_id"], quarantine["_reasons"]))
+    reasons = dict(zip(quarantine["application_id"], quarantine["_reasons"], strict=True))
     for i in BAD_AGE:
         assert reasons[df.loc[i, "application_id"]] == "age: must be >= 18"
     for i in BAD_SCORE:
@@ -104,11 +92,11 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_rest_validated(csv_projec
     assert report["failures"] == {"age: must be >= 18": 10, "credit_score: not a valid int (a whole number within ±2^63)": 3}
 
 
-def test_too_many_bad_rows_fail_the_stage_and_write_no_validated_data(fresh: Path) -> None:
+def test_too_many_bad_rows_fail_the_stage_and_write_no_validated_data(cli, edit, fresh: Path) -> None:
     edit(fresh, "conf/schema/loans.yaml", "max_bad_share: 0.05", "max_bad_share: 0.001")
-    sh(["driftline", "compile"], fresh)
+    cli(["compile"], fresh)
     (fresh / "data/credit/validated.parquet").unlink(missing_ok=True)  # as `dvc repro` clears outs first
-    proc = sh(["driftline", "run", "validate", "credit"], fresh, check=False)
+    proc = cli(["run", "validate", "credit"], fresh, check=False)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "2.60% of rows failed credit.schema" in proc.stderr
     assert "max_bad_share 0.10%" in proc.stderr
@@ -134,7 +122,7 @@ print(json.dumps({"exit": code, "modules": sorted(sys.modules)}))
 """
 
 
-def test_validate_never_imports_lightgbm(fresh: Path) -> None:
+def test_validate_never_imports_lightgbm(sh, fresh: Path) -> None:
     """A data check must not pay for loading the model library (over a second per stage)."""
     proc = sh([sys.executable, "-c", CLI_THEN_REPORT_MODULES], fresh)
     assert "credit-validate: 487 valid, 13 quarantined" in proc.stdout

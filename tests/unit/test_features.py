@@ -568,8 +568,8 @@ def test_target_encoding_multiclass_gives_one_column_per_class() -> None:
 @pytest.fixture(scope="module")
 def credit():
     """(fitted, booster, held-out rows) as the featurize and train stages make them."""
-    from driftline.data.generator import generate_loans
     from driftline.config.model import ModelSpec
+    from driftline.data.generator import generate_loans
     from driftline.models.train import fit_model
 
     loans = generate_loans(rows=3000, seed=11)

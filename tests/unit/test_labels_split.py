@@ -80,7 +80,7 @@ def test_join_label_matches_by_key_and_keeps_unmatched_rows_aside() -> None:
     labels = pd.DataFrame({"application_id": ["e", "a", "zz"], "defaulted": [1, 0, 1]})
     spec = JoinLabel(kind="join", path="data/labels.csv", on="application_id", column="defaulted")
     labelled, unlabelled = attach_labels(applications(), spec, "default", labels)
-    assert dict(zip(labelled["application_id"], labelled["default"])) == {"a": 0, "e": 1}
+    assert dict(zip(labelled["application_id"], labelled["default"], strict=True)) == {"a": 0, "e": 1}
     assert sorted(unlabelled["application_id"]) == ["b", "c", "d"]
     # a label for an application we never saw does not invent a row
     assert len(labelled) + len(unlabelled) == 5
@@ -91,7 +91,7 @@ def test_join_label_matches_integer_ids_read_as_text() -> None:
     labels = pd.DataFrame({"id": [3, 1], "y": [1, 0]})
     spec = JoinLabel(kind="join", path="labels.csv", on="id", column="y")
     labelled, unlabelled = attach_labels(frame, spec, "default", labels)
-    assert dict(zip(labelled["id"], labelled["default"])) == {1: 0, 3: 1}
+    assert dict(zip(labelled["id"], labelled["default"], strict=True)) == {1: 0, 3: 1}
     assert unlabelled["id"].tolist() == [2]
 
 

@@ -12,9 +12,9 @@ import pytest
 from pydantic import ValidationError
 from sklearn import metrics as skm
 
+from driftline.config.model import LightGBMParams, ModelSpec, lightgbm_param_aliases, lightgbm_params
 from driftline.models.evaluate import compute_metrics, plot_tables
 from driftline.models.explain import contributions, reason_codes
-from driftline.config.model import LightGBMParams, ModelSpec, lightgbm_param_aliases, lightgbm_params
 from driftline.models.train import (
     feature_importance,
     load_model,

@@ -8,6 +8,7 @@ import pytest
 
 from driftline.config.groups import ColumnPolicy, GateSpec, MonitorSpec
 from driftline.drift.monitor import column_report, decide, histogram
+from driftline.drift.profile import profile_frame
 from driftline.drift.report import (
     CategoricalHistogram,
     ColumnDrift,
@@ -16,7 +17,6 @@ from driftline.drift.report import (
     Performance,
     PredictionDrift,
 )
-from driftline.drift.profile import profile_frame
 from driftline.registry.gate import decide as gate
 
 RNG = np.random.default_rng(0)

@@ -55,7 +55,8 @@ BAD_VALUES = [
     pytest.param("income", "lots", "income: not a valid float", id="text-in-float-column"),
     pytest.param("age", "30.5", "age: not a valid int (a whole number within ±2^63)", id="fraction-in-int-column"),
     pytest.param("age", None, "age: must not be null", id="null-in-non-nullable"),
-    pytest.param("applied_at", "not a date", "applied_at: not a valid datetime (ISO 8601 without a time zone, e.g. 2024-05-01T12:30:00)", id="unparseable-datetime"),
+    pytest.param("applied_at", "not a date", "applied_at: not a valid datetime (ISO 8601 without a time zone, e.g. 2024-05-01T12:30:00)",
+                 id="unparseable-datetime"),
     pytest.param("default", 2, "default: must be one of 0, 1", id="binary-not-0-or-1"),
 ]
 
