@@ -170,6 +170,10 @@ CASES = [
     Case("plan-without-dvc-yaml", remove("dvc.yaml"), ["plan"], 1, ("no dvc.yaml", "driftline compile")),
     Case("sweep-not-prepared", None, ["sweep", "credit"], 1, ("credit",)),
     Case("init-missing-data", None, ["init", "--data", "nope.csv", "--target", "y", "--name", "x"], 2, ("nope.csv",)),
+    Case("simulate-unknown-pipeline", None, ["simulate", "nope"], 2, ("no pipeline 'nope'",)),
+    Case("registry-bad-pipeline-name", None, ["registry", "list", "../credit"], 1, ("not a pipeline name",)),
+    Case("labels-bad-rows", write("logs/credit/predictions.sqlite", ""), ["labels", "import", "credit", "missing.csv"], 1,
+         ("missing.csv",)),
 ]
 
 
