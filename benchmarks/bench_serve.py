@@ -41,8 +41,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the server does; must precede LightGBM's import
 
 import numpy as np
-
 from _project import BIN, ENV, REPO, demo_project
+
 RESULTS = REPO / "benchmarks/results/serve.json"
 TARGETS = {"single_p50_ms": 5.0, "single_p99_ms": 15.0, "batch_records_per_s": 100_000}
 WORKERS = 2  # one per core of the machine the targets are set for

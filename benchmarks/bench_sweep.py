@@ -71,7 +71,8 @@ def main() -> None:
             "two_jobs_at_a_time_joblib": parallel_1t,
             "speedup": round(sequential_1t["wall_seconds"] / parallel_1t["wall_seconds"], 2),
         },
-        "machine": {"cpus": os.cpu_count(), "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)], "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+                    "python": platform.python_version(), "platform": platform.platform()},
     }
     out = REPO / "benchmarks/results/sweep.json"
     out.parent.mkdir(parents=True, exist_ok=True)
