@@ -36,6 +36,29 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def repair_torn_tail(fd: int) -> None:
+    """Keep an append-only JSON-lines file one record a line after a crash tore its last write.
+
+    The caller holds the file's lock and opened `fd` for reading and writing. An unterminated last
+    line that is not valid JSON is a record whose write never completed (its writer never got an
+    answer), so it is cut off, as a database discards a torn log tail. An unterminated line that
+    parses (say, edited by hand) is kept and terminated. The common case costs one 1-byte read.
+    """
+    size = os.fstat(fd).st_size
+    if not size or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    data = os.pread(fd, size, 0)
+    start = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[start:])
+    except ValueError:
+        os.ftruncate(fd, start)
+    else:
+        os.lseek(fd, 0, os.SEEK_END)
+        os.write(fd, b"\n")
+    os.fsync(fd)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftline.atomic import file_lock, write_json
+from driftline.atomic import file_lock, repair_torn_tail, write_json
 from driftline.clock import now_utc
 from driftline.errors import DriftlineError
 from driftline.hashing import canonical_json as canonical
@@ -72,7 +72,12 @@ def append(root: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         raise AuditError(f"unknown audit record kind '{kind}' (kinds: {', '.join(KINDS)})")
     path = log_path(root)
     with file_lock(root / AUDIT_DIR / LOCK_FILE):
-        _drop_torn_tail(path)
+        if path.is_file():
+            fd = os.open(path, os.O_RDWR)
+            try:
+                repair_torn_tail(fd)
+            finally:
+                os.close(fd)
         last = _last_line(path)
         if last:
             try:
@@ -102,23 +107,6 @@ def append(root: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
             os.close(fd)
         write_json(root / AUDIT_DIR / HEAD_FILE, {"seq": seq, "hash": record["hash"]})
     return record
-
-
-def _drop_torn_tail(path: Path) -> None:
-    """Cut an unfinished last line (a crash mid-append). Caller holds the lock.
-
-    One append is one write of a whole line ending in a newline, fsynced before head.json moves on;
-    a last line without its newline was never acknowledged, so the chain and the head end before it."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    data = path.read_bytes()
-    if data.endswith(b"\n"):
-        return
-    keep = data.rfind(b"\n") + 1
-    with open(path, "r+b") as fh:
-        fh.truncate(keep)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def recorder(root: Path) -> Callable[[str, dict[str, Any]], None]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftline.atomic import atomic_path, file_lock, write_json
+from driftline.atomic import atomic_path, file_lock, repair_torn_tail, write_json
 from driftline.clock import now_utc
 from driftline.errors import DriftlineError
 from driftline.hashing import FingerprintError, canonical_json, json_default, sha256_file, sha256_json
@@ -291,7 +291,7 @@ class Registry:
         line = (text + "\n").encode("utf-8")
         fd = os.open(self.history_file, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            self._repair_tail(fd)
+            repair_torn_tail(fd)
             written = os.write(fd, line)
             if written != len(line):
                 raise RegistryError(f"short write to {self.history_file} ({written} of {len(line)} bytes); check free disk space")
@@ -301,25 +301,6 @@ class Registry:
         if self.on_event is not None:
             self.on_event(self.pipeline, record)
         return record
-
-    def _repair_tail(self, fd: int) -> None:
-        """Keep one event a line when a crash tore the last write. Caller holds the lock.
-
-        An unterminated last line that is not valid JSON is an event whose write never completed
-        (its caller never got an answer), so it is cut off, as a database discards a torn log tail.
-        An unterminated line that parses (say, edited by hand) is kept and terminated.
-        """
-        size = os.fstat(fd).st_size
-        if not size or os.pread(fd, 1, size - 1) == b"\n":
-            return
-        data = os.pread(fd, size, 0)
-        start = data.rfind(b"\n") + 1
-        try:
-            json.loads(data[start:])
-        except ValueError:
-            os.ftruncate(fd, start)
-        else:
-            os.write(fd, b"\n")
 
     def _sweep_temps(self) -> None:
         """Remove temp folders left by a process that died mid-register. Caller holds the lock."""
