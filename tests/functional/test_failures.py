@@ -131,6 +131,8 @@ CASES = [
          ["compile"], 2, ("credit", "pipelines/credit.yaml")),
     Case("non-utf8-pipeline", write("pipelines/credit.yaml", b"task: \xff\xfe binary\n"),
          ["compile"], 2, ("pipelines/credit.yaml",)),
+    Case("non-utf8-group-file", write("conf/model/lgbm.yaml", b"params:\n  num_leaves: 31 # \xff\n"),
+         ["compile"], 2, ("conf/model/lgbm.yaml", "not UTF-8")),
     Case("yaml-syntax", write("conf/model/lgbm.yaml", "params: [unclosed\n"),
          ["compile"], 2, ("lgbm.yaml",)),
     Case("stale-params", replace("pipelines/credit.yaml", "threshold: 0.3", "threshold: 0.4"),

@@ -79,25 +79,34 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
     if not isinstance(own, dict):
         raise ComposeError(ConfigProblem(name, "", "must be a mapping of keys", pipeline_file))
 
-    for group_file in sorted((root / CONF_DIR).rglob("*.y*ml")):
-        try:
-            group_file.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            rel = group_file.relative_to(root).as_posix()
-            raise ComposeError(ConfigProblem(name, "", f"{rel} is not UTF-8 text (byte {exc.start}): save it as UTF-8", rel)) from None
     search = f"hydra.searchpath=[file://{(root / CONF_DIR).resolve()}]"
     try:
         with initialize_config_dir(config_dir=str((root / PIPELINES_DIR).resolve()), version_base="1.3"):
             cfg = compose(config_name=name, overrides=[search, *overrides])
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException, yaml.YAMLError, ValueError, TypeError) as exc:
-        # Hydra raises plain ValueError/TypeError for some malformed files (`defaults: 5`, for one)
+        # Hydra raises plain ValueError/TypeError for some malformed files (`defaults: 5`, for one), and
+        # a group file that is not UTF-8 surfaces without its name: look for it only when composing failed.
+        undecodable = _undecodable_group_file(root)
+        if undecodable is not None:
+            raise ComposeError(ConfigProblem(name, "", undecodable[1], undecodable[0])) from None
         message = " ".join(str(exc).split()).replace(f"{root.resolve()}/", "")
         key = getattr(exc, "full_key", "") or ""
         raise ComposeError(ConfigProblem(name, str(key), message, pipeline_file)) from exc
     own_defaults = own.get("defaults")
     own = {k: v for k, v in own.items() if k != "defaults"}
     return ComposedPipeline(name, data, pipeline_file, own, _defaults_groups({"defaults": own_defaults}))
+
+
+def _undecodable_group_file(root: Path) -> tuple[str, str] | None:
+    """(file, message) for the first YAML file under conf/ that is not UTF-8 text, if any."""
+    for group_file in sorted((root / CONF_DIR).rglob("*.y*ml")):
+        try:
+            group_file.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rel = group_file.relative_to(root).as_posix()
+            return rel, f"{rel} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+    return None
 
 
 class ComposeError(UserConfigError):
