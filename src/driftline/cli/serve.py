@@ -96,6 +96,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
     """
     from driftline.errors import DriftlineError
 
+    sock = None
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         sock = socket.socket(family, kind, proto)
@@ -104,6 +105,8 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.bind(address)
         sock.listen(2048)
     except OSError as exc:
+        if sock is not None:
+            sock.close()
         raise DriftlineError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                              hint="choose another --port, or stop what is using this one") from None
     sock.set_inheritable(True)
