@@ -59,6 +59,12 @@ def inside_project(root: Path, rel: str | os.PathLike[str]) -> Path | None:
         return None
 
 
+def project_file_exists(root: Path, rel: str | os.PathLike[str]) -> bool:
+    """Whether `rel` is a file inside the project (the compile-time check of configured paths)."""
+    target = inside_project(root, rel)
+    return target is not None and target.is_file()
+
+
 def source_fingerprint(root: Path) -> str:
     """SHA-256 over every YAML file under conf/ and pipelines/: what `compile` rendered from."""
     from driftline.hashing import fingerprint_tree

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -58,15 +59,11 @@ def load_pipeline(root: Path, name: str) -> PipelineConfig:
         raise ConfigError(_pydantic_problems(composed, exc)) from None
 
     from driftline.config.checks import check_pipeline
-    from driftline.project import inside_project
-
-    def exists(rel: str) -> bool:
-        target = inside_project(root, rel)
-        return target is not None and target.is_file()
+    from driftline.project import project_file_exists
 
     problems = [
         ConfigProblem(name, dotted(path), message, composed.file_for(path))
-        for path, message in check_pipeline(cfg, exists)
+        for path, message in check_pipeline(cfg, functools.partial(project_file_exists, root))
     ]
     if problems:
         raise ConfigError(problems)

@@ -84,6 +84,11 @@ def clean_loc(root: type[BaseModel], loc: Loc) -> tuple[list[str | int], type[Ba
     return path, owner
 
 
+def validation_messages(root: type[BaseModel], prefix: str, error: Any) -> list[str]:
+    """`<prefix>.<key path>: <message>` for each problem of a pydantic ValidationError on `root`."""
+    return [f"{prefix}.{dotted(clean_loc(root, item['loc'])[0])}: {item['msg']}" for item in error.errors(include_url=False)]
+
+
 def dotted(path: Loc) -> str:
     out = ""
     for item in path:

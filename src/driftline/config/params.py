@@ -22,7 +22,7 @@ def load_pipeline(pipeline: str, root: Path | None = None, *, check: bool = True
     """params.yaml's config of `pipeline`, typed; refused when conf/ changed after the last compile."""
     from pydantic import ValidationError
 
-    from driftline.config.locate import clean_loc, dotted
+    from driftline.config.locate import validation_messages
 
     root = root or find_root()
     params = read_params(root)
@@ -35,8 +35,5 @@ def load_pipeline(pipeline: str, root: Path | None = None, *, check: bool = True
     try:
         return PipelineConfig.model_validate(params[pipeline])
     except ValidationError as exc:
-        lines = []
-        for item in exc.errors(include_url=False):
-            path, _ = clean_loc(PipelineConfig, item["loc"])
-            lines.append(f"params.yaml: {pipeline}.{dotted(path)}: {item['msg']}")
+        lines = [f"params.yaml: {line}" for line in validation_messages(PipelineConfig, pipeline, exc)]
         raise ParamsError("\n".join(lines), hint="fix the YAML under conf/ or pipelines/, then run `driftline compile`") from None

@@ -8,6 +8,7 @@ Everything a job writes goes to its own Hydra job folder.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -48,23 +49,16 @@ def validate_config(pipeline: str, data: dict[str, Any], root: Path) -> Pipeline
     from pydantic import ValidationError
 
     from driftline.config.checks import check_pipeline
-    from driftline.config.locate import clean_loc, dotted
-    from driftline.project import inside_project
+    from driftline.config.locate import dotted, validation_messages
+    from driftline.project import project_file_exists
 
     try:
         cfg = PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for item in exc.errors(include_url=False):
-            path, _ = clean_loc(PipelineConfig, item["loc"])
-            lines.append(f"  {pipeline}.{dotted(path)}: {item['msg']}")
+        lines = [f"  {line}" for line in validation_messages(PipelineConfig, pipeline, exc)]
         raise SweepError("the job's config is not valid:\n" + "\n".join(lines)) from None
 
-    def exists(rel: str) -> bool:
-        target = inside_project(root, rel)
-        return target is not None and target.is_file()
-
-    problems = check_pipeline(cfg, exists)
+    problems = check_pipeline(cfg, functools.partial(project_file_exists, root))
     if problems:
         lines = [f"  {pipeline}.{dotted(path)}: {message}" for path, message in problems]
         raise SweepError("the job's config is not valid:\n" + "\n".join(lines))
