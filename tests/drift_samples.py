@@ -120,8 +120,12 @@ def sample_report(retrain: bool = True) -> dict[str, Any]:
             "rows": 5000,
             "drifted": True,
         },
+        "estimated": None,
+        "quality": [],
+        "chunks": [],
         "decision": {
             "retrain": retrain,
+            "evaluated": True,
             "reasons": ["2 of 5 columns drifted (40% >= 30%)", "prediction drift: psi 0.31 >= 0.2"] if retrain else [],
             "signals": ["dataset_drift", "prediction_drift"],
             "policy": {"drift_share": 0.3, "prediction_threshold": 0.2},

@@ -53,6 +53,16 @@ class PipelinePaths:
     def drift_html(self) -> str:
         return f"{self.reports}/drift.html"
 
+    @property
+    def drift_history(self) -> str:
+        """One row per batch (and chunk), signal and column, appended by every monitor run."""
+        return f"{self.reports}/drift_history.csv"
+
+    @property
+    def retired(self) -> str:
+        """Batches taken out of the loop with `driftline batch retire`."""
+        return f"{self.data}/retired"
+
     # promote
     @property
     def promotion(self) -> str:

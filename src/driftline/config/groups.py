@@ -137,7 +137,9 @@ class SplitSpec(Strict):
 
 # --- monitor ---------------------------------------------------------------------------------
 
-Signal = Literal["dataset_drift", "prediction_drift", "performance", "multivariate"]
+Signal = Literal["dataset_drift", "prediction_drift", "performance", "multivariate", "estimated_performance"]
+#: What the monitor does after the gate refused the challenger a drift retrain produced.
+OnRefusal = Literal["rebaseline", "cooldown", "keep"]
 DriftTestName = Literal["ks", "wasserstein", "psi", "chi2", "jensen_shannon", "z_binary"]
 
 
@@ -147,6 +149,26 @@ class ColumnPolicy(Strict):
     test: DriftTestName | None = None
     threshold: float | None = Field(None, gt=0)
     ignore: bool = False
+
+
+class ChunkSpec(Strict):
+    """Chunks inside a batch: by time (`period`, a pandas offset such as 1D, 1W, 1M) or by `rows`."""
+
+    period: str | None = None
+    rows: int | None = Field(None, ge=50)
+
+    @model_validator(mode="after")
+    def _one(self) -> ChunkSpec:
+        if (self.period is None) == (self.rows is None):
+            raise ValueError("give exactly one of 'period' (e.g. 1W) or 'rows' (e.g. 5000)")
+        if self.period is not None:
+            import pandas as pd
+
+            try:
+                pd.tseries.frequencies.to_offset(self.period)
+            except ValueError:
+                raise ValueError(f"period '{self.period}' is not a pandas offset such as 1D, 1W or 1M") from None
+        return self
 
 
 class MonitorSpec(Strict):
@@ -165,6 +187,18 @@ class MonitorSpec(Strict):
     domain_classifier: bool = True
     domain_auc_threshold: float = Field(0.6, gt=0.5, lt=1)
     overrides: dict[str, ColumnPolicy] = {}
+    #: A new batch with more than this share of rows failing the schema is rejected, not absorbed
+    #: (None: the schema's own `max_bad_share`).
+    max_bad_share: float | None = Field(None, ge=0, le=1)
+    #: Time or row chunks inside each batch, each with its own statistics in the drift history.
+    chunk: ChunkSpec | None = None
+    #: After the gate refuses a drift retrain's challenger: compare new data with what the
+    #: challenger saw (rebaseline), wait `refusal_cooldown_batches` batches (cooldown), or keep firing.
+    on_refusal: OnRefusal = "rebaseline"
+    refusal_cooldown_batches: int = Field(3, ge=1)
+    #: Dataset, prediction and multivariate drift fire only when the estimated (or realised)
+    #: performance also drops by `performance_drop`: drift that does not hurt causes no retrain.
+    ignore_harmless_drift: bool = False
 
 
 # --- gate ------------------------------------------------------------------------------------

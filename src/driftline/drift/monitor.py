@@ -108,7 +108,8 @@ def build_report(pipeline: str, reference: Reference | None, batch: Batch, polic
         return DriftReport(
             pipeline=pipeline, generated_for=generated_for, reference=ReferenceInfo(version=None), current=info,
             columns=[], share_drifted=0.0, dataset_drift=False, prediction=None, multivariate=None, performance=None,
-            decision=Decision(retrain=False, reasons=[NO_CHAMPION], signals=[], policy=spec))
+            estimated=None, quality=[], chunks=[],
+            decision=Decision(retrain=False, evaluated=False, reasons=[NO_CHAMPION], signals=[], policy=spec))
 
     profiles = reference.profiles
     columns = [c for c in (spec.columns or list(policy.kinds)) if c in profiles
@@ -132,7 +133,8 @@ def build_report(pipeline: str, reference: Reference | None, batch: Batch, polic
         pipeline=pipeline, generated_for=generated_for,
         reference=ReferenceInfo(version=reference.version, rows=next((profiles[c].n for c in columns), None)),
         current=info, columns=drift, share_drifted=share_drifted, dataset_drift=dataset_drift,
-        prediction=prediction, multivariate=multivariate, performance=performance, decision=decision)
+        prediction=prediction, multivariate=multivariate, performance=performance, estimated=None, quality=[], chunks=[],
+        decision=decision)
 
 
 # ---------------------------------------------------------------------------------- signals
@@ -254,9 +256,9 @@ def decide(spec: MonitorSpec, *, columns: Sequence[ColumnDrift], dataset_drift: 
            batches_since_retrain: int) -> Decision:
     """Retrain or not, with the reasons, from the report's signals and the policy."""
     if new_rows == 0:
-        return Decision(retrain=False, reasons=["no new data since the last run"], signals=[], policy=spec)
+        return Decision(retrain=False, evaluated=False, reasons=["no new data since the last run"], signals=[], policy=spec)
     if new_rows < spec.min_batch_rows:
-        return Decision(retrain=False, reasons=[f"waiting for more data: {new_rows} new rows < min_batch_rows {spec.min_batch_rows}"],
+        return Decision(retrain=False, evaluated=False, reasons=[f"waiting for more data: {new_rows} new rows < min_batch_rows {spec.min_batch_rows}"],
                         signals=[], policy=spec)
     signals: dict[str, str] = {}
     drifted = [c.name for c in columns if c.drifted]
@@ -273,17 +275,17 @@ def decide(spec: MonitorSpec, *, columns: Sequence[ColumnDrift], dataset_drift: 
     fired = [s for s in spec.retrain_on if s in signals]
     noted = [signals[s] + " (not a retrain signal in this policy)" for s in signals if s not in spec.retrain_on]
     if not fired:
-        return Decision(retrain=False, reasons=["no retrain signal fired", *noted], signals=sorted(signals), policy=spec)
+        return Decision(retrain=False, evaluated=True, reasons=["no retrain signal fired", *noted], signals=sorted(signals), policy=spec)
     reasons = [signals[s] for s in fired] + noted
     if labelled_rows < spec.min_labelled_rows:
-        return Decision(retrain=False, reasons=[*reasons, f"but only {labelled_rows} labelled new rows < min_labelled_rows "
+        return Decision(retrain=False, evaluated=True, reasons=[*reasons, f"but only {labelled_rows} labelled new rows < min_labelled_rows "
                                                           f"{spec.min_labelled_rows}: waiting for labels"],
                         signals=sorted(signals), policy=spec)
     if batches_since_retrain < spec.cooldown_batches:
-        return Decision(retrain=False, reasons=[*reasons, f"but in cooldown: {batches_since_retrain} batch(es) since the last retrain "
+        return Decision(retrain=False, evaluated=True, reasons=[*reasons, f"but in cooldown: {batches_since_retrain} batch(es) since the last retrain "
                                                           f"< cooldown_batches {spec.cooldown_batches}"],
                         signals=sorted(signals), policy=spec)
-    return Decision(retrain=True, reasons=reasons, signals=sorted(signals), policy=spec)
+    return Decision(retrain=True, evaluated=True, reasons=reasons, signals=sorted(signals), policy=spec)
 
 
 # ---------------------------------------------------------------------------------- helpers

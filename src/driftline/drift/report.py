@@ -146,11 +146,87 @@ class Performance(_Part):
     drifted: bool
 
 
+class MetricEstimate(_Part):
+    """One metric estimated without labels, with its sampling band; `realised` once labels are in."""
+
+    metric: str
+    #: The champion's registered value on its held-out rows.
+    reference: float | None
+    estimate: float | None
+    low: float | None
+    high: float | None
+    realised: float | None = None
+
+
+class EstimatedPerformance(_Part):
+    """Performance before the labels arrive: CBPE for binary classifiers, DLE for regression."""
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"note"})
+
+    method: Literal["cbpe", "dle"]
+    rows: int
+    #: The band's coverage (e.g. 0.9 for a 5-95% band).
+    confidence: float
+    metrics: list[MetricEstimate]
+    #: The metric whose estimated drop is the `estimated_performance` signal.
+    headline: str
+    drop: float | None
+    threshold: float
+    drifted: bool
+    note: str | None = None
+
+
+class BatchQuality(_Part):
+    """One new batch checked against the schema: how many rows fail, why, and whether it is absorbed."""
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"reason"})
+
+    file: str
+    rows: int
+    bad_rows: int
+    bad_share: Share
+    max_bad_share: Share
+    #: Failed rule (as the schema engine words it) -> rows failing it.
+    reasons: dict[str, int]
+    rejected: bool
+    reason: str | None = None
+
+
+class ChunkColumn(_Part):
+    name: str
+    statistic: float | None
+    threshold: float
+    drifted: bool
+
+
+class ChunkDrift(_Part):
+    """The deciding statistics on one batch, or one chunk of it (`monitor.chunk`)."""
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"chunk"})
+
+    batch: str
+    chunk: str | None = None
+    rows: int
+    columns: list[ChunkColumn]
+    share_drifted: Share
+    prediction_psi: float | None
+    estimated: float | None
+    realised: float | None
+
+
 class Decision(_Part):
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"baseline"})
+
     retrain: bool
+    #: False when there was nothing to judge (no champion, no new rows, fewer than min_batch_rows):
+    #: the report then shows no verdicts, only why.
+    evaluated: bool
     reasons: list[str]
     signals: list[str]
     policy: MonitorSpec
+    #: What the drift was measured against when not the champion's own training data
+    #: (after a refused challenger, `monitor.on_refusal: rebaseline`).
+    baseline: str | None = None
 
 
 class ReferenceInfo(_Part):
@@ -178,6 +254,10 @@ class DriftReport(_Part):
     prediction: PredictionDrift | None
     multivariate: MultivariateDrift | None
     performance: Performance | None
+    estimated: EstimatedPerformance | None
+    quality: list[BatchQuality]
+    #: Per batch (and chunk) statistics: what the drift history appends.
+    chunks: list[ChunkDrift]
     decision: Decision
 
     def to_json(self) -> dict[str, Any]:
