@@ -107,5 +107,9 @@ from driftline.cli.audit import app as audit_app  # noqa: E402  (typer only)
 
 app.add_typer(audit_app, name="audit")
 
+from driftline.cli.batch import app as batch_app  # noqa: E402  (typer only)
+
+app.add_typer(batch_app, name="batch")
+
 if __name__ == "__main__":  # pragma: no cover
     app()

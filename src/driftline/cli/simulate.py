@@ -23,9 +23,8 @@ def simulate(
     """
     import datetime as dt
 
-    from driftline.atomic import write_parquet
     from driftline.config.params import load_pipeline
-    from driftline.data.batches import batch_file, next_batch_number
+    from driftline.data.batches import add_batches, next_batch_number
     from driftline.data.generator import generate_loans
     from driftline.errors import DriftlineError
     from driftline.paths import PipelinePaths
@@ -38,13 +37,13 @@ def simulate(
     source = load_pipeline(pipeline, root).dataset.source
     if source.kind != "generator":
         raise DriftlineError(f"{pipeline}.dataset.source is '{source.kind}', not the built-in generator",
-                             hint=f"drop your own files as {paths.incoming}/batch-NNNN.parquet instead")
+                             hint=f"add your own files with `driftline batch add {pipeline} FILE...` instead")
     end = dt.date.fromisoformat(source.end)
-    for _ in range(batches):
-        number = next_batch_number(root, paths.incoming)
+    first = next_batch_number(root, paths.incoming)
+    frames = []
+    for number in range(first, first + batches):
         start = end + dt.timedelta(days=30 * (number - 1))
-        frame = generate_loans(rows=rows, seed=source.seed, start=start.isoformat(),
-                               end=(start + dt.timedelta(days=30)).isoformat(), drift=drift, strength=strength, batch=number)
-        path = batch_file(paths.incoming, number)
-        write_parquet(root / path, frame)
-        typer.echo(f"{path}: {len(frame):,} labelled rows, drift={drift}" + (f" (strength {strength})" if drift != "none" else ""))
+        frames.append(generate_loans(rows=rows, seed=source.seed, start=start.isoformat(),
+                                     end=(start + dt.timedelta(days=30)).isoformat(), drift=drift, strength=strength, batch=number))
+    for batch, frame in zip(add_batches(root, paths.incoming, frames), frames):  # the one write path: atomic, tracked with DVC
+        typer.echo(f"{batch.file}: {len(frame):,} labelled rows, drift={drift}" + (f" (strength {strength})" if drift != "none" else ""))

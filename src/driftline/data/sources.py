@@ -87,27 +87,52 @@ def read_generator(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
 
 def read_csv(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
     """Read a CSV file inside the project; ``parse_dates`` columns become datetimes."""
-    import pandas as pd
 
     rel = _required(spec, "path")
-    path = resolve_inside(root, rel, "csv source")
-    try:
-        frame = pd.read_csv(path, sep=spec.get("delimiter") or ",")
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"csv source {rel!r}: cannot read file: {exc}") from exc
-    return _parse_dates(frame, spec.get("parse_dates") or [], f"csv source {rel!r}")
+    return _read_csv_file(resolve_inside(root, rel, "csv source"), spec, f"csv source {rel!r}")
 
 
 def read_parquet(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
     """Read a Parquet file (or dataset folder) inside the project."""
-    import pandas as pd
 
     rel = _required(spec, "path")
-    path = resolve_inside(root, rel, "parquet source")
+    return _read_parquet_file(resolve_inside(root, rel, "parquet source"), f"parquet source {rel!r}")
+
+
+def read_file(path: Path, spec: Mapping[str, Any], label: str) -> pd.DataFrame:
+    """A CSV or Parquet file anywhere (its suffix says which), read with a source's read options:
+    the delimiter of a csv source and the `parse_dates` of any source. For files that should read
+    like the dataset (`driftline batch add`); `label` names the file in errors."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        frame = _read_parquet_file(path, label)
+    elif suffix in (".csv", ".tsv", ".txt"):
+        delimiter = spec.get("delimiter") if spec.get("kind") == "csv" else None
+        frame = _read_csv_file(path, {"delimiter": delimiter or ("\t" if suffix == ".tsv" else ",")}, label)
+    else:
+        raise SourceError(f"{label}: expected a .csv or .parquet file, got {suffix or 'a name without a suffix'}")
+    # A column missing here is the schema check's to name; one already of dates needs no parsing.
+    dates = [c for c in spec.get("parse_dates") or [] if c in frame.columns and frame[c].dtype.kind != "M"]
+    return _parse_dates(frame, dates, label)
+
+
+def _read_csv_file(path: Path, spec: Mapping[str, Any], label: str) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, sep=spec.get("delimiter") or ",")
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{label}: cannot read file: {exc}") from exc
+    return _parse_dates(frame, spec.get("parse_dates") or [], label)
+
+
+def _read_parquet_file(path: Path, label: str) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         return pd.read_parquet(path, engine="pyarrow")
     except (OSError, ValueError) as exc:
-        raise SourceError(f"parquet source {rel!r}: cannot read file: {exc}") from exc
+        raise SourceError(f"{label}: cannot read file: {exc}") from exc
 
 
 def read_sql(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
