@@ -45,7 +45,7 @@ def add(
     root = find_root()
     cfg = load_pipeline(pipeline, root)
     paths = PipelinePaths(pipeline)
-    rules = rules_for(cfg.schema)
+    rules = rules_for(cfg.schema_)
     source = cfg.dataset.source.model_dump()
     checked = []
     for file in files:  # every file is checked before anything is written
@@ -55,7 +55,7 @@ def add(
     batches = add_batches(root, paths.incoming, [c.frame for c in checked])
 
     limit = (cfg.monitor.max_bad_share if cfg.monitor is not None and cfg.monitor.max_bad_share is not None
-             else cfg.schema.max_bad_share)
+             else cfg.schema_.max_bad_share)
     for file, check, batch in zip(files, checked, batches):
         typer.echo(f"{batch.file}: {check.rows:,} rows from {file}")
         if check.bad_rows:
@@ -88,19 +88,23 @@ def list_(
     if as_json:
         typer.echo(json.dumps({"batches": [s.to_json() for s in statuses], "stray": stray}, indent=2))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(box=None, header_style="bold")
-    for column in ("file", "rows", "status", "reason"):
-        table.add_column(column, justify="right" if column == "rows" else "left")
-    for s in statuses:
-        table.add_row(s.file, "?" if s.rows is None else f"{s.rows:,}", s.status, s.reason)
     console = Console()
-    if statuses:
-        console.print(table)
-    else:
+    if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+        console = Console(width=max(console.width, 160))
+    if not statuses:
         typer.echo(f"no batches in {paths.incoming}/ (add one with `driftline batch add {pipeline} FILE`)")
+    else:
+        table = Table(title=f"{pipeline}: {len(statuses)} batch(es)", title_justify="left", box=box.SIMPLE_HEAD)
+        for column in ("file", "rows", "status", "reason"):
+            table.add_column(column, justify="right" if column == "rows" else "left",
+                             **({"overflow": "fold"} if column == "reason" else {"no_wrap": True}))
+        for s in statuses:
+            table.add_row(s.file, "?" if s.rows is None else f"{s.rows:,}", s.status, s.reason)
+        console.print(table)
     for rel in stray:
         typer.echo(f"{rel}: not a batch, the monitor ignores it; add it with `driftline batch add {pipeline} {rel}`")
 

@@ -43,7 +43,7 @@ def stack(ctx: StageContext, source: pd.DataFrame, batches: list[tuple[str, pd.D
     from driftline.schema.rules import REQUIRED, rules_for
     from driftline.schema.validate import frame_problems
 
-    rules = rules_for(ctx.cfg.schema)
+    rules = rules_for(ctx.cfg.schema_)
     frames = [cast_to_schema(source, rules, strict=False)]
     for file, frame in batches:
         missing = [column for column, message in frame_problems(list(frame.columns), rules) if message == REQUIRED]
