@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from pandas.api.types import (
     is_bool_dtype,
@@ -34,29 +33,45 @@ class Inferred:
     categories: list[str] = field(default_factory=list)   # low-cardinality text: categorical features
     free_text: list[str] = field(default_factory=list)    # high-cardinality text: excluded from features
     date_parts: list[str] = field(default_factory=list)
-
-
-def _number(value: Any) -> int | float:
-    value = value.item() if isinstance(value, np.generic) else value
-    return int(value) if float(value).is_integer() else float(value)
-
-
-def _outward(value: Any, rounding: Any) -> int | float:
-    value = float(value.item() if isinstance(value, np.generic) else value)
-    if value == 0 or not math.isfinite(value):
-        return _number(value)
-    scale = 10 ** (math.floor(math.log10(abs(value))) - 2)
-    return _number(round(rounding(value / scale) * scale, 12))
+    notes: dict[str, str] = field(default_factory=dict)  # column -> why it has (or lacks) its bounds
 
 
 def _is_binary(values: pd.Series) -> bool:
     return is_numeric_dtype(values) and not is_bool_dtype(values) and set(values.dropna().unique()) <= {0, 1} and values.nunique() == 2
 
 
-def infer_column(series: pd.Series, *, unique: bool = False) -> dict[str, Any]:
-    """One column's spec: dtype, nullable, ge/le (observed range), isin (categories), unique."""
+ID_NAME = re.compile(r"(^|_)id$|[a-z0-9]Id$", re.IGNORECASE)
+SHARE_NAME = re.compile(r"share|prob|fraction|proportion|percentile", re.IGNORECASE)
+
+
+def looks_like_id(series: pd.Series, configured: bool = False) -> bool:
+    """The configured id, a column named id / *_id / *Id, or an integer column whose values are all distinct."""
+    if configured or ID_NAME.search(str(series.name)):
+        return True
+    values = series.dropna()
+    return is_integer_dtype(series) and not _is_binary(series) and len(values) > 1 and values.is_unique
+
+
+def physical_bounds(series: pd.Series) -> tuple[dict[str, int | float], str]:
+    """The bounds the data says are physical, never the observed extremes (new data may go beyond
+    them), and the comment that says why: `ge: 0` when no value seen is negative; `le: 1` too
+    when the values all lie in [0, 1] and the name says it is a share or a probability."""
+    values = series.dropna()
+    if not len(values):
+        return {}, "no values seen: no bounds inferred"
+    if values.min() < 0:
+        return {}, "values of both signs seen: no bounds inferred"
+    if SHARE_NAME.search(str(series.name)) and values.max() <= 1:
+        return {"ge": 0, "le": 1}, "ge: 0, le: 1: a share or probability by its name, and every value seen was in [0, 1]"
+    return {"ge": 0}, "ge: 0: every value seen was >= 0; no upper bound inferred (new data may go higher)"
+
+
+def infer_column(series: pd.Series, *, unique: bool = False, id_like: bool = False) -> tuple[dict[str, Any], str]:
+    """One column's spec (dtype, nullable, physical bounds, isin for categories, unique) and the
+    comment to write beside it (why it has the bounds it has), "" for none."""
     values = series.dropna()
     spec: dict[str, Any] = {}
+    note = ""
     if is_datetime64_any_dtype(series):
         spec["dtype"] = "datetime"
     elif is_bool_dtype(series):
@@ -75,12 +90,15 @@ def infer_column(series: pd.Series, *, unique: bool = False) -> dict[str, Any]:
             spec["isin"] = sorted(str(v) for v in levels)
     if series.isna().any():
         spec["nullable"] = True
-    if spec["dtype"] in ("int", "float") and len(values):
-        # The observed range, rounded outwards to 3 significant digits; a sign change is kept.
-        spec["ge"], spec["le"] = _outward(values.min(), math.floor), _outward(values.max(), math.ceil)
+    if spec["dtype"] in ("int", "float"):
+        if id_like:
+            note = "an id: no range (new rows bring new ids)"
+        else:
+            bounds, note = physical_bounds(series)
+            spec.update(bounds)
     if unique:
         spec["unique"] = True
-    return spec
+    return spec, note
 
 
 def infer_task(target: pd.Series) -> str:
@@ -114,11 +132,15 @@ def infer(
         raise InferError(f"id column '{id_column}' has repeated values; an id must be unique")
 
     columns: dict[str, dict[str, Any]] = {}
+    notes: dict[str, str] = {}
     for name in frame.columns:
-        columns[str(name)] = infer_column(frame[name], unique=(name == id_column))
+        id_like = name != target and looks_like_id(frame[name], configured=(name == id_column))
+        columns[str(name)], notes[str(name)] = infer_column(frame[name], unique=(name == id_column), id_like=id_like)
     columns[target] = _target_spec(y, task, columns[target])
+    if "ge" not in columns[target] and "le" not in columns[target]:
+        notes.pop(target, None)
 
-    inferred = Inferred(task, columns)
+    inferred = Inferred(task, columns, notes={k: v for k, v in notes.items() if v})
     for name, spec in columns.items():
         if name in (target, id_column, timestamp):
             continue

@@ -24,6 +24,30 @@ SHARED_GROUPS = {
         "# is at least as good plus `min_improvement`. A refusal is recorded; the run still succeeds.\n"
         "min_improvement: 0.0\nminimum: null\n"
     ),
+    "conf/monitor/default.yaml": (
+        "# When new data counts as drift, and when drift is worth a retrain. New batches come from\n"
+        "# `driftline batch add <pipeline> FILE...`; `dvc repro` runs the monitor, which compares them with\n"
+        "# the champion's training data and, when the policy fires, absorbs them and retrains.\n"
+        "# Per column, the test follows the reference size (a p-value test up to 1,000 reference rows,\n"
+        "# a distance with a threshold above); override any column under `overrides`.\n"
+        "prediction_log: true           # endpoint monitoring: decisions served since the last run become a batch\n"
+        "min_batch_rows: 200            # fewer new rows than this: wait for more\n"
+        "drift_share: 0.3               # dataset drift when at least this share of monitored columns drift\n"
+        "retrain_on: [dataset_drift, prediction_drift, performance]\n"
+        "prediction_threshold: 0.2      # PSI of the champion's scores, reference vs current\n"
+        "performance_drop: 0.03         # retrain when the primary metric on labelled new rows drops this much\n"
+        "min_labelled_rows: 200         # never retrain on fewer labelled new rows\n"
+        "cooldown_batches: 0            # batches to see after a retrain before the next one may fire\n"
+        "multiple_testing: benjamini_hochberg\n"
+        "domain_classifier: true        # multivariate drift: can LightGBM tell reference from current?\n"
+        "domain_auc_threshold: 0.6\n"
+        "overrides: {}\n"
+        "max_bad_share: null            # a new batch with more failing rows than this is rejected (null: the schema's)\n"
+        "chunk: null                    # statistics per chunk inside a batch too: {rows: 5000} or {period: 1W}\n"
+        "on_refusal: rebaseline         # after the gate refuses a drift retrain: rebaseline | cooldown | keep\n"
+        "refusal_cooldown_batches: 3    # with on_refusal: cooldown, batches to wait\n"
+        "ignore_harmless_drift: false   # true: drift retrains only when (estimated) performance drops too\n"
+    ),
 }
 
 
@@ -60,12 +84,17 @@ def render(
     if id_column:
         dataset["id"] = id_column
 
-    columns = "".join(f"  {_flow({col: spec})[1:-1]}\n" for col, spec in inferred.columns.items())
+    lines = [f"  {_flow({col: spec})[1:-1]}" for col, spec in inferred.columns.items()]
+    width = max((len(line) for line, col in zip(lines, inferred.columns) if col in inferred.notes), default=0)
+    columns = "".join(f"{line.ljust(width)}  # {inferred.notes[col]}\n" if col in inferred.notes else f"{line}\n"
+                      for line, col in zip(lines, inferred.columns))
     schema = (
         f"# The contract for {data_rel} ({origin}).\n"
-        "# Ranges are the observed minimum and maximum, rounded outwards; categories are the values seen.\n"
-        "# Rows that break the contract are quarantined with their reasons; past max_bad_share the\n"
-        "# validate stage fails. Widen ranges and add categories you expect in future data.\n"
+        "# Rows that break it are quarantined with their reasons; past max_bad_share the validate stage\n"
+        "# fails, and the monitor rejects a new batch past its own max_bad_share. So only bounds the data\n"
+        "# says are physical are inferred (ge: 0 for a column never negative), never the largest value seen,\n"
+        "# and ids get no range: new data goes beyond what the first file held. The comment beside a column\n"
+        "# says why it has its bounds. Categories are the values seen: add those you expect in future data.\n"
         "max_bad_share: 0.01\nextra_columns: drop\ncolumns:\n" + columns
     )
 
@@ -90,6 +119,7 @@ def render(
         f"  - /features: {name}\n"
         "  - /model: lgbm\n"
         "  - /gate: default\n"
+        "  - /monitor: default        # new batches: `driftline batch add`, then `dvc repro` checks drift and retrains\n"
         "  - _self_\n\n"
         f"task: {inferred.task}\n"
         + _dump({"target": target})
