@@ -145,6 +145,11 @@ def test_an_absorbed_batch_retired_after_it_got_stuck_leaves_training(cli, sh, b
     out = cli(["batch", "retire", "credit", "batch-0001", "--reason", "applications from a test system"], root)
     assert f"{INCOMING}/batch-0001.parquet -> data/credit/retired/batch-0001.parquet" in out.stdout
     assert "retrains without it" in out.stdout
+    champion = json.loads(cli(["registry", "list", "credit", "--json"], root).stdout)[-1]
+    trained_with = json.loads((root / "registry/credit/versions" / champion["version"] / "training.json").read_text())
+    if champion["champion"] and trained_with["absorbed_batches"]:  # the gate promoted the drift retrain's model
+        assert f"the champion {champion['version']} was trained with its rows" in out.stdout
+        assert "`driftline registry rollback credit --to v0001`" in out.stdout
     assert not batch_path.exists() and not (root / INCOMING / "batch-0001.parquet.dvc").exists()
     assert (root / "data/credit/retired/batch-0001.parquet").is_file()
     assert (root / "data/credit/retired/batch-0001.parquet.dvc").is_file()

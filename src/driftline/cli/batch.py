@@ -141,4 +141,27 @@ def retire(
         typer.echo(f"it was absorbed into training: the next `dvc repro` reruns {pipeline}-ingest and retrains without it")
     else:
         typer.echo("the monitor will not read it again")
+    trained_with = _champion_trained_with(root, pipeline, retired.batch.file)
+    if trained_with is not None:
+        champion, clean = trained_with
+        typer.echo(f"the champion {champion} was trained with its rows, and the gate compares the retrained model with it: "
+                   + (f"to stop serving it, `driftline registry rollback {pipeline} --to {clean}`" if clean
+                      else "no earlier version was trained without it"))
 
+
+def _champion_trained_with(root: Path, pipeline: str, file: str) -> tuple[str, str | None] | None:
+    """(champion, the newest version trained without `file`) when the champion's training absorbed `file`."""
+    from driftline.registry.store import Registry, VersionInfo
+
+    def absorbed(info: VersionInfo) -> set[str]:
+        if "training.json" not in info.files:
+            return set()
+        training = json.loads((info.path / "training.json").read_text(encoding="utf-8"))
+        return {b.get("file") for b in training.get("absorbed_batches", [])}
+
+    registry = Registry(root, pipeline)
+    champion = registry.champion()
+    if champion is None or file not in absorbed(champion):
+        return None
+    clean = [v.version for v in registry.versions() if file not in absorbed(v)]
+    return champion.version, clean[-1] if clean else None
