@@ -226,9 +226,9 @@ def find_batch(root: Path, paths: PipelinePaths, name: str) -> str:
     rel = f"{paths.incoming}/{base}"
     if not BATCH_NAME.fullmatch(base) or not ((root / rel).is_file() or (root / f"{rel}.dvc").is_file()):
         known = [s.file.rsplit("/", 1)[-1] for s in batch_statuses(root, paths) if s.status != "retired"]
-        retired = (root / paths.retired / base).exists() or (root / paths.retired / f"{base}.dvc").exists()
-        raise BatchError(f"{name!r} is {'already retired' if retired else 'not a batch'} in {paths.incoming}/"
-                         + (f" (batches: {', '.join(known)})" if known and not retired else ""),
+        if (root / paths.retired / base).exists() or (root / paths.retired / f"{base}.dvc").exists():
+            raise BatchError(f"{name!r} is already retired: {paths.retired}/{base}", hint=f"see `driftline batch list {paths.pipeline}`")
+        raise BatchError(f"{name!r} is not a batch in {paths.incoming}/" + (f" (batches: {', '.join(known)})" if known else ""),
                          hint=f"list them with `driftline batch list {paths.pipeline}`")
     return rel
 
