@@ -269,8 +269,9 @@ def run(ctx: StageContext) -> str:
     if rejected:
         state["rejected"] = sorted([*state.get("rejected", []), *({**b.to_json(), "reason": q.reason} for b, q in rejected)],
                                    key=lambda b: b["file"])
-    state["runs"] = int(state.get("runs", 0)) + 1
-    append_history(ctx, history_rows(report, state["runs"], now_utc("seconds"), policy.metric))
+    if new:  # a run with nothing new (the first repro, a new champion) adds no history
+        state["runs"] = int(state.get("runs", 0)) + 1
+        append_history(ctx, history_rows(report, state["runs"], now_utc("seconds"), policy.metric))
     write_json(ctx.path(p.monitor_state), state)
     write_json(ctx.path(p.drift_json), document)
     write_text(ctx.path(p.drift_html), render_drift_html(report))
