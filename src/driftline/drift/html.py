@@ -240,7 +240,7 @@ def categorical_plot(histogram: CategoricalHistogram | None, label: str, unseen:
         names, reference, current = [names[i] for i in kept], [reference[i] for i in kept], [current[i] for i in kept]
     new = set(unseen)
     row, bar = 21, 8
-    width, left, right, top = 560, 168, 46, 30
+    width, left, right, top = 560, 168, 76, 30
     height = top + row * len(names) + 24 + (16 if hidden else 0)
     plot_w = width - left - right
     x_max = _nice_max(max([*reference, *current, 0.0]))
@@ -268,14 +268,16 @@ def categorical_plot(histogram: CategoricalHistogram | None, label: str, unseen:
         )
         pair = ((2, reference[index], REFERENCE_COLOUR), (2 + bar, current[index], CURRENT_COLOUR))
         for offset, share, colour in pair:
-            bar_w = x_of(share) - left
             opacity = ' fill-opacity="0.8"' if colour == REFERENCE_COLOUR else ""
             parts.append(
-                f'<rect x="{left}" y="{_c(y + offset)}" width="{_c(max(bar_w, 0.0))}" height="{bar}" '
+                f'<rect x="{left}" y="{_c(y + offset)}" width="{_c(max(x_of(share) - left, 0.0))}" height="{bar}" '
                 f'fill="{colour}"{opacity}/>'
-                f'<text x="{_c(left + bar_w + 4)}" y="{_c(y + offset + bar - 1)}" font-size="9" fill="#475467">'
-                f"{_e(format_share(share))}</text>"
             )
+        # One label per pair, right of the longer bar: two labels 8 px apart would overlap.
+        parts.append(
+            f'<text x="{_c(x_of(max(reference[index], current[index])) + 4)}" y="{_c(y + 2 + bar + 3)}" font-size="9" '
+            f'fill="#475467">{_e(format_share(reference[index]))} → {_e(format_share(current[index]))}</text>'
+        )
     if hidden:
         parts.append(
             f'<text x="{left}" y="{bottom_y + 32}" font-size="11" fill="#667085">'
