@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,11 @@ from driftline.drift.history import (
     history_rows_to_csv,
     next_run,
     read_history,
+    report_rows,
 )
+from driftline.drift.report import DriftReport
 from driftline.paths import PipelinePaths
+from tests.drift_samples import sample_report
 
 RUN_1 = [
     HistoryRow(1, "2026-12-01T10:00:00Z", "batch-0001", "column", "income", 0.0412, 0.1, False, rows=3000),
@@ -96,3 +100,56 @@ def test_damage_is_named_by_file_line_and_column(text: str, message: str) -> Non
 def test_appending_to_a_damaged_file_is_refused() -> None:
     with pytest.raises(HistoryError):
         append_history("not,a,history\n", RUN_2)
+
+
+# --------------------------------------------------------------------------- what one monitor run appends
+
+
+def report_with_chunks(**decision: Any) -> DriftReport:
+    report = sample_report()
+    report["chunks"] = [
+        {"batch": "data/credit/incoming/batch-0002.parquet", "chunk": label, "rows": 2500,
+         "columns": [{"name": "income", "statistic": stat, "threshold": 0.1, "drifted": stat >= 0.1}],
+         "share_drifted": 0.0, "prediction_psi": 0.25, "estimated": 0.74, "realised": None}
+        for label, stat in (("rows 0-2499", 0.05), ("rows 2500-4999", 0.15))
+    ]
+    report["estimated"] = {"method": "cbpe", "rows": 5000, "confidence": 0.9, "headline": "roc_auc", "drop": 0.04,
+                           "threshold": 0.05, "drifted": False, "metrics": []}
+    report["quality"] = [{"file": "batch-0002.parquet", "rows": 5000, "bad_rows": 10, "bad_share": 0.002,
+                          "max_bad_share": 0.05, "reasons": {"age: must be >= 18": 10}, "rejected": False}]
+    report["decision"].update(decision)
+    return DriftReport.model_validate(report)
+
+
+def test_one_run_appends_its_chunks_quality_and_one_decision() -> None:
+    rows = report_rows(report_with_chunks(), 4, "2026-12-04T10:00:00Z")
+    assert {(row.run, row.time) for row in rows} == {(4, "2026-12-04T10:00:00Z")}
+    assert [(r.chunk, r.statistic, r.drifted) for r in rows if r.signal == "column"] == [
+        ("rows 0-2499", 0.05, False), ("rows 2500-4999", 0.15, True)]
+    assert {r.batch for r in rows} == {"batch-0002"}, "batches are named by their stem"
+    assert [(r.statistic, r.threshold, r.drifted) for r in rows if r.signal == "prediction"] == [(0.25, 0.2, True)] * 2
+    assert [(r.name, r.statistic) for r in rows if r.signal == "estimated"] == [("roc_auc", 0.74)] * 2
+    assert [(r.name, r.statistic, r.threshold, r.drifted) for r in rows if r.signal == "quality"] == [("bad_share", 0.002, 0.05, False)]
+    (decision,) = [r for r in rows if r.signal == "decision"]
+    assert (decision.name, decision.statistic, decision.threshold) == ("retrain", 0.4, 0.3)
+    assert read_history(history_rows_to_csv(rows)) == rows
+
+
+@pytest.mark.parametrize(
+    ("decision", "quality_rejected", "name"),
+    [({"retrain": False}, False, "no retrain"), ({"retrain": False, "evaluated": False}, False, "not evaluated"),
+     ({"retrain": False}, True, "rejected")],
+    ids=["no-retrain", "not-evaluated", "rejected"],
+)
+def test_the_decision_row_names_what_the_run_decided(decision: dict, quality_rejected: bool, name: str) -> None:
+    report = report_with_chunks(**decision)
+    if quality_rejected:
+        report = report.model_copy(update={"quality": [q.model_copy(update={"rejected": True}) for q in report.quality]})
+    assert [r.name for r in report_rows(report, 1, "t") if r.signal == "decision"] == [name]
+
+
+def test_a_run_with_nothing_new_still_records_its_decision() -> None:
+    report = sample_report(retrain=False)
+    report["decision"].update(evaluated=False, reasons=["no new data since the last run"])
+    rows = report_rows(DriftReport.model_validate(report), 7, "t")
+    assert [(r.signal, r.name, r.batch) for r in rows] == [("decision", "not evaluated", "batch-0002")]

@@ -11,8 +11,9 @@ that `dvc plots show` and the HTML trend panel draw. The columns (`HISTORY_COLUM
   per run, on the run's last batch) one of `DECISIONS`.
 - ``statistic``, ``threshold``: numbers, empty when missing; ``drifted``: 1/0, empty when meaningless.
 
-Pure functions over text: the monitor stage reads and writes the file (atomically), the renderer
-and the tests call these. Only the standard library (csv): no pandas on the rendering path.
+Pure functions: `report_rows` turns one run's report into the rows it appends, `append_history`
+gives the file's new text, `read_history` reads it back for the HTML trend panel. The monitor stage
+reads and writes the file (atomically). Only the standard library (csv): no pandas on the rendering path.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from driftline.errors import DriftlineError
+
+if TYPE_CHECKING:
+    from driftline.drift.report import DriftReport
 
 HISTORY_COLUMNS = ("run", "time", "batch", "chunk", "rows", "signal", "name", "statistic", "threshold", "drifted")
 SIGNALS = ("column", "prediction", "estimated", "realised", "quality", "decision")
@@ -164,3 +170,48 @@ def append_history(existing: str, rows: Sequence[HistoryRow], source: str = "dri
 def next_run(rows: Sequence[HistoryRow]) -> int:
     """The number of the next monitor run: one more than the last recorded (1 for an empty history)."""
     return max((row.run for row in rows), default=0) + 1
+
+
+def batch_stem(path: str) -> str:
+    """A batch as the history names it: `data/credit/incoming/batch-0003.parquet` -> `batch-0003`."""
+    return PurePosixPath(path).stem if path else ""
+
+
+def decision_name(report: DriftReport) -> str:
+    """The run's decision as the history names it (one of `DECISIONS`)."""
+    if report.quality and all(batch.rejected for batch in report.quality):
+        return "rejected"
+    if not report.decision.evaluated:
+        return "not evaluated"
+    return "retrain" if report.decision.retrain else "no retrain"
+
+
+def report_rows(report: DriftReport, run: int, time: str) -> list[HistoryRow]:
+    """What one monitor run appends: its batches' (and chunks') statistics, their data quality, and one decision row.
+
+    Built from `report.chunks` (per batch or chunk: each column's deciding statistic, the prediction PSI,
+    the estimated and realised headline metric) and `report.quality`; the decision row sits on the run's
+    last batch, with the share of drifted columns against `drift_share`. A run with nothing new still
+    gets its decision row, so the history has one decision per run.
+    """
+    rows: list[HistoryRow] = []
+    psi_threshold = report.prediction.threshold if report.prediction else None
+    metric = report.estimated.headline if report.estimated else report.performance.metric if report.performance else None
+    for chunk in report.chunks:
+        where = {"run": run, "time": time, "batch": batch_stem(chunk.batch), "chunk": chunk.chunk or "", "rows": chunk.rows}
+        for column in chunk.columns:
+            rows.append(HistoryRow(signal="column", name=column.name, statistic=column.statistic,
+                                   threshold=column.threshold, drifted=column.drifted, **where))
+        if chunk.prediction_psi is not None:
+            rows.append(HistoryRow(signal="prediction", name="psi", statistic=chunk.prediction_psi, threshold=psi_threshold,
+                                   drifted=None if psi_threshold is None else chunk.prediction_psi >= psi_threshold, **where))
+        for signal, value in (("estimated", chunk.estimated), ("realised", chunk.realised)):
+            if value is not None and metric is not None:
+                rows.append(HistoryRow(signal=signal, name=metric, statistic=value, **where))
+    for quality in report.quality:
+        rows.append(HistoryRow(run, time, batch_stem(quality.file), "quality", "bad_share", quality.bad_share,
+                               quality.max_bad_share, quality.rejected, rows=quality.rows))
+    batches = [row.batch for row in rows] or [batch_stem(b) for b in report.current.batches]
+    rows.append(HistoryRow(run, time, batches[-1] if batches else "", "decision", decision_name(report),
+                           report.share_drifted, report.decision.policy.drift_share, rows=report.current.rows or None))
+    return rows

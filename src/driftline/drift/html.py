@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
-from driftline.drift.history import HistoryRow
+from driftline.drift.history import HistoryRow, report_rows
 from driftline.drift.report import CategoricalHistogram, ColumnDrift, DriftReport, EstimatedPerformance, Histogram, NumericHistogram
 
 #: Okabe–Ito blue and orange (a darker orange for lines, so they stand out on white).
@@ -463,39 +463,9 @@ class Trend:
     total_runs: int
 
 
-def _rows_from_report(report: DriftReport) -> list[HistoryRow]:
-    """This run's statistics (report.chunks) as history rows: the trend when no history file was given."""
-    rows: list[HistoryRow] = []
-    psi_threshold = report.prediction.threshold if report.prediction else None
-    for chunk in report.chunks:
-        where = {"run": 0, "time": "", "batch": chunk.batch, "chunk": chunk.chunk or "", "rows": chunk.rows}
-        for column in chunk.columns:
-            rows.append(HistoryRow(signal="column", name=column.name, statistic=column.statistic,
-                                   threshold=column.threshold, drifted=column.drifted, **where))
-        if chunk.prediction_psi is not None:
-            rows.append(HistoryRow(signal="prediction", name="psi", statistic=chunk.prediction_psi, threshold=psi_threshold,
-                                   drifted=None if psi_threshold is None else chunk.prediction_psi >= psi_threshold, **where))
-        metric = report.estimated.headline if report.estimated else report.performance.metric if report.performance else "metric"
-        for signal, value in (("estimated", chunk.estimated), ("realised", chunk.realised)):
-            if value is not None:
-                rows.append(HistoryRow(signal=signal, name=metric, statistic=value, **where))
-    if rows:
-        last = report.chunks[-1]
-        rows.append(HistoryRow(0, "", last.batch, "decision", decision_word(report), report.share_drifted,
-                               report.decision.policy.drift_share))
-    return rows
-
-
-def decision_word(report: DriftReport) -> str:
-    """The decision as the history names it."""
-    if not report.decision.evaluated:
-        return "not evaluated"
-    return "retrain" if report.decision.retrain else "no retrain"
-
-
 def build_trend(report: DriftReport, history: Sequence[HistoryRow] | None) -> Trend | None:
     """The trend panel's data: the history (this run included), else this run's chunks; None when both are empty."""
-    rows = list(history) if history else _rows_from_report(report)
+    rows = list(history) if history else report_rows(report, 0, "") if report.chunks else []
     if not rows:
         return None
     # Slots in file order, one per (run, batch, chunk); a run with nothing but its decision gets one slot.
