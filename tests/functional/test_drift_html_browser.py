@@ -189,6 +189,13 @@ def report_with_long_names(drift_reports) -> dict:
     categories = [f"category_number_{i:02d}_with_a_long_label" for i in range(25)]
     report["columns"].append(drift_reports.categorical(LONG_NAME, 3.0, True, unseen_categories=[], histogram={
         "categories": categories, "reference": [0.04] * 25, "current": [0.04] * 25}))
+    report["estimated"] = {
+        "method": "cbpe", "rows": 5000, "confidence": 0.9, "headline": "roc_auc", "drop": 0.06, "threshold": 0.05, "drifted": True,
+        "metrics": [{"metric": "roc_auc", "reference": 0.78, "estimate": 0.72, "low": 0.7, "high": 0.74, "realised": 0.69},
+                    {"metric": "precision_at_the_decision_threshold", "reference": 0.6, "estimate": 0.58, "low": 0.55, "high": 0.61}],
+    }
+    report["quality"] = [{"file": "batch-0002.parquet", "rows": 5000, "bad_rows": 1875, "bad_share": 0.375, "max_bad_share": 0.05,
+                          "reasons": {"id: must be <= 50000": 1875}, "rejected": True, "reason": "37.5% of rows fail `id <= 50000`"}]
     return report
 
 
