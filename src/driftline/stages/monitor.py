@@ -147,21 +147,10 @@ def read_batches(ctx: StageContext, batches: list[Batch]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def append_history(ctx: StageContext, rows: list[dict[str, Any]]) -> None:
-    """Append this run's rows to reports/<p>/drift_history.csv (the whole file rewritten atomically)."""
-    import csv
-    import io
-
-    from driftline.drift.history import HISTORY_COLUMNS
-
+def read_history_text(ctx: StageContext) -> str:
+    """reports/<p>/drift_history.csv as it is ("" before the first run)."""
     path = ctx.path(ctx.paths.drift_history)
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-    if not old:
-        writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
-    write_text(path, old + buffer.getvalue())
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
 def refused_last(ctx: StageContext) -> bool:
@@ -216,9 +205,10 @@ def policy_of(ctx: StageContext) -> Policy:
 def run(ctx: StageContext) -> str:
     from driftline.clock import now_utc
     from driftline.data.batches import incoming_batches, read_trigger
+    from driftline.drift.history import HEADER, append_history, next_run, read_history, report_rows
     from driftline.drift.html import render_drift_html
     from driftline.drift.monitor import Batch as Current
-    from driftline.drift.monitor import build_report, history_rows
+    from driftline.drift.monitor import build_report
     from driftline.registry.store import Registry
 
     p, policy = ctx.paths, policy_of(ctx)
@@ -235,6 +225,9 @@ def run(ctx: StageContext) -> str:
     pending = [b for b in incoming_batches(ctx.root, p.incoming) if (b.file, b.sha256) not in absorbed | refused]
     new = [b for b in pending if (b.file, b.sha256) not in seen]
     champion = Registry(ctx.root, ctx.pipeline).champion()
+    history_text = read_history_text(ctx)
+    if not history_text:  # a declared output: it exists from the first run on, if only as its header
+        write_text(ctx.path(p.drift_history), HEADER)
     if champion is not None and not new and _reported_on(ctx, champion.version):
         return f"no new batches ({len(pending)} pending, {len(trigger.absorbed)} absorbed); report unchanged"
 
@@ -269,12 +262,14 @@ def run(ctx: StageContext) -> str:
     if rejected:
         state["rejected"] = sorted([*state.get("rejected", []), *({**b.to_json(), "reason": q.reason} for b, q in rejected)],
                                    key=lambda b: b["file"])
+    history = read_history(history_text, p.drift_history)
     if new:  # a run with nothing new (the first repro, a new champion) adds no history
-        state["runs"] = int(state.get("runs", 0)) + 1
-        append_history(ctx, history_rows(report, state["runs"], now_utc("seconds"), policy.metric))
+        rows = report_rows(report, next_run(history), now_utc("seconds"))
+        history_text, history = append_history(history_text, rows, p.drift_history), [*history, *rows]
+        write_text(ctx.path(p.drift_history), history_text)
     write_json(ctx.path(p.monitor_state), state)
     write_json(ctx.path(p.drift_json), document)
-    write_text(ctx.path(p.drift_html), render_drift_html(report))
+    write_text(ctx.path(p.drift_html), render_drift_html(report, history))
     verdict = "RETRAIN" if report.decision.retrain else "no retrain" if report.decision.evaluated else "not evaluated"
     drifted = report.drifted_columns
     return (f"{verdict}: {'; '.join(report.decision.reasons[:2 + len(rejected)])}"
