@@ -67,6 +67,7 @@ def audit_decision(ctx: StageContext, report: DriftReport, document: dict[str, A
                      for q in report.quality if q.file == b.file],
         "retrain": decision.retrain,
         "evaluated": decision.evaluated,
+        "baseline": decision.baseline,
         "reasons": decision.reasons,
         "drifted_columns": report.drifted_columns,
         "report_sha256": sha256_json(document),
