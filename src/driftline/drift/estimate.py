@@ -1,0 +1,439 @@
+"""Performance before the labels arrive: CBPE for binary classifiers, DLE for regression.
+
+Pure functions: arrays and dicts in, an `EstimatedPerformance` (drift.json's `estimated` part) out.
+What a registered version needs to estimate is an `Estimator`: a JSON document (estimator.json)
+and, for regression, the nanny models as LightGBM text. Nothing here reads or writes a file
+(`driftline.stages.promote` writes them into the version folder and `load_estimator` reads them).
+
+Binary classifiers: confidence-based performance estimation (CBPE, as NannyML does it).
+    `fit_cbpe` calibrates the champion's scores on its held-out (test split) rows: isotonic
+    regression on equal-count score bins, linear between bins, stored as two JSON arrays (never a
+    pickle). Binning first matters: isotonic regression on every row overfits its end steps, and
+    on the demo model that overstated the estimated roc_auc by about 0.02 under covariate shift.
+    `estimate_cbpe` maps new scores to calibrated probabilities p and reads the metrics off the
+    expected confusion matrix (a row predicted positive is a true positive with probability p);
+    roc_auc is the area under the expected ROC curve: rows ranked by score, expected TPR and FPR
+    from the cumulative sums of p and 1 - p.
+    The band is Monte Carlo: `DRAWS` label vectors drawn from the calibrated probabilities
+    (seeded, vectorised), each scored as the realised metric would be; the band holds the central
+    `confidence` share of those draws. It is the spread the realised value would have *if the
+    calibration holds*: it says nothing about a change in P(label | features). CBPE assumes that
+    relationship is unchanged (covariate shift only); under concept drift its estimate is wrong,
+    and the benchmark (benchmarks/bench_estimate.py) shows by how much.
+
+Regression: direct loss estimation (DLE).
+    `fit_dle` trains two small "nanny" LightGBM models (1 thread, deterministic, seeded) on the
+    champion's held-out rows: one of the absolute error, one of the squared error, from the
+    champion's model matrix plus its prediction. Each is fitted on one half and checked on the
+    other (and the other way round), then refitted on all rows; the check halves give the spread
+    of a row's actual loss around the nanny's prediction. `estimate_dle` averages the nanny's
+    predictions (MAE; RMSE as the root of the mean predicted squared error) and gives an analytic
+    band: estimate ± z · (relative residual spread · estimate) / √rows.
+
+Multiclass models get no estimator (`fit_estimator` returns None): not supported yet.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from driftline.config.metrics import METRICS, headline
+from driftline.drift.report import EstimatedPerformance, MetricEstimate
+from driftline.errors import DriftlineError
+
+FORMAT = 1
+ESTIMATOR_FILE = "estimator.json"
+#: loss -> the nanny model's file in the version folder (LightGBM text)
+NANNY_FILES = {"mae": "nanny_mae.txt", "mse": "nanny_mse.txt"}
+CBPE_METRICS = ("roc_auc", "accuracy", "precision", "recall")
+DLE_METRICS = ("rmse", "mae")
+#: Monte Carlo label draws for the CBPE band
+DRAWS = 300
+#: calibration bins: about this many held-out rows of the rarer class each, within the bounds below
+CALIBRATION_CLASS_ROWS = 40
+CALIBRATION_MIN_BINS = 5
+CALIBRATION_MAX_BINS = 100
+_DRAWS_PER_BLOCK = 50
+DECIMALS = 6
+PREDICTION_COLUMN = "__prediction__"
+NANNY_PARAMS = {"objective": "regression", "num_leaves": 15, "learning_rate": 0.05, "min_data_in_leaf": 50,
+                "lambda_l2": 1.0, "num_threads": 1, "deterministic": True, "force_row_wise": True,
+                "seed": 0, "verbosity": -1}
+NANNY_MAX_ROUNDS = 400
+NANNY_EARLY_STOPPING = 20
+
+
+class EstimatorError(DriftlineError):
+    """An estimator cannot be fitted on these rows, or a stored one is damaged."""
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """What a registered version needs to estimate its performance: estimator.json (+ nanny models)."""
+
+    meta: dict[str, Any]
+    #: DLE: loss ("mae", "mse") -> the nanny model as LightGBM text; empty for CBPE
+    nanny: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        return str(self.meta["method"])
+
+    def documents(self) -> dict[str, str]:
+        """File name -> text, as the version folder stores them."""
+        docs = {ESTIMATOR_FILE: json.dumps(self.meta, indent=2, sort_keys=True, allow_nan=False) + "\n"}
+        docs.update({NANNY_FILES[loss]: text for loss, text in self.nanny.items()})
+        return docs
+
+    @classmethod
+    def from_documents(cls, meta: Mapping[str, Any], nanny: Mapping[str, str], where: str = ESTIMATOR_FILE) -> Estimator:
+        """Rebuild one from estimator.json (parsed) and the nanny texts; EstimatorError if they do not fit."""
+        method = meta.get("method")
+        if meta.get("format") != FORMAT or method not in ("cbpe", "dle"):
+            raise EstimatorError(f"{where}: not a format-{FORMAT} cbpe/dle estimator (format {meta.get('format')!r}, method {method!r})",
+                                 hint="re-register the version (rerun its promote stage) to write a fresh one")
+        if method == "cbpe":
+            cal = meta.get("calibration") or {}
+            x, y = cal.get("x"), cal.get("y")
+            if not isinstance(x, list) or not isinstance(y, list) or not x or len(x) != len(y):
+                raise EstimatorError(f"{where}: calibration.x and calibration.y must be two non-empty lists of one length",
+                                     hint="re-register the version to write a fresh estimator")
+        else:
+            missing = [NANNY_FILES[loss] for loss in NANNY_FILES if not nanny.get(loss)]
+            if missing:
+                raise EstimatorError(f"{where}: the nanny model {', '.join(missing)} is missing",
+                                     hint="re-register the version to write a fresh estimator")
+        return cls(dict(meta), dict(nanny))
+
+
+# ---------------------------------------------------------------------------------------------
+# CBPE
+# ---------------------------------------------------------------------------------------------
+
+
+def fit_cbpe(scores: Any, labels: Any) -> dict[str, Any]:
+    """estimator.json for a binary classifier: isotonic calibration of `scores` on held-out `labels`.
+
+    Rows whose label is missing are left out. EstimatorError when fewer than 2 rows of each class remain.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if s.shape != y.shape or s.ndim != 1:
+        raise ValueError(f"scores {s.shape} and labels {y.shape} must be two vectors of one length")
+    keep = ~np.isnan(y) & np.isfinite(s)
+    s, y = s[keep], y[keep]
+    positives = int((y == 1).sum())
+    if positives < 2 or len(y) - positives < 2:
+        raise EstimatorError(f"CBPE needs held-out rows of both classes to calibrate on; got {positives} positive of {len(y)}",
+                             hint="give the test split more rows (split.test_size) so it holds both classes")
+    calibration = _binned_isotonic(s, y)
+    return {
+        "format": FORMAT,
+        "method": "cbpe",
+        "task": "binary",
+        "rows": len(y),
+        "positives": positives,
+        "calibration": calibration,
+    }
+
+
+def _binned_isotonic(scores: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Isotonic regression on equal-count score bins, linear between the bins' mean scores.
+
+    Plain isotonic regression on every row overfits its end steps (the top step is the rows where
+    the noise ran high), which overstates the estimated AUC; pooling rows first into bins of about
+    `CALIBRATION_CLASS_ROWS` rows of the rarer class each removes most of that bias.
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    rarer = int(min(labels.sum(), len(labels) - labels.sum()))
+    bins = int(np.clip(rarer // CALIBRATION_CLASS_ROWS, CALIBRATION_MIN_BINS, CALIBRATION_MAX_BINS))
+    order = np.argsort(scores, kind="stable")
+    groups = [g for g in np.array_split(order, min(bins, len(order))) if len(g)]
+    centres = np.array([scores[g].mean() for g in groups])
+    rates = np.array([labels[g].mean() for g in groups])
+    counts = np.array([len(g) for g in groups], dtype=np.float64)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(centres, rates, sample_weight=counts)
+    return {"kind": "binned_isotonic", "bins": len(groups),
+            "x": [float(v) for v in iso.X_thresholds_], "y": [float(v) for v in iso.y_thresholds_]}
+
+
+def calibrate(estimator: Mapping[str, Any], scores: Any) -> np.ndarray:
+    """Calibrated P(label = 1) of each score: the stored isotonic step function, clipped at its ends."""
+    cal = estimator["calibration"]
+    return np.interp(np.asarray(scores, dtype=np.float64), np.asarray(cal["x"], dtype=np.float64),
+                     np.asarray(cal["y"], dtype=np.float64))
+
+
+def expected_metrics(scores: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float | None]:
+    """CBPE's point estimates: the metrics of the expected confusion matrix and the expected ROC curve."""
+    predicted = scores >= threshold
+    tp, fp = float(probs[predicted].sum()), float((1 - probs[predicted]).sum())
+    fn, tn = float(probs[~predicted].sum()), float((1 - probs[~predicted]).sum())
+    n = len(scores)
+    return {
+        "roc_auc": _expected_auc(scores, probs),
+        "accuracy": (tp + tn) / n,
+        "precision": tp / (tp + fp) if predicted.any() else None,
+        "recall": tp / (tp + fn) if tp + fn > 0 else None,
+    }
+
+
+def _expected_auc(scores: np.ndarray, probs: np.ndarray) -> float | None:
+    order = np.argsort(-scores, kind="stable")
+    s, p = scores[order], probs[order]
+    ends = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]  # last row of each run of tied scores
+    tps, fps = np.cumsum(p)[ends], np.cumsum(1 - p)[ends]
+    if tps[-1] <= 0 or fps[-1] <= 0:
+        return None
+    tpr, fpr = np.r_[0.0, tps / tps[-1]], np.r_[0.0, fps / fps[-1]]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+
+
+def sampled_metrics(scores: np.ndarray, probs: np.ndarray, threshold: float, draws: int = DRAWS, seed: int = 0) -> dict[str, np.ndarray]:
+    """Each metric as realised on `draws` label vectors drawn from `probs` (NaN where undefined).
+
+    Vectorised, a block of draws at a time: one uniform matrix, positives and true positives by
+    counting, and AUC by the rank-sum (Mann-Whitney) formula over the scores' mid-ranks.
+    """
+    from scipy.stats import rankdata
+
+    n = len(scores)
+    predicted = scores >= threshold
+    ranks = rankdata(scores)
+    p32 = probs.astype(np.float32)
+    rng = np.random.default_rng(seed)
+    rank_sum, tp, pos = np.empty(draws), np.empty(draws), np.empty(draws)
+    for start in range(0, draws, _DRAWS_PER_BLOCK):
+        block = slice(start, min(start + _DRAWS_PER_BLOCK, draws))
+        labels = rng.random((block.stop - block.start, n), dtype=np.float32) < p32
+        pos[block] = np.count_nonzero(labels, axis=1)
+        tp[block] = np.count_nonzero(labels & predicted, axis=1)
+        rank_sum[block] = labels.astype(np.float64) @ ranks
+    neg, n_pred = n - pos, float(predicted.sum())
+    fn, fp = pos - tp, n_pred - tp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = np.where((pos > 0) & (neg > 0), (rank_sum - pos * (pos + 1) / 2) / (pos * neg), np.nan)
+        return {
+            "roc_auc": auc,
+            "accuracy": (n - fp - fn) / n,
+            "precision": np.full(draws, np.nan) if n_pred == 0 else tp / n_pred,
+            "recall": np.where(pos > 0, tp / pos, np.nan),
+        }
+
+
+def estimate_cbpe(estimator: Mapping[str, Any], scores: Any, threshold: float, *, reference_metrics: Mapping[str, Any],
+                  drop_threshold: float, confidence: float = 0.9, labels: Any = None,
+                  draws: int = DRAWS, seed: int = 0) -> EstimatedPerformance:
+    """Estimated roc_auc, accuracy, precision and recall of a binary champion on unlabelled rows.
+
+    `scores` are the champion's P(label = 1) on the new rows (what `registry.score.score_version`
+    returns; the model matrix is the champion's own), `threshold` its decision threshold (model.threshold),
+    `reference_metrics` its registered metrics.json. `labels` (encoded 0/1, NaN where not yet known)
+    fills `realised` from the labelled rows, computed as the evaluate stage does; the estimate always
+    covers every row. The band: see the module docstring (Monte Carlo, `draws` draws, seeded).
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    _check_rows(s, confidence)
+    probs = calibrate(estimator, s)
+    point = expected_metrics(s, probs, threshold)
+    spread = sampled_metrics(s, probs, threshold, draws=draws, seed=seed)
+    lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
+    band = {}
+    for name, values in spread.items():
+        finite = values[np.isfinite(values)]
+        band[name] = (float(np.quantile(finite, lo_q)), float(np.quantile(finite, hi_q))) if len(finite) else (None, None)
+    realised = _realised(labels, s, "binary", threshold)
+    return _performance("cbpe", "binary", len(s), confidence, point, band, realised, reference_metrics, drop_threshold,
+                        note=f"CBPE: scores calibrated on {estimator.get('rows', 0):,} held-out rows; assumes P(label | features) "
+                             "is unchanged (covariate shift), and misses concept drift")
+
+
+# ---------------------------------------------------------------------------------------------
+# DLE
+# ---------------------------------------------------------------------------------------------
+
+
+def fit_dle(frame: Any, predictions: Any, targets: Any, feature_columns: Sequence[str], *,
+            categorical: Sequence[str] = (), seed: int = 0) -> tuple[dict[str, Any], dict[str, str]]:
+    """estimator.json and the nanny models (loss -> LightGBM text) for a regression champion.
+
+    `frame` is the champion's model matrix on its held-out rows (`features.pipeline.model_matrix(rows,
+    fitted)`, columns `feature_columns`; the ones named in `categorical` hold category codes),
+    `predictions` its predictions there, `targets` the actual values (rows with a missing target are
+    left out). EstimatorError with fewer than 100 usable rows.
+    """
+    import lightgbm as lgb
+
+    X, names = _nanny_matrix(frame, predictions, feature_columns)
+    y = np.asarray(targets, dtype=np.float64)
+    if y.shape != (len(X),):
+        raise ValueError(f"targets must be a vector of {len(X)} values, got shape {y.shape}")
+    keep = np.isfinite(y)
+    X, y, pred = X[keep], y[keep], X[keep, -1]
+    if len(y) < 100:
+        raise EstimatorError(f"DLE needs at least 100 held-out rows with a target to train its nanny model; got {len(y)}",
+                             hint="give the test split more rows (split.test_size)")
+    cat_idx = [names.index(c) for c in categorical]
+    halves = np.random.default_rng(seed).permutation(len(y)) % 2 == 0
+    params = {**NANNY_PARAMS, "seed": seed}
+    losses = {"mae": np.abs(y - pred), "mse": (y - pred) ** 2}
+    meta_losses: dict[str, Any] = {}
+    nanny: dict[str, str] = {}
+    for loss, target in losses.items():
+        residuals = np.empty(len(y))
+        rounds = []
+        for fit_rows in (halves, ~halves):
+            check = ~fit_rows
+            fit_set = lgb.Dataset(X[fit_rows], target[fit_rows], feature_name=names, categorical_feature=cat_idx, free_raw_data=False)
+            check_set = lgb.Dataset(X[check], target[check], reference=fit_set)
+            booster = lgb.train(params, fit_set, num_boost_round=NANNY_MAX_ROUNDS, valid_sets=[check_set],
+                                callbacks=[lgb.early_stopping(NANNY_EARLY_STOPPING, verbose=False)])
+            rounds.append(booster.best_iteration or booster.current_iteration())
+            residuals[check] = target[check] - np.clip(booster.predict(X[check], num_iteration=rounds[-1]), 0, None)
+        final_rounds = max(1, round(sum(rounds) / len(rounds)))
+        final = lgb.train(params, lgb.Dataset(X, target, feature_name=names, categorical_feature=cat_idx), num_boost_round=final_rounds)
+        nanny[loss] = final.model_to_string()
+        mean_loss = float(target.mean())
+        meta_losses[loss] = {"rounds": final_rounds, "mean": _round(mean_loss), "bias": _round(float(residuals.mean())),
+                             # spread of a row's loss around the nanny's prediction, relative to the mean loss
+                             "relative_spread": _round(float(residuals.std()) / mean_loss if mean_loss > 0 else 0.0)}
+    meta = {"format": FORMAT, "method": "dle", "task": "regression", "rows": len(y), "feature_columns": list(feature_columns),
+            "categorical": list(categorical), "losses": meta_losses, "nanny": dict(NANNY_FILES)}
+    return meta, nanny
+
+
+def estimate_dle(meta: Mapping[str, Any], nanny: Mapping[str, str], frame: Any, predictions: Any, *,
+                 reference_metrics: Mapping[str, Any], drop_threshold: float, confidence: float = 0.9,
+                 targets: Any = None) -> EstimatedPerformance:
+    """Estimated RMSE and MAE of a regression champion on unlabelled rows (DLE).
+
+    `frame` is the champion's model matrix on the new rows (`model_matrix(rows, fitted)`, the columns
+    `meta["feature_columns"]`), `predictions` the champion's predictions there, `reference_metrics` its
+    registered metrics.json. `targets` (NaN where unknown) fills `realised`. The band is analytic (see
+    the module docstring).
+    """
+    import lightgbm as lgb
+    from scipy.stats import norm
+
+    X, _ = _nanny_matrix(frame, predictions, meta["feature_columns"])
+    _check_rows(X[:, -1], confidence)
+    n = len(X)
+    z = float(norm.ppf((1 + confidence) / 2))
+    mean_loss, spread = {}, {}
+    for loss in ("mae", "mse"):
+        booster = lgb.Booster(model_str=nanny[loss])
+        mean_loss[loss] = float(np.clip(booster.predict(X, num_threads=1), 0, None).mean())
+        spread[loss] = z * meta["losses"][loss]["relative_spread"] * mean_loss[loss] / math.sqrt(n)
+    mae, mse = mean_loss["mae"], mean_loss["mse"]
+    point = {"mae": mae, "rmse": math.sqrt(mse)}
+    band = {"mae": (max(0.0, mae - spread["mae"]), mae + spread["mae"]),
+            "rmse": (math.sqrt(max(0.0, mse - spread["mse"])), math.sqrt(mse + spread["mse"]))}
+    realised = _realised(targets, X[:, -1], "regression", 0.5)
+    return _performance("dle", "regression", n, confidence, point, band, realised, reference_metrics, drop_threshold,
+                        note=f"DLE: nanny LightGBM models of the absolute and squared error, trained on {meta.get('rows', 0):,} "
+                             "held-out rows; assumes the champion's errors depend on the features as they did there")
+
+
+# ---------------------------------------------------------------------------------------------
+# One entry point per task
+# ---------------------------------------------------------------------------------------------
+
+
+def fit_estimator(task: str, scores: Any, labels: Any, *, matrix: Any = None, feature_columns: Sequence[str] = (),
+                  categorical: Sequence[str] = ()) -> Estimator | None:
+    """The estimator of a champion from its held-out rows: CBPE (binary), DLE (regression), None (multiclass).
+
+    `scores` are the champion's scores (predictions) there and `labels` the encoded targets; DLE also
+    needs the champion's model `matrix` on those rows with its `feature_columns` and `categorical` names.
+    """
+    if task == "binary":
+        return Estimator(fit_cbpe(scores, labels))
+    if task == "regression":
+        if matrix is None:
+            raise ValueError("DLE needs the champion's model matrix")
+        meta, nanny = fit_dle(matrix, scores, labels, feature_columns, categorical=categorical)
+        return Estimator(meta, nanny)
+    return None  # multiclass: not supported (CBPE's multiclass variant is not implemented)
+
+
+def estimate_performance(estimator: Estimator, scores: Any, *, matrix: Any = None, threshold: float = 0.5,
+                         reference_metrics: Mapping[str, Any], drop_threshold: float, confidence: float = 0.9,
+                         labels: Any = None) -> EstimatedPerformance:
+    """`estimate_cbpe` or `estimate_dle`, whichever the estimator is for.
+
+    `scores`: the champion's scores on the new rows; `matrix`: its model matrix there (DLE only);
+    `threshold`: its decision threshold (CBPE only); `labels`: encoded targets, NaN where unknown.
+    """
+    if estimator.method == "cbpe":
+        return estimate_cbpe(estimator.meta, scores, threshold, reference_metrics=reference_metrics,
+                             drop_threshold=drop_threshold, confidence=confidence, labels=labels)
+    if matrix is None:
+        raise ValueError("DLE needs the champion's model matrix on the new rows")
+    return estimate_dle(estimator.meta, estimator.nanny, matrix, scores, reference_metrics=reference_metrics,
+                        drop_threshold=drop_threshold, confidence=confidence, targets=labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared
+# ---------------------------------------------------------------------------------------------
+
+
+def _nanny_matrix(frame: Any, predictions: Any, feature_columns: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    X = np.asarray(frame, dtype=np.float64)
+    pred = np.asarray(predictions, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != len(feature_columns):
+        raise ValueError(f"the model matrix must have {len(feature_columns)} columns (one per feature), got shape {X.shape}")
+    if pred.shape != (len(X),):
+        raise ValueError(f"predictions must be a vector of {len(X)} values, got shape {pred.shape}")
+    return np.column_stack([X, pred]), [*map(str, feature_columns), PREDICTION_COLUMN]
+
+
+def _check_rows(values: np.ndarray, confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError("no rows to estimate on")
+    if not np.isfinite(values).all():
+        raise ValueError("scores must be finite")
+
+
+def _realised(labels: Any, scores: np.ndarray, task: str, threshold: float) -> dict[str, float]:
+    if labels is None:
+        return {}
+    from driftline.models.evaluate import compute_metrics
+
+    y = np.asarray(labels, dtype=np.float64)
+    known = ~np.isnan(y)
+    if not known.any():
+        return {}
+    return compute_metrics(y[known], scores[known], task, threshold=threshold)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), DECIMALS)
+
+
+def _performance(method: str, task: str, rows: int, confidence: float, point: Mapping[str, float | None],
+                 band: Mapping[str, tuple[float | None, float | None]], realised: Mapping[str, float],
+                 reference_metrics: Mapping[str, Any], drop_threshold: float, note: str) -> EstimatedPerformance:
+    names = CBPE_METRICS if method == "cbpe" else DLE_METRICS
+    estimates = []
+    for name in names:
+        ref = reference_metrics.get(name)
+        estimates.append(MetricEstimate(metric=name, reference=_round(ref) if ref is not None else None,
+                                        estimate=_round(point.get(name)), low=_round(band[name][0]), high=_round(band[name][1]),
+                                        realised=_round(realised.get(name)) if name in realised else None))
+    main = headline(task)
+    chosen = next(e for e in estimates if e.metric == main)
+    drop = None
+    if chosen.reference is not None and chosen.estimate is not None:
+        drop = _round(METRICS[main].sign * (chosen.reference - chosen.estimate))
+    return EstimatedPerformance(method=method, rows=rows, confidence=confidence, metrics=estimates, headline=main, drop=drop,
+                                threshold=drop_threshold, drifted=drop is not None and drop >= drop_threshold, note=note)
