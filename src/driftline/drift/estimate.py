@@ -14,9 +14,10 @@ Binary classifiers: confidence-based performance estimation (CBPE, as NannyML do
     expected confusion matrix (a row predicted positive is a true positive with probability p);
     roc_auc is the area under the expected ROC curve: rows ranked by score, expected TPR and FPR
     from the cumulative sums of p and 1 - p.
-    The band is Monte Carlo: `DRAWS` label vectors drawn from the calibrated probabilities
-    (seeded, vectorised), each scored as the realised metric would be; the band holds the central
-    `confidence` share of those draws. It is the spread the realised value would have *if the
+    The band is Monte Carlo: `DRAWS` draws (seeded, vectorised), each redrawing the calibration
+    map within its binomial standard errors and then a label per row from the calibrated
+    probabilities, scored as the realised metric would be; the band holds the central
+    `confidence` share of the draws. It is the spread the realised value would have *if the
     calibration holds*: it says nothing about a change in P(label | features). CBPE assumes that
     relationship is unchanged (covariate shift only); under concept drift its estimate is wrong,
     and the benchmark (benchmarks/bench_estimate.py) shows by how much.
@@ -100,9 +101,9 @@ class Estimator:
                                  hint="re-register the version (rerun its promote stage) to write a fresh one")
         if method == "cbpe":
             cal = meta.get("calibration") or {}
-            x, y = cal.get("x"), cal.get("y")
-            if not isinstance(x, list) or not isinstance(y, list) or not x or len(x) != len(y):
-                raise EstimatorError(f"{where}: calibration.x and calibration.y must be two non-empty lists of one length",
+            arrays = [cal.get(key) for key in ("x", "y", "rows")]
+            if not all(isinstance(a, list) and a and len(a) == len(arrays[0]) for a in arrays):
+                raise EstimatorError(f"{where}: calibration.x, .y and .rows must be non-empty lists of one length",
                                      hint="re-register the version to write a fresh estimator")
         else:
             missing = [NANNY_FILES[loss] for loss in NANNY_FILES if not nanny.get(loss)]
@@ -144,7 +145,7 @@ def fit_cbpe(scores: Any, labels: Any) -> dict[str, Any]:
 
 
 def _binned_isotonic(scores: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    """Isotonic regression on equal-count score bins, linear between the bins' mean scores.
+    """Isotonic regression on equal-count score bins: one point (mean score, calibrated rate, rows) a bin.
 
     Plain isotonic regression on every row overfits its end steps (the top step is the rows where
     the noise ran high), which overstates the estimated AUC; pooling rows first into bins of about
@@ -157,18 +158,84 @@ def _binned_isotonic(scores: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     order = np.argsort(scores, kind="stable")
     groups = [g for g in np.array_split(order, min(bins, len(order))) if len(g)]
     centres = np.array([scores[g].mean() for g in groups])
-    rates = np.array([labels[g].mean() for g in groups])
-    counts = np.array([len(g) for g in groups], dtype=np.float64)
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(centres, rates, sample_weight=counts)
-    return {"kind": "binned_isotonic", "bins": len(groups),
-            "x": [float(v) for v in iso.X_thresholds_], "y": [float(v) for v in iso.y_thresholds_]}
+    # bins of tied scores share a centre: one point each
+    centres, first = np.unique(centres, return_index=True)
+    merged = [np.concatenate(groups[i:j]) for i, j in zip(first, [*first[1:], len(groups)])]
+    rates = np.array([labels[g].mean() for g in merged])
+    counts = np.array([len(g) for g in merged], dtype=np.float64)
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True).fit(centres, rates, sample_weight=counts).predict(centres)
+    return {"kind": "binned_isotonic", "x": [float(v) for v in centres], "y": [float(v) for v in fitted],
+            "rows": [int(v) for v in counts]}
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where each score sits on the calibration map, as weights: P = y @ weights, for many maps y at once.
+
+    A score between points i and i + 1 weighs them linearly (a dense (points, rows) matrix, two non-zeros
+    a column, so one matrix product calibrates a whole block of Monte Carlo maps); a score past an end
+    is calibrated on the log-odds scale instead (see `probs`).
+    """
+
+    x: np.ndarray
+    weights: np.ndarray
+    below: np.ndarray
+    above: np.ndarray
+    score_logit: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray, scores: np.ndarray) -> _Placement:
+        m, n = len(x), len(scores)
+        weights = np.zeros((m, n), dtype=np.float32)
+        if m == 1:
+            weights[0] = 1
+        else:
+            i = np.clip(np.searchsorted(x, scores, side="right") - 1, 0, m - 2)
+            gap = x[i + 1] - x[i]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w = np.where(gap > 0, np.clip((scores - x[i]) / gap, 0, 1), 0.0)
+            rows = np.arange(n)
+            weights[i, rows] = 1 - w
+            weights[i + 1, rows] += w
+        return cls(x, weights, scores < x[0], scores > x[-1], _logit(scores))
+
+    def probs(self, y: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities (float32), shape (k, rows), for k versions of the map's y values, shape (k, points)."""
+        p = y.astype(np.float32) @ self.weights
+        _past_the_ends(p, y, self.x, self.score_logit, self.below, self.above)
+        return p
+
+
+def _past_the_ends(p: np.ndarray, y: np.ndarray, x: np.ndarray, score_logit: np.ndarray, below: np.ndarray, above: np.ndarray) -> None:
+    """Past the outer points the score's own log-odds carry on, shifted by that point's calibration offset.
+
+    A drifted batch often scores past the held-out range; clamping those rows to one value would throw
+    away their ranking (and understate the estimated roc_auc). `p` (k, rows) is set in place from y (k, points).
+    """
+    for rows, end in ((below, 0), (above, -1)):
+        if rows.any():
+            offset = _logit(y[:, [end]]) - _logit(x[end])
+            p[:, rows] = 1 / (1 + np.exp(-(score_logit[rows][None, :] + offset)))
+
+
+def _calibration_arrays(estimator: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    cal = estimator["calibration"]
+    return (np.asarray(cal["x"], dtype=np.float64), np.asarray(cal["y"], dtype=np.float64),
+            np.asarray(cal["rows"], dtype=np.float64))
 
 
 def calibrate(estimator: Mapping[str, Any], scores: Any) -> np.ndarray:
-    """Calibrated P(label = 1) of each score: the stored isotonic step function, clipped at its ends."""
-    cal = estimator["calibration"]
-    return np.interp(np.asarray(scores, dtype=np.float64), np.asarray(cal["x"], dtype=np.float64),
-                     np.asarray(cal["y"], dtype=np.float64))
+    """Calibrated P(label = 1) of each score: the stored map, linear between its points, log-odds past its ends."""
+    x, y, _ = _calibration_arrays(estimator)
+    s = np.asarray(scores, dtype=np.float64)
+    probs = np.interp(s, x, y)[None, :]
+    _past_the_ends(probs, y[None, :], x, _logit(s), s < x[0], s > x[-1])
+    return probs[0]
+
+
+def _logit(p: Any) -> Any:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 def expected_metrics(scores: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float | None]:
@@ -196,23 +263,31 @@ def _expected_auc(scores: np.ndarray, probs: np.ndarray) -> float | None:
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
 
 
-def sampled_metrics(scores: np.ndarray, probs: np.ndarray, threshold: float, draws: int = DRAWS, seed: int = 0) -> dict[str, np.ndarray]:
-    """Each metric as realised on `draws` label vectors drawn from `probs` (NaN where undefined).
+def sampled_metrics(estimator: Mapping[str, Any], scores: np.ndarray, threshold: float, draws: int = DRAWS,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+    """Each metric as it could be realised, over `draws` Monte Carlo draws (NaN where undefined).
 
-    Vectorised, a block of draws at a time: one uniform matrix, positives and true positives by
-    counting, and AUC by the rank-sum (Mann-Whitney) formula over the scores' mid-ranks.
+    A draw first redraws the calibration map (each point's rate moved by its binomial standard error
+    on the rows it was fitted on), then labels from the probabilities that map gives. The spread so
+    covers the labels' sampling and the calibration's own estimation error, not a change of concept.
+    Vectorised, a block of draws at a time: positives and true positives by counting, AUC by the
+    rank-sum (Mann-Whitney) formula over the scores' mid-ranks.
     """
     from scipy.stats import rankdata
 
+    x, y, counts = _calibration_arrays(estimator)
+    place = _Placement.of(x, scores)
+    rate_se = np.sqrt(y * (1 - y) / np.maximum(counts, 1))
     n = len(scores)
     predicted = scores >= threshold
     ranks = rankdata(scores)
-    p32 = probs.astype(np.float32)
     rng = np.random.default_rng(seed)
     rank_sum, tp, pos = np.empty(draws), np.empty(draws), np.empty(draws)
     for start in range(0, draws, _DRAWS_PER_BLOCK):
         block = slice(start, min(start + _DRAWS_PER_BLOCK, draws))
-        labels = rng.random((block.stop - block.start, n), dtype=np.float32) < p32
+        k = block.stop - block.start
+        maps = np.clip(y + rate_se * rng.standard_normal((k, len(y))), 0, 1)
+        labels = rng.random((k, n), dtype=np.float32) < place.probs(maps)
         pos[block] = np.count_nonzero(labels, axis=1)
         tp[block] = np.count_nonzero(labels & predicted, axis=1)
         rank_sum[block] = labels.astype(np.float64) @ ranks
@@ -243,7 +318,7 @@ def estimate_cbpe(estimator: Mapping[str, Any], scores: Any, threshold: float, *
     _check_rows(s, confidence)
     probs = calibrate(estimator, s)
     point = expected_metrics(s, probs, threshold)
-    spread = sampled_metrics(s, probs, threshold, draws=draws, seed=seed)
+    spread = sampled_metrics(estimator, s, threshold, draws=draws, seed=seed)
     lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
     band = {}
     for name, values in spread.items():
