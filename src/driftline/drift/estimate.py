@@ -169,53 +169,47 @@ def _binned_isotonic(scores: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Placement:
-    """Where each score sits on the calibration map, as weights: P = y @ weights, for many maps y at once.
+class _SortedPlacement:
+    """Where each of a sorted run of scores sits on the calibration map's points x, computed once.
 
-    A score between points i and i + 1 weighs them linearly (a dense (points, rows) matrix, two non-zeros
-    a column, so one matrix product calibrates a whole block of Monte Carlo maps); a score past an end
-    is calibrated on the log-odds scale instead (see `probs`).
+    Sorted, the scores between two neighbouring points form one contiguous slice, so calibrating a
+    whole block of maps (Monte Carlo draws) is one broadcast per slice rather than a gather per row.
     """
 
     x: np.ndarray
-    weights: np.ndarray
-    below: np.ndarray
-    above: np.ndarray
+    starts: np.ndarray  # row where the slice between x[j] and x[j + 1] starts; starts[-1]: first row past x[-1]
+    w: np.ndarray  # each row's weight on the upper point of its slice
     score_logit: np.ndarray
 
     @classmethod
-    def of(cls, x: np.ndarray, scores: np.ndarray) -> _Placement:
-        m, n = len(x), len(scores)
-        weights = np.zeros((m, n), dtype=np.float32)
-        if m == 1:
-            weights[0] = 1
-        else:
-            i = np.clip(np.searchsorted(x, scores, side="right") - 1, 0, m - 2)
-            gap = x[i + 1] - x[i]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                w = np.where(gap > 0, np.clip((scores - x[i]) / gap, 0, 1), 0.0)
-            rows = np.arange(n)
-            weights[i, rows] = 1 - w
-            weights[i + 1, rows] += w
-        return cls(x, weights, scores < x[0], scores > x[-1], _logit(scores))
+    def of(cls, x: np.ndarray, sorted_scores: np.ndarray) -> _SortedPlacement:
+        starts = np.r_[np.searchsorted(sorted_scores, x[:-1], side="left"), np.searchsorted(sorted_scores, x[-1], side="right")]
+        w = np.zeros(len(sorted_scores))
+        for j in range(len(x) - 1):
+            rows = slice(starts[j], starts[j + 1])
+            w[rows] = (sorted_scores[rows] - x[j]) / (x[j + 1] - x[j])
+        return cls(x, starts, w, _logit(sorted_scores))
 
     def probs(self, y: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities (float32), shape (k, rows), for k versions of the map's y values, shape (k, points)."""
-        p = y.astype(np.float32) @ self.weights
-        _past_the_ends(p, y, self.x, self.score_logit, self.below, self.above)
+        """Calibrated probabilities, shape (k, rows), for k versions of the map's y values, shape (k, points), in y's dtype.
+
+        Between points: linear. Past the outer points the score's own log-odds carry on, shifted by that
+        point's calibration offset: a drifted batch often scores past the held-out range, and clamping
+        those rows to one value would throw away their ranking (and understate the estimated roc_auc).
+        """
+        k, n = y.shape[0], len(self.w)
+        p = np.empty((k, n), dtype=y.dtype)
+        w = self.w.astype(y.dtype)
+        for j in range(len(self.x) - 1):
+            rows = slice(self.starts[j], self.starts[j + 1])
+            p[:, rows] = y[:, j:j + 1] + (y[:, j + 1:j + 2] - y[:, j:j + 1]) * w[rows]
+        if len(self.x) == 1:
+            p[:, self.starts[0]:self.starts[-1]] = y[:, :1]
+        for rows, end in ((slice(0, self.starts[0]), 0), (slice(self.starts[-1], n), -1)):
+            if rows.stop > rows.start:
+                offset = _logit(y[:, [end]]) - _logit(self.x[end])
+                p[:, rows] = 1 / (1 + np.exp(-(self.score_logit[rows][None, :] + offset)))
         return p
-
-
-def _past_the_ends(p: np.ndarray, y: np.ndarray, x: np.ndarray, score_logit: np.ndarray, below: np.ndarray, above: np.ndarray) -> None:
-    """Past the outer points the score's own log-odds carry on, shifted by that point's calibration offset.
-
-    A drifted batch often scores past the held-out range; clamping those rows to one value would throw
-    away their ranking (and understate the estimated roc_auc). `p` (k, rows) is set in place from y (k, points).
-    """
-    for rows, end in ((below, 0), (above, -1)):
-        if rows.any():
-            offset = _logit(y[:, [end]]) - _logit(x[end])
-            p[:, rows] = 1 / (1 + np.exp(-(score_logit[rows][None, :] + offset)))
 
 
 def _calibration_arrays(estimator: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -228,9 +222,10 @@ def calibrate(estimator: Mapping[str, Any], scores: Any) -> np.ndarray:
     """Calibrated P(label = 1) of each score: the stored map, linear between its points, log-odds past its ends."""
     x, y, _ = _calibration_arrays(estimator)
     s = np.asarray(scores, dtype=np.float64)
-    probs = np.interp(s, x, y)[None, :]
-    _past_the_ends(probs, y[None, :], x, _logit(s), s < x[0], s > x[-1])
-    return probs[0]
+    order = np.argsort(s, kind="stable")
+    probs = np.empty(len(s))
+    probs[order] = _SortedPlacement.of(x, s[order]).probs(y[None, :])[0]
+    return probs
 
 
 def _logit(p: Any) -> Any:
@@ -276,21 +271,22 @@ def sampled_metrics(estimator: Mapping[str, Any], scores: np.ndarray, threshold:
     from scipy.stats import rankdata
 
     x, y, counts = _calibration_arrays(estimator)
-    place = _Placement.of(x, scores)
+    scores = np.sort(scores)  # every metric here is blind to row order
+    place = _SortedPlacement.of(x, scores)
     rate_se = np.sqrt(y * (1 - y) / np.maximum(counts, 1))
     n = len(scores)
     predicted = scores >= threshold
-    ranks = rankdata(scores)
+    centred_ranks = (rankdata(scores) - (n + 1) / 2).astype(np.float32)  # float32 sums stay exact enough when centred
     rng = np.random.default_rng(seed)
     rank_sum, tp, pos = np.empty(draws), np.empty(draws), np.empty(draws)
     for start in range(0, draws, _DRAWS_PER_BLOCK):
         block = slice(start, min(start + _DRAWS_PER_BLOCK, draws))
         k = block.stop - block.start
-        maps = np.clip(y + rate_se * rng.standard_normal((k, len(y))), 0, 1)
+        maps = np.clip(y + rate_se * rng.standard_normal((k, len(y))), 0, 1).astype(np.float32)
         labels = rng.random((k, n), dtype=np.float32) < place.probs(maps)
         pos[block] = np.count_nonzero(labels, axis=1)
         tp[block] = np.count_nonzero(labels & predicted, axis=1)
-        rank_sum[block] = labels.astype(np.float64) @ ranks
+        rank_sum[block] = labels.astype(np.float32) @ centred_ranks + pos[block] * (n + 1) / 2
     neg, n_pred = n - pos, float(predicted.sum())
     fn, fp = pos - tp, n_pred - tp
     with np.errstate(divide="ignore", invalid="ignore"):
