@@ -164,7 +164,7 @@ def test_a_damaged_estimator_is_refused_with_a_hint() -> None:
 def test_cbpe_needs_both_classes_to_calibrate() -> None:
     with pytest.raises(EstimatorError, match="both classes") as info:
         fit_cbpe(np.linspace(0, 1, 50), np.zeros(50))
-    assert "split.test_size" in info.value.hint
+    assert "split.test" in info.value.hint
 
 
 def test_multiclass_has_no_estimator() -> None:

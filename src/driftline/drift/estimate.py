@@ -7,9 +7,11 @@ and, for regression, the nanny models as LightGBM text. Nothing here reads or wr
 
 Binary classifiers: confidence-based performance estimation (CBPE, as NannyML does it).
     `fit_cbpe` calibrates the champion's scores on its held-out (test split) rows: isotonic
-    regression on equal-count score bins, linear between bins, stored as two JSON arrays (never a
-    pickle). Binning first matters: isotonic regression on every row overfits its end steps, and
-    on the demo model that overstated the estimated roc_auc by about 0.02 under covariate shift.
+    regression on equal-count score bins, stored as JSON arrays (each bin's mean score, calibrated
+    rate and rows; never a pickle). Scores are calibrated linearly between those points, and past
+    the outer ones on the log-odds scale. Binning first matters: isotonic regression on every row
+    overfits its end steps, which overstated the estimated roc_auc by about 0.02 under covariate
+    shift in our trials; clamping past the outer points understated it by as much.
     `estimate_cbpe` maps new scores to calibrated probabilities p and reads the metrics off the
     expected confusion matrix (a row predicted positive is a true positive with probability p);
     roc_auc is the area under the expected ROC curve: rows ranked by score, expected TPR and FPR
@@ -132,7 +134,7 @@ def fit_cbpe(scores: Any, labels: Any) -> dict[str, Any]:
     positives = int((y == 1).sum())
     if positives < 2 or len(y) - positives < 2:
         raise EstimatorError(f"CBPE needs held-out rows of both classes to calibrate on; got {positives} positive of {len(y)}",
-                             hint="give the test split more rows (split.test_size) so it holds both classes")
+                             hint="give the test split more rows (split.test) so it holds both classes")
     calibration = _binned_isotonic(s, y)
     return {
         "format": FORMAT,
@@ -203,8 +205,6 @@ class _SortedPlacement:
         for j in range(len(self.x) - 1):
             rows = slice(self.starts[j], self.starts[j + 1])
             p[:, rows] = y[:, j:j + 1] + (y[:, j + 1:j + 2] - y[:, j:j + 1]) * w[rows]
-        if len(self.x) == 1:
-            p[:, self.starts[0]:self.starts[-1]] = y[:, :1]
         for rows, end in ((slice(0, self.starts[0]), 0), (slice(self.starts[-1], n), -1)):
             if rows.stop > rows.start:
                 offset = _logit(y[:, [end]]) - _logit(self.x[end])
@@ -350,7 +350,7 @@ def fit_dle(frame: Any, predictions: Any, targets: Any, feature_columns: Sequenc
     X, y, pred = X[keep], y[keep], X[keep, -1]
     if len(y) < 100:
         raise EstimatorError(f"DLE needs at least 100 held-out rows with a target to train its nanny model; got {len(y)}",
-                             hint="give the test split more rows (split.test_size)")
+                             hint="give the test split more rows (split.test)")
     cat_idx = [names.index(c) for c in categorical]
     halves = np.random.default_rng(seed).permutation(len(y)) % 2 == 0
     params = {**NANNY_PARAMS, "seed": seed}
@@ -409,7 +409,8 @@ def estimate_dle(meta: Mapping[str, Any], nanny: Mapping[str, str], frame: Any, 
     realised = _realised(targets, X[:, -1], "regression", 0.5)
     return _performance("dle", "regression", n, confidence, point, band, realised, reference_metrics, drop_threshold,
                         note=f"DLE: nanny LightGBM models of the absolute and squared error, trained on {meta.get('rows', 0):,} "
-                             "held-out rows; assumes the champion's errors depend on the features as they did there")
+                             "held-out rows; assumes the champion's errors depend on the features as they did there, and cannot see "
+                             "errors in regions those rows never reached")
 
 
 # ---------------------------------------------------------------------------------------------
