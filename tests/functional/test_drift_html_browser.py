@@ -112,3 +112,130 @@ def test_screenshot_shows_the_banner_and_both_distributions(browser, drift_repor
     assert share_of_colour(image[:400], RETRAIN_RED, tolerance=40) > 0.05, "no red retrain banner at the top"
     assert share_of_colour(image, REFERENCE_COLOUR) > 0.0005, "no reference (blue) marks in the plots"
     assert share_of_colour(image, CURRENT_COLOUR) > 0.0005, "no current (orange) marks in the plots"
+
+
+# --------------------------------------------------------------------------- the trend panel, measured
+
+
+LONG_NAME = "applicant_reported_household_income_after_tax_in_local_curre"  # 60 characters
+#: Run inside a copy of the page (the report itself has no script): what a reader's browser lays out.
+MEASURE = """<script>
+(() => {
+  const box = (e) => { const r = e.getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height}; };
+  const panel = document.getElementById("trend");
+  const texts = [...document.querySelectorAll(
+    "svg text, h1, h2, h3, .spark-title, .spark-last, .cname, .kind, .cstat, .badge, .verdict-word, .fact span, .fact div")]
+    .filter((e) => e.checkVisibility({contentVisibilityAuto: true, opacityProperty: false, visibilityProperty: true}))
+    .filter((e) => box(e).w > 0 && box(e).h > 0);
+  const overlaps = [];
+  for (let i = 0; i < texts.length; i++) {
+    for (let j = i + 1; j < texts.length; j++) {
+      const a = texts[i], b = texts[j];
+      if (a.contains(b) || b.contains(a)) continue;
+      const p = box(a), q = box(b);
+      const w = Math.min(p.x + p.w, q.x + q.w) - Math.max(p.x, q.x);
+      const h = Math.min(p.y + p.h, q.y + q.h) - Math.max(p.y, q.y);
+      if (w > 1 && h > 1) overlaps.push([a.textContent.slice(0, 40), b.textContent.slice(0, 40)]);
+    }
+  }
+  const result = {
+    panel: box(panel),
+    sparks: [...document.querySelectorAll("#trend-columns .spark-card")].map((c) => ({
+      name: c.dataset.series, svg: box(c.querySelector("svg")), title: box(c.querySelector(".spark-title")),
+      card: box(c), titleScroll: c.querySelector(".spark-title").scrollWidth})),
+    decisions: document.querySelectorAll("#trend .decision").length,
+    texts: texts.length,
+    overlaps: overlaps,
+  };
+  const pre = document.createElement("pre");
+  pre.id = "measured";
+  pre.textContent = JSON.stringify(result);
+  document.body.appendChild(pre);
+})();
+</script>"""
+
+
+def measured(browser, report: dict, rows: list, folder: Path) -> dict:
+    """The page as Chromium lays it out at 1280 px: boxes of the trend panel, its sparklines and every text."""
+    import html
+    import json
+    import re
+
+    page = folder / "measured.html"
+    page.write_text(render_drift_html(report, rows).replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    text = browser.run(["--dump-dom", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri()], folder / "profile").stdout
+    found = re.search(r'<pre id="measured">(.*?)</pre>', text, re.S)
+    assert found, f"the measuring script did not run:\n{text[-2000:]}"
+    return json.loads(html.unescape(found.group(1)))
+
+
+def trend_history(columns: list[str], runs: int) -> list:
+    from driftline.drift.history import HistoryRow
+
+    decisions = ["no retrain", "not evaluated", "retrain", "rejected"]
+    rows = []
+    for run in range(1, runs + 1):
+        batch, time = f"batch-{run:04d}", f"2026-12-{run:02d}T10:00:00Z"
+        for index, column in enumerate(columns):
+            statistic = 0.01 * (index % 5 + 1) * run
+            rows.append(HistoryRow(run, time, batch, "column", column, statistic, 0.1, statistic >= 0.1, rows=3000))
+        rows.append(HistoryRow(run, time, batch, "prediction", "psi", 0.03 * run, 0.2, 0.03 * run >= 0.2, rows=3000))
+        rows.append(HistoryRow(run, time, batch, "decision", decisions[run % 4], 0.3, 0.3))
+    return rows
+
+
+def report_with_long_names(drift_reports) -> dict:
+    report = drift_reports.sample(retrain=True)
+    categories = [f"category_number_{i:02d}_with_a_long_label" for i in range(25)]
+    report["columns"].append(drift_reports.categorical(LONG_NAME, 3.0, True, unseen_categories=[], histogram={
+        "categories": categories, "reference": [0.04] * 25, "current": [0.04] * 25}))
+    report["estimated"] = {
+        "method": "cbpe", "rows": 5000, "confidence": 0.9, "headline": "roc_auc", "drop": 0.06, "threshold": 0.05, "drifted": True,
+        "metrics": [{"metric": "roc_auc", "reference": 0.78, "estimate": 0.72, "low": 0.7, "high": 0.74, "realised": 0.69},
+                    {"metric": "precision_at_the_decision_threshold", "reference": 0.6, "estimate": 0.58, "low": 0.55, "high": 0.61}],
+    }
+    report["quality"] = [{"file": "batch-0002.parquet", "rows": 5000, "bad_rows": 1875, "bad_share": 0.375, "max_bad_share": 0.05,
+                          "reasons": {"id: must be <= 50000": 1875}, "rejected": True, "reason": "37.5% of rows fail `id <= 50000`"}]
+    return report
+
+
+def test_trend_panel_renders_one_sparkline_per_column_and_nothing_overlaps(browser, drift_reports, tmp_path: Path) -> None:
+    report = report_with_long_names(drift_reports)
+    columns = [column["name"] for column in report["columns"]]
+    result = measured(browser, report, trend_history(columns, 12), tmp_path)
+    assert result["panel"]["w"] > 600 and result["panel"]["h"] > 200, f"trend panel laid out at {result['panel']}"
+    assert sorted(spark["name"] for spark in result["sparks"]) == sorted(columns), "one sparkline per column"
+    for spark in result["sparks"]:
+        assert spark["svg"]["w"] > 150 and spark["svg"]["h"] > 25, spark
+        assert spark["title"]["x"] + spark["title"]["w"] <= spark["card"]["x"] + spark["card"]["w"], "title stays in its card"
+    long = next(spark for spark in result["sparks"] if spark["name"] == LONG_NAME)
+    assert long["titleScroll"] > long["title"]["w"], "the 60-character name is cut with an ellipsis, not overflowing"
+    assert result["decisions"] == 12
+    assert result["texts"] > 100, "the overlap check saw the page's titles and labels"
+    assert result["overlaps"] == [], f"titles or labels overlap: {result['overlaps'][:10]}"
+
+
+def test_thirty_columns_of_history_each_get_a_visible_sparkline(browser, drift_reports, tmp_path: Path) -> None:
+    report = drift_reports.sample(retrain=False)
+    names = [f"feature_{i:02d}" for i in range(30)]
+    report["columns"] = [drift_reports.numeric(name, i / 10, False) for i, name in enumerate(names)]
+    report["share_drifted"], report["dataset_drift"] = 0.0, False
+    result = measured(browser, report, trend_history(names, 50), tmp_path)
+    assert len(result["sparks"]) == 30
+    assert all(spark["svg"]["w"] > 150 and spark["svg"]["h"] > 25 for spark in result["sparks"])
+    assert result["overlaps"] == [], f"titles or labels overlap: {result['overlaps'][:10]}"
+
+
+def test_a_not_evaluated_page_has_a_neutral_banner(browser, drift_reports, tmp_path: Path) -> None:
+    report = drift_reports.sample(retrain=False)
+    report["decision"].update(evaluated=False, reasons=["waiting for more data: 3 new rows < min_batch_rows 200"])
+    page = tmp_path / "drift.html"
+    page.write_text(render_drift_html(report), encoding="utf-8")
+    png = tmp_path / "drift.png"
+    browser.run([f"--screenshot={png}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri()], tmp_path / "profile")
+    top = decode_png(png.read_bytes())[:400]
+    assert share_of_colour(top, "#067647", tolerance=40) < 0.01, "a green 'No retrain' banner on a page with no verdict"
+    assert share_of_colour(top, RETRAIN_RED, tolerance=40) < 0.01
+    dom, text = browser.dom(page, tmp_path / "profile")
+    assert dom.verdict is not None and dom.verdict.get("data-evaluated") == "false"
+    assert "Not evaluated" in text and "3 new rows &lt; min_batch_rows 200" in text

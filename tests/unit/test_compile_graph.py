@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,11 +14,13 @@ import voluptuous as vol
 import yaml
 from dvc.schema import COMPILED_MULTI_STAGE_SCHEMA
 
-from driftline.compile.graph import STEPS, check_graph, compile_project, pipeline_stages, pipeline_steps, stage_name
+from driftline.compile.graph import DRIFT_PLOTS, STEPS, check_graph, compile_project, pipeline_stages, pipeline_steps, stage_name
 from driftline.compile.render import render_dvc_yaml
+from driftline.compile.writer import drift_plot_templates
 from driftline.config.load import load_all
 from driftline.config.pipeline import PipelineConfig
 from driftline.data.sources import source_files
+from driftline.drift.history import SIGNALS
 
 REPO = Path(__file__).resolve().parents[2]
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -272,6 +275,45 @@ def test_plot_files_are_not_cached_so_dvc_plots_can_read_them_from_git(compiled:
             if isinstance(out, Mapping):
                 for path, flags in out.items():
                     if path in plotted:
-                        assert flags == {"cache": False}, path
+                        assert flags["cache"] is False and set(flags) <= {"cache", "persist"}, path
             else:
                 assert out not in plotted, f"{out} is plotted but cached by DVC"
+
+
+# ---------------------------------------------------------------------------------------------
+# The drift history: kept across runs, drawn by `dvc plots show` through driftline's templates
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_monitor_keeps_its_drift_history_across_runs(stages: dict) -> None:
+    outs = [out for out in stages["credit-monitor"]["outs"] if isinstance(out, Mapping)]
+    assert {"reports/credit/drift_history.csv": {"cache": False, "persist": True}} in outs, \
+        "DVC must neither cache nor delete the history before the monitor appends to it"
+
+
+def test_drift_history_plots_exist_only_for_monitored_pipelines(compiled: tuple) -> None:
+    plots = {plot_id: spec for entry in compiled[0]["plots"] for plot_id, spec in entry.items()}
+    drift = {plot_id: spec for plot_id, spec in plots.items() if "drift_history.csv" in str(spec["y"])}
+    assert sorted(drift) == ["credit-drift_columns", "credit-drift_model", "credit-drift_quality"]
+    for plot_id, spec in drift.items():
+        assert spec["y"] == {"reports/credit/drift_history.csv": "statistic"} and spec["x"] == "batch"
+        assert spec["template"] == "driftline_" + plot_id.removeprefix("credit-")
+    assert not any(plot_id.startswith("pricing-drift") for plot_id in plots), "pricing has no monitor"
+
+
+def test_drift_plot_templates_filter_their_signals_and_keep_dvcs_anchors() -> None:
+    templates = drift_plot_templates()
+    assert sorted(templates) == [f".dvc/plots/driftline_{name}.json" for name in sorted(DRIFT_PLOTS)]
+    drawn = []
+    for path, text in templates.items():
+        assert text == drift_plot_templates()[path] and text.endswith("}\n"), "deterministic text"
+        spec = json.loads(text)
+        assert spec["data"] == {"values": "<DVC_METRIC_DATA>"} and spec["title"]["text"] == "<DVC_METRIC_TITLE>"
+        (step,) = [t for t in spec["transform"] if "filter" in t]
+        signals = step["filter"]["oneOf"]
+        assert signals == list(DRIFT_PLOTS[path.split("driftline_")[1].removesuffix(".json")][0])
+        drawn.extend(signals)
+        assert spec["facet"]["field"] == "panel" and spec["resolve"]["scale"]["y"] == "independent"
+        line = spec["spec"]["layer"][1]["encoding"]["stroke"]
+        assert line["scale"]["domain"] == signals, "the legend lists only what this plot draws"
+    assert sorted(drawn) == sorted(SIGNALS), "every signal of the history is drawn by exactly one plot"

@@ -95,7 +95,7 @@ def test_every_compiled_plot_draws_columns_the_evaluate_tables_have(task: str) -
     tables = plot_tables(y, s, task)
     assert set(tables) == set(metrics.plot_names(task))
     drawn = {}
-    for entry in pipeline_plots("p", SimpleNamespace(task=task)):
+    for entry in pipeline_plots("p", SimpleNamespace(task=task, monitor=None)):
         (plot_id, spec), = entry.items()
         drawn[plot_id.removeprefix("p-")] = spec
     for plot, table in tables.items():
@@ -112,7 +112,7 @@ def test_training_curves_plot_the_metric_lightgbm_records(task: str) -> None:
     if task == "regression":
         X["signal"] = y + RNG.normal(0, 1, N)
     result = train_model(X[:300], y[:300], X[300:], y[300:], task, ModelSpec(num_boost_round=5))
-    (curves,) = [e for e in pipeline_plots("p", SimpleNamespace(task=task)) if "p-training_curves" in e]
+    (curves,) = [e for e in pipeline_plots("p", SimpleNamespace(task=task, monitor=None)) if "p-training_curves" in e]
     (columns,) = curves["p-training_curves"]["y"].values()
     assert set(columns) <= set(result.curves.columns)
 

@@ -28,27 +28,42 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
-def _read(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+def audit_mark(root: Path) -> int:
+    """How many records the audit trail holds now: a cycle's own records come after this mark."""
+    from driftline.audit.log import read
+
+    return len(read(root))
 
 
-def cycle_summary(root: Path, pipeline: str) -> dict[str, Any]:
-    """What the last cycle decided, from the files the stages wrote."""
-    from driftline.paths import PipelinePaths
+def cycle_summary(root: Path, pipeline: str, mark: int) -> dict[str, Any]:
+    """What this cycle did, from the audit records its own stage runs appended (after `mark`).
+
+    Never from the report files: they hold the last cycle that had new data, not this one.
+    """
+    from driftline.audit.log import read
     from driftline.registry.store import Registry
 
-    paths = PipelinePaths(pipeline)
-    drift = _read(root / paths.drift_json)
-    promotion = _read(root / paths.promotion)
+    records = [r for r in read(root)[mark:] if r["payload"].get("pipeline") == pipeline]
+    decision = next((r["payload"] for r in reversed(records) if r["kind"] == "drift_decision"), None)
+    verdict = next((r for r in reversed(records) if r["kind"] in ("promotion", "refusal")), None)
+    promote = next((r["payload"] for r in reversed(records)
+                    if r["kind"] == "stage_run" and r["payload"].get("stage") == f"{pipeline}-promote"), None)
+    promotion = None
+    if verdict is not None:
+        promotion = "promoted" if verdict["kind"] == "promotion" else "refused"
+    elif promote is not None:
+        promotion = "unchanged"
     champion = Registry(root, pipeline).champion()
-    decision = drift.get("decision", {})
     return {
         "pipeline": pipeline,
-        "new_batches": len(drift.get("current", {}).get("batches", []) or []),
-        "drifted_columns": [c["name"] for c in drift.get("columns", []) if c.get("drifted")],
-        "retrain": bool(decision.get("retrain")),
-        "reasons": decision.get("reasons", []),
-        "promotion": promotion.get("decision"),
+        "new_batches": len(decision["batches"]) if decision else 0,
+        "rejected_batches": [b["file"] for b in decision.get("rejected", [])] if decision else [],
+        "evaluated": bool(decision.get("evaluated", True)) if decision else False,
+        "drifted_columns": list(decision["drifted_columns"]) if decision else [],
+        "retrain": bool(decision["retrain"]) if decision else False,
+        "reasons": list(decision["reasons"]) if decision else ["no new batches"],
+        "stages_run": [r["payload"]["stage"] for r in records if r["kind"] == "stage_run"],
+        "promotion": promotion,
         "champion": champion.version if champion else None,
     }
 
@@ -57,10 +72,14 @@ def describe(summary: dict[str, Any]) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     drifted = summary["drifted_columns"]
     parts = [f"{stamp} {summary['pipeline']}: {summary['new_batches']} new batch(es)"]
+    if summary["rejected_batches"]:
+        parts.append(f"rejected: {', '.join(b.rsplit('/', 1)[-1] for b in summary['rejected_batches'])}")
     if drifted:
         parts.append(f"drifted: {', '.join(drifted[:5])}{'…' if len(drifted) > 5 else ''}")
     if summary["retrain"]:
         parts.append(f"retrained -> {summary['promotion'] or 'no promotion'}")
+    elif summary["promotion"]:  # the training chain reran for another reason (a config change)
+        parts.append(f"no drift retrain; promote ran -> {summary['promotion']}")
     else:
         parts.append("no retrain" + (f" ({summary['reasons'][0]})" if summary["reasons"] else ""))
     parts.append(f"champion {summary['champion'] or 'none'}")
@@ -86,11 +105,12 @@ def watch(
     dvc = dvc if Path(dvc).exists() else "dvc"
     while True:
         started = time.monotonic()
+        mark = audit_mark(root)
         proc = subprocess.run([dvc, "repro", f"{pipeline}-promote"], cwd=root, capture_output=True, text=True)
         if proc.returncode != 0:
             typer.echo(f"driftline watch: dvc repro failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}", err=True)
             raise typer.Exit(1)
-        summary = cycle_summary(root, pipeline)
+        summary = cycle_summary(root, pipeline, mark)
         typer.echo(json.dumps(summary, sort_keys=True) if as_json else describe(summary))
         if once:
             return

@@ -19,6 +19,14 @@ NO_CACHE = {"cache": False}
 KEPT = {"cache": False, "persist": True}  # committed to git and never deleted by DVC before a rerun
 # what training reads of the model group; the decision threshold is applied after training
 TRAINING_KEYS = ("kind", "params", "num_boost_round", "early_stopping_rounds")
+#: The drift history's plots: name -> (the history's signals drawn, title). Each is drawn by its own
+#: copy of one Vega-Lite template (compile/templates/drift_history.json), which `driftline compile`
+#: writes to .dvc/plots/ with the signals filled in (DVC's templates cannot filter or facet by a column).
+DRIFT_PLOTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "drift_columns": (("column",), "column drift over batches (statistic vs threshold, red = drifted)"),
+    "drift_model": (("prediction", "estimated", "realised"), "prediction drift and performance over batches"),
+    "drift_quality": (("quality", "decision"), "data quality and decisions over batches"),
+}
 
 
 def stage_name(pipeline: str, step: str) -> str:
@@ -61,7 +69,8 @@ def pipeline_stages(name: str, cfg: PipelineConfig) -> dict[str, dict[str, Any]]
     monitored = cfg.monitor is not None
     stages = {
         "monitor": _stage(name, "monitor", deps=[], params=[key("monitor"), key("target"), key("task")],
-                          outs=[{p.trigger: KEPT}, {p.monitor_state: KEPT}, {p.drift_json: KEPT}, {p.drift_html: KEPT}],
+                          outs=[{p.trigger: KEPT}, {p.monitor_state: KEPT}, {p.drift_json: KEPT}, {p.drift_html: KEPT},
+                                {p.drift_history: KEPT}],
                           always_changed=True),
         "ingest": _stage(name, "ingest", deps=[*source_files(source), *([p.trigger] if monitored else [])],
                          params=[key("dataset.source")], outs=[p.raw], always_changed=reads_server),
@@ -110,7 +119,16 @@ def pipeline_plots(name: str, cfg: PipelineConfig) -> list[dict[str, Any]]:
         spec = {"template": plot.template, "x": plot.x, "y": {p.plot(plot.name): plot.y},
                 "title": f"{name}: {plot.title} (test split)", "x_label": plot.x_label, "y_label": plot.y_label}
         specs[plot.name] = {k: v for k, v in spec.items() if v is not None}
+    if cfg.monitor is not None:
+        for plot, (_, title) in DRIFT_PLOTS.items():
+            specs[plot] = {"template": drift_plot_template(plot), "x": "batch", "y": {p.drift_history: "statistic"},
+                           "title": f"{name}: {title}", "x_label": "batch", "y_label": "statistic"}
     return [{f"{name}-{plot}": spec} for plot, spec in specs.items()]
+
+
+def drift_plot_template(plot: str) -> str:
+    """The name DVC finds a drift history template by: `.dvc/plots/<name>.json`."""
+    return f"driftline_{plot}"
 
 
 def _out_paths(stage: Mapping[str, Any]) -> list[str]:

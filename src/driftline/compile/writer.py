@@ -1,15 +1,24 @@
-"""The compiler's edge: read the project, compile, and write (or check) dvc.yaml and params.yaml."""
+"""The compiler's edge: read the project, compile, and write (or check) dvc.yaml and params.yaml.
+
+In a DVC repository whose pipelines monitor drift it also writes the drift history's plot templates
+to `.dvc/plots/` (where `dvc plots show` finds a template by name), and checks them with the rest.
+"""
 
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from driftline import __version__
 from driftline.atomic import write_text
 from driftline.config.errors import ConfigError
 from driftline.project import DVC_FILE, PARAMS_FILE
+
+#: DVC's folder of custom plot templates (`dvc plots show` looks there for a template's name).
+PLOT_TEMPLATES_DIR = ".dvc/plots"
 
 
 @dataclass
@@ -35,6 +44,9 @@ def render_project(root: Path) -> CompileResult:
         DVC_FILE: render_dvc_yaml(dvc),
         PARAMS_FILE: render_params_yaml(params, source_fingerprint(root), __version__),
     }
+    # Only inside a DVC repository: creating .dvc/ here would make a later `dvc init` refuse.
+    if (root / ".dvc").is_dir() and any(cfg.monitor is not None for cfg in configs.values()):
+        files.update(drift_plot_templates())
     return CompileResult(files, sorted(configs), len(dvc["stages"]))
 
 
@@ -63,3 +75,43 @@ def stale_diff(root: Path, result: CompileResult) -> str:
                 )
             )
     return "".join(chunks)
+
+
+def drift_plot_templates() -> dict[str, str]:
+    """Project-relative path -> text of each drift history plot template (`graph.DRIFT_PLOTS`).
+
+    One Vega-Lite spec (compile/templates/drift_history.json) specialised per plot: the signals it
+    draws go into its filter, and its legends keep only the series and verdicts that plot can show.
+    Deterministic text, so `--check` can compare it.
+    """
+    from driftline.compile.graph import DRIFT_PLOTS, drift_plot_template
+
+    base = json.loads(resources.files("driftline.compile").joinpath("templates/drift_history.json").read_text(encoding="utf-8"))
+    texts = {}
+    for plot, (signals, _) in DRIFT_PLOTS.items():
+        spec = json.loads(json.dumps(base))
+        (signal_filter,) = [step for step in spec["transform"] if "filter" in step]
+        signal_filter["filter"]["oneOf"] = list(signals)
+        for layer in spec["spec"]["layer"]:
+            for channel, encoding in layer["encoding"].items():
+                if "scale" in encoding and "domain" in encoding["scale"]:
+                    _keep_in_scale(encoding, _shown(channel, encoding["field"], signals))
+        texts[f"{PLOT_TEMPLATES_DIR}/{drift_plot_template(plot)}.json"] = json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
+    return texts
+
+
+def _shown(channel: str, field: str, signals: tuple[str, ...]) -> set[str]:
+    """The values of a scale's field that a plot of `signals` can hold."""
+    if field == "signal":
+        return set(signals)
+    if "decision" in signals:
+        return {"drifted", "holding", "no verdict", "retrain", "no retrain", "not evaluated", "rejected"}
+    return {"drifted", "holding", "no verdict"}
+
+
+def _keep_in_scale(encoding: dict, shown: set[str]) -> None:
+    scale = encoding["scale"]
+    kept = [(value, out) for value, out in zip(scale["domain"], scale["range"]) if value in shown]
+    scale["domain"], scale["range"] = [v for v, _ in kept], [o for _, o in kept]
+    if len(kept) == 1:
+        encoding["legend"] = None  # one series needs no key

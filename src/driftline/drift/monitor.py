@@ -9,7 +9,7 @@ the champion's scores on them, and the monitor policy; the output is a typed
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,12 +18,16 @@ import pandas as pd
 from driftline.config.groups import ColumnPolicy, MonitorSpec
 from driftline.drift.profile import CategoricalProfile, NumericProfile, Profile
 from driftline.drift.report import (
+    BatchQuality,
     CategoricalHistogram,
+    ChunkColumn,
+    ChunkDrift,
     ColumnDrift,
     CurrentInfo,
     Decision,
     DomainRows,
     DriftReport,
+    EstimatedPerformance,
     Histogram,
     MissingShare,
     MultivariateDrift,
@@ -57,6 +61,11 @@ class Reference:
     metrics: Mapping[str, float]
     #: Training rows for the domain classifier; None skips it.
     sample: pd.DataFrame | None = None
+    #: Performance without labels (CBPE/DLE) from the champion's stored estimator:
+    #: (scores, rows, labels or None) -> estimate; None when the version has no estimator.
+    estimate: Callable[[np.ndarray, pd.DataFrame, np.ndarray | None], EstimatedPerformance | None] | None = None
+    #: What the profiles describe when not the champion's training data (see `monitor.on_refusal`).
+    baseline: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,12 @@ class Batch:
     #: The champion's scores on `frame` and the encoded targets (NaN where unlabelled), if scored.
     scores: np.ndarray | None = None
     labels: np.ndarray | None = None
+    #: Each accepted new batch's file and rows, in `frame` order (for per-batch and chunk statistics).
+    parts: Sequence[tuple[str, int]] = ()
+    #: Every new batch checked against the schema, rejected ones included (`drift.quality`).
+    quality: Sequence[BatchQuality] = ()
+    #: The last drift retrain's challenger was refused by the gate (see `monitor.on_refusal`).
+    after_refusal: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,8 @@ class Policy:
     lower_is_better: bool = False
     #: The model's decision threshold (for threshold metrics).
     threshold: float = 0.5
+    #: The dataset's timestamp column (for time chunks).
+    timestamp: str | None = None
 
 
 # ------------------------------------------------------------------------------- the builder
@@ -101,48 +118,64 @@ def build_report(pipeline: str, reference: Reference | None, batch: Batch, polic
     spec = policy.spec
     current = batch.frame
     labelled_rows = _labelled(current, policy.target)
+    quality = list(batch.quality)
     info = CurrentInfo(rows=len(current) if reference else 0, batches=list(batch.files),
                        labelled_rows=labelled_rows if reference else 0, pending_batches=batch.pending_batches)
     generated_for = ", ".join(f.rsplit("/", 1)[-1] for f in batch.files) or None
+    rejected = [q.reason for q in quality if q.rejected and q.reason]
     if reference is None:
         return DriftReport(
             pipeline=pipeline, generated_for=generated_for, reference=ReferenceInfo(version=None), current=info,
             columns=[], share_drifted=0.0, dataset_drift=False, prediction=None, multivariate=None, performance=None,
-            estimated=None, quality=[], chunks=[],
-            decision=Decision(retrain=False, evaluated=False, reasons=[NO_CHAMPION], signals=[], policy=spec))
+            estimated=None, quality=quality, chunks=[],
+            decision=Decision(retrain=False, evaluated=False, reasons=[*rejected, NO_CHAMPION], signals=[], policy=spec))
 
     profiles = reference.profiles
-    columns = [c for c in (spec.columns or list(policy.kinds)) if c in profiles
-               and not (spec.overrides.get(c) and spec.overrides[c].ignore)]
+    columns = monitored_columns(profiles, policy)
     drift: list[ColumnDrift] = []
+    chunks: list[ChunkDrift] = []
     share_drifted, dataset_drift = 0.0, False
-    prediction = multivariate = performance = None
+    prediction = multivariate = performance = estimated = None
     if len(current):
         drift = column_report(profiles, current, columns, spec)
         share_drifted = round(sum(c.drifted for c in drift) / len(columns), 6) if columns else 0.0
         dataset_drift = bool(columns) and share_drifted >= spec.drift_share
         prediction = prediction_report(profiles, batch.scores, spec)
         performance = performance_report(reference.metrics, batch.scores, batch.labels, policy)
+        if reference.estimate is not None and batch.scores is not None:
+            estimated = reference.estimate(batch.scores, current, batch.labels)
         if spec.domain_classifier and columns and reference.sample is not None:
             multivariate = domain_classifier(reference.sample[columns], current, spec.domain_auc_threshold)
+        chunks = chunk_report(reference, batch, columns, policy)
     decision = decide(spec, columns=drift, dataset_drift=dataset_drift, prediction=prediction,
                       performance=performance, multivariate=multivariate, new_rows=len(current),
                       labelled_rows=labelled_rows + _labelled(batch.earlier, policy.target),
-                      batches_since_retrain=batch.batches_since_retrain)
+                      batches_since_retrain=batch.batches_since_retrain, estimated=estimated,
+                      rejected=rejected, after_refusal=batch.after_refusal)
+    if reference.baseline:
+        decision = decision.model_copy(update={"baseline": reference.baseline})
     return DriftReport(
         pipeline=pipeline, generated_for=generated_for,
         reference=ReferenceInfo(version=reference.version, rows=next((profiles[c].n for c in columns), None)),
         current=info, columns=drift, share_drifted=share_drifted, dataset_drift=dataset_drift,
-        prediction=prediction, multivariate=multivariate, performance=performance, estimated=None, quality=[], chunks=[],
-        decision=decision)
+        prediction=prediction, multivariate=multivariate, performance=performance, estimated=estimated,
+        quality=quality, chunks=chunks, decision=decision)
+
+
+def monitored_columns(profiles: Mapping[str, Profile], policy: Policy) -> list[str]:
+    """The columns the monitor compares: the policy's (default: every profiled one), minus ignored ones."""
+    spec = policy.spec
+    return [c for c in (spec.columns or list(policy.kinds)) if c in profiles
+            and not (spec.overrides.get(c) and spec.overrides[c].ignore)]
 
 
 # ---------------------------------------------------------------------------------- signals
 
 
-def column_report(profiles: Mapping[str, Profile], current: pd.DataFrame, columns: list[str],
-                  spec: MonitorSpec) -> list[ColumnDrift]:
-    """Each column's deciding test (the policy's, or the default for its kind and size), drifted first."""
+def _deciding(profiles: Mapping[str, Profile], current: pd.DataFrame, columns: list[str], spec: MonitorSpec,
+              *, informative: bool) -> tuple[dict[str, list[DriftResult]], list[DriftResult]]:
+    """Every planned test's results per column, and each column's deciding result (overrides and
+    multiple-testing adjustment applied), in `columns` order."""
     plan: dict[str, tuple[str, ...]] = {}
     deciding: dict[str, str] = {}
     for column in columns:
@@ -150,11 +183,90 @@ def column_report(profiles: Mapping[str, Profile], current: pd.DataFrame, column
         override = spec.overrides.get(column)
         test = (override.test if override and override.test else None) or default_test(profile.kind, profile.n - profile.n_missing)
         deciding[column] = test
-        plan[column] = tuple(dict.fromkeys((test, *INFORMATIVE[profile.kind], "missing_share")))
+        plan[column] = tuple(dict.fromkeys((test, *(INFORMATIVE[profile.kind] if informative else ()), "missing_share")))
     results = run_tests({c: profiles[c] for c in columns}, current, plan)
     chosen = [_with_override(next(r for r in results[c] if r.test == deciding[c]), spec.overrides.get(c)) for c in columns]
     if spec.multiple_testing != "none":
         chosen = adjust_p_values(chosen, "bh" if spec.multiple_testing == "benjamini_hochberg" else "bonferroni")
+    return results, chosen
+
+
+def chunk_report(reference: Reference, batch: Batch, columns: list[str], policy: Policy) -> list[ChunkDrift]:
+    """The deciding statistics on each new batch alone, and on each chunk of it (`monitor.chunk`).
+
+    For a p-value test the history's statistic is the p-value (drift below the threshold); for a
+    distance it is the distance (drift at or above). The estimate and the realised value are the
+    headline metric's.
+    """
+    spec, frame = policy.spec, batch.frame
+    out: list[ChunkDrift] = []
+    start = 0
+    for file, rows in batch.parts or [(f, len(frame)) for f in batch.files[-1:]]:
+        name = file.rsplit("/", 1)[-1].removesuffix(".parquet")
+        index = np.arange(start, start + rows)
+        start += rows
+        out.append(_chunk(reference, batch, columns, policy, name, None, index))
+        for label, part in _chunks(frame.iloc[index], spec, policy.timestamp):
+            out.append(_chunk(reference, batch, columns, policy, name, label, index[part]))
+    return out
+
+
+def _chunks(frame: pd.DataFrame, spec: MonitorSpec, timestamp: str | None) -> list[tuple[str, np.ndarray]]:
+    """(label, positions) of each chunk of one batch, in order; none without `monitor.chunk`."""
+    chunk = spec.chunk
+    if chunk is None or not len(frame):
+        return []
+    if chunk.rows is not None:
+        return [(f"rows {i}-{min(i + chunk.rows, len(frame)) - 1}", np.arange(i, min(i + chunk.rows, len(frame))))
+                for i in range(0, len(frame), chunk.rows)]
+    if not timestamp or timestamp not in frame.columns:
+        return []
+    times = pd.to_datetime(frame[timestamp], errors="coerce")
+    positions = pd.Series(np.arange(len(frame)), index=times.to_numpy())
+    positions = positions[positions.index.notna()].sort_index()
+    groups = positions.groupby(pd.Grouper(freq=chunk.period, label="left", closed="left"))
+    return [(pd.Timestamp(key).isoformat().removesuffix("T00:00:00"), np.sort(group.to_numpy()))
+            for key, group in groups if len(group)]
+
+
+def _chunk(reference: Reference, batch: Batch, columns: list[str], policy: Policy, name: str, label: str | None,
+           index: np.ndarray) -> ChunkDrift:
+    profiles, spec = reference.profiles, policy.spec
+    part = batch.frame.iloc[index]
+    results, chosen = _deciding(profiles, part, columns, spec, informative=False) if columns and len(part) else ({}, [])
+    stats = [ChunkColumn(name=column, statistic=_finite(r.p_value if TESTS[r.test].decides_on == "p_value" else r.statistic),
+                         threshold=r.threshold, drifted=bool(r.drifted or results[column][-1].drifted))
+             for column, r in zip(columns, chosen)]
+    scores = batch.scores[index] if batch.scores is not None else None
+    labels = batch.labels[index] if batch.labels is not None else None
+    psi = prediction_report(profiles, scores, spec) if scores is not None and len(scores) else None
+    estimated = realised = None
+    if reference.estimate is not None and scores is not None and len(scores):
+        found = reference.estimate(scores, part, labels)
+        headline = next((m for m in found.metrics if m.metric == found.headline), None) if found else None
+        estimated = headline.estimate if headline else None
+        realised = headline.realised if headline else None
+    if realised is None and scores is not None and labels is not None:
+        realised = _realised(scores, labels, policy)
+    return ChunkDrift(batch=name, chunk=label, rows=len(part), columns=stats,
+                      share_drifted=round(sum(c.drifted for c in stats) / len(stats), 6) if stats else 0.0,
+                      prediction_psi=psi.statistic if psi else None, estimated=_finite(estimated), realised=_finite(realised))
+
+
+def _realised(scores: np.ndarray, labels: np.ndarray, policy: Policy) -> float | None:
+    """The headline metric on the labelled rows (None when there are none, or it is undefined there)."""
+    from driftline.models.evaluate import compute_metrics
+
+    labelled = ~np.isnan(labels)
+    if not labelled.any():
+        return None
+    return compute_metrics(labels[labelled], scores[labelled], policy.task, threshold=policy.threshold).get(policy.metric)
+
+
+def column_report(profiles: Mapping[str, Profile], current: pd.DataFrame, columns: list[str],
+                  spec: MonitorSpec) -> list[ColumnDrift]:
+    """Each column's deciding test (the policy's, or the default for its kind and size), drifted first."""
+    results, chosen = _deciding(profiles, current, columns, spec, informative=True)
     report = []
     for column, result in zip(columns, chosen):
         missing = next(r for r in results[column] if r.test == "missing_share")
@@ -201,18 +313,13 @@ def performance_report(champion_metrics: Mapping[str, float], scores: np.ndarray
     """The champion's metric on the labelled new rows against its registered value."""
     if scores is None or labels is None:
         return None
-    labelled = ~np.isnan(labels)
-    if not labelled.any():
-        return None
-    from driftline.models.evaluate import compute_metrics
-
-    now = compute_metrics(labels[labelled], scores[labelled], policy.task, threshold=policy.threshold).get(policy.metric)
+    now = _realised(scores, labels, policy)
     before = champion_metrics.get(policy.metric)
     if now is None or before is None:
         return None
     sign = -1.0 if policy.lower_is_better else 1.0
     drop = round(sign * (before - now), 6)
-    rows = int(labelled.sum())
+    rows = int((~np.isnan(labels)).sum())
     return Performance(metric=policy.metric, reference=before, current=now, drop=drop,
                        threshold=policy.spec.performance_drop, rows=rows,
                        drifted=drop >= policy.spec.performance_drop and rows >= policy.spec.min_labelled_rows)
@@ -253,18 +360,26 @@ def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame, threshold:
 def decide(spec: MonitorSpec, *, columns: Sequence[ColumnDrift], dataset_drift: bool,
            prediction: PredictionDrift | None, performance: Performance | None,
            multivariate: MultivariateDrift | None, new_rows: int, labelled_rows: int,
-           batches_since_retrain: int) -> Decision:
-    """Retrain or not, with the reasons, from the report's signals and the policy."""
+           batches_since_retrain: int, estimated: EstimatedPerformance | None = None,
+           rejected: Sequence[str] = (), after_refusal: bool = False) -> Decision:
+    """Retrain or not, with the reasons, from the report's signals and the policy.
+
+    `rejected` holds one reason per new batch the quality check refused: they come first, and the
+    decision is about the batches that remain.
+    """
+    rejected = list(rejected)
     if new_rows == 0:
-        return Decision(retrain=False, evaluated=False, reasons=["no new data since the last run"], signals=[], policy=spec)
+        why = "no new batch left to compare: every new batch was rejected" if rejected else "no new data since the last run"
+        return Decision(retrain=False, evaluated=False, reasons=[*rejected, why], signals=[], policy=spec)
     if new_rows < spec.min_batch_rows:
-        return Decision(retrain=False, evaluated=False, reasons=[f"waiting for more data: {new_rows} new rows < min_batch_rows {spec.min_batch_rows}"],
-                        signals=[], policy=spec)
+        return Decision(retrain=False, evaluated=False,
+                        reasons=[*rejected, f"not evaluated: {new_rows} new rows < min_batch_rows {spec.min_batch_rows}; "
+                                            "waiting for more data"], signals=[], policy=spec)
     signals: dict[str, str] = {}
     drifted = [c.name for c in columns if c.drifted]
     if columns and dataset_drift:
         signals["dataset_drift"] = (f"{len(drifted)} of {len(columns)} columns drifted "
-                                    f"({len(drifted) / len(columns):.0%} >= {spec.drift_share:.0%}): {', '.join(drifted[:6])}")
+                                    f"({len(drifted) / len(columns):.0%} >= {spec.drift_share:.0%}): {', '.join(drifted)}")
     if prediction and prediction.drifted:
         signals["prediction_drift"] = f"prediction drift: PSI {prediction.statistic:.3f} >= {prediction.threshold}"
     if performance and performance.drifted:
@@ -272,20 +387,56 @@ def decide(spec: MonitorSpec, *, columns: Sequence[ColumnDrift], dataset_drift: 
                                   f"{performance.current:.4f} (drop {performance.drop:.4f} >= {performance.threshold})")
     if multivariate and multivariate.drifted:
         signals["multivariate"] = f"a classifier tells reference from current: AUC {multivariate.auc:.3f} >= {multivariate.threshold}"
+    if estimated and estimated.drifted and estimated.drop is not None:
+        headline = next(m for m in estimated.metrics if m.metric == estimated.headline)
+        signals["estimated_performance"] = (
+            f"estimated {estimated.headline} ({estimated.method.upper()}, no labels needed) fell from {headline.reference:.4f} to "
+            f"{headline.estimate:.4f} (drop {estimated.drop:.4f} >= {estimated.threshold})")
     fired = [s for s in spec.retrain_on if s in signals]
     noted = [signals[s] + " (not a retrain signal in this policy)" for s in signals if s not in spec.retrain_on]
+    if spec.ignore_harmless_drift and fired:
+        harmless = _harmless(fired, performance, estimated)
+        if harmless:
+            fired = [s for s in fired if s not in harmless]
+            noted += [f"{signals[s]}, but {harmless[s]}: ignored (monitor.ignore_harmless_drift)" for s in harmless]
     if not fired:
-        return Decision(retrain=False, evaluated=True, reasons=["no retrain signal fired", *noted], signals=sorted(signals), policy=spec)
-    reasons = [signals[s] for s in fired] + noted
+        return Decision(retrain=False, evaluated=True, reasons=[*rejected, "no retrain signal fired", *noted],
+                        signals=sorted(signals), policy=spec)
+    reasons = [*rejected, *(signals[s] for s in fired), *noted]
     if labelled_rows < spec.min_labelled_rows:
         return Decision(retrain=False, evaluated=True, reasons=[*reasons, f"but only {labelled_rows} labelled new rows < min_labelled_rows "
-                                                          f"{spec.min_labelled_rows}: waiting for labels"],
+                                                                          f"{spec.min_labelled_rows}: waiting for labels"],
+                        signals=sorted(signals), policy=spec)
+    if after_refusal and spec.on_refusal == "cooldown" and batches_since_retrain < spec.refusal_cooldown_batches:
+        return Decision(retrain=False, evaluated=True,
+                        reasons=[*reasons, f"but the gate refused the last retrain's challenger: cooling down, "
+                                           f"{batches_since_retrain} batch(es) since < refusal_cooldown_batches "
+                                           f"{spec.refusal_cooldown_batches} (monitor.on_refusal: cooldown)"],
                         signals=sorted(signals), policy=spec)
     if batches_since_retrain < spec.cooldown_batches:
         return Decision(retrain=False, evaluated=True, reasons=[*reasons, f"but in cooldown: {batches_since_retrain} batch(es) since the last retrain "
-                                                          f"< cooldown_batches {spec.cooldown_batches}"],
+                                                                          f"< cooldown_batches {spec.cooldown_batches}"],
                         signals=sorted(signals), policy=spec)
     return Decision(retrain=True, evaluated=True, reasons=reasons, signals=sorted(signals), policy=spec)
+
+
+DRIFT_SIGNALS = ("dataset_drift", "prediction_drift", "multivariate")
+
+
+def _harmless(fired: Sequence[str], performance: Performance | None, estimated: EstimatedPerformance | None) -> dict[str, str]:
+    """The fired drift signals that do not hurt: performance, estimated or realised, holds.
+
+    Nothing is harmless when neither can be judged (no labels and no estimator), or when one drops.
+    """
+    if (performance and performance.drifted) or (estimated and estimated.drifted):
+        return {}
+    if estimated is not None and estimated.drop is not None:
+        why = f"estimated {estimated.headline} holds (drop {estimated.drop:+.4f} < {estimated.threshold})"
+    elif performance is not None:
+        why = f"{performance.metric} on labelled rows holds (drop {performance.drop:+.4f} < {performance.threshold})"
+    else:
+        return {}
+    return {s: why for s in fired if s in DRIFT_SIGNALS}
 
 
 # ---------------------------------------------------------------------------------- helpers

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from driftline.config.groups import MonitorSpec
     from driftline.data.batches import Batch
     from driftline.drift.monitor import Policy, Reference
-    from driftline.drift.report import DriftReport
+    from driftline.drift.report import BatchQuality, DriftReport
     from driftline.registry.store import VersionInfo
 
 
@@ -53,7 +53,7 @@ def _reported_on(ctx: StageContext, version: str) -> bool:
 
 
 def audit_decision(ctx: StageContext, report: DriftReport, document: dict[str, Any], new: list[Batch],
-                   pending: list[Batch]) -> None:
+                   pending: list[Batch], rejected: list[Batch]) -> None:
     """A drift decision (and a retrain, when it fires) goes into the audit trail."""
     from driftline.audit.log import append
     from driftline.hashing import sha256_json
@@ -63,7 +63,11 @@ def audit_decision(ctx: StageContext, report: DriftReport, document: dict[str, A
         "pipeline": ctx.pipeline,
         "reference_version": report.reference.version,
         "batches": [b.to_json() for b in new],
+        "rejected": [{**b.to_json(), "reason": q.reason} for b in rejected
+                     for q in report.quality if q.file == b.file],
         "retrain": decision.retrain,
+        "evaluated": decision.evaluated,
+        "baseline": decision.baseline,
         "reasons": decision.reasons,
         "drifted_columns": report.drifted_columns,
         "report_sha256": sha256_json(document),
@@ -104,20 +108,58 @@ def export_served_decisions(ctx: StageContext, state: dict[str, Any]) -> str | N
     return rel
 
 
-def read_batches(ctx: StageContext, batches: list[Batch]) -> pd.DataFrame:
-    """The rows of these batches, in order (an empty frame for none)."""
-    if not batches:
-        return pd.DataFrame()
-    return pd.concat([read_batch(ctx, b.file) for b in batches], ignore_index=True)
-
-
-def read_batch(ctx: StageContext, rel: str) -> pd.DataFrame:
-    """One incoming batch; a file that is not readable Parquet is named, and left alone."""
+def read_batch(ctx: StageContext, rel: str) -> pd.DataFrame | str:
+    """One incoming batch, or why it cannot be read (a damaged file is rejected, never fatal)."""
     try:
         return pd.read_parquet(ctx.path(rel))
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several unrelated types for a damaged file
-        raise StageError(f"{rel} is not a readable Parquet file ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})",
-                         hint="batches are immutable once seen: move the file aside and drop a corrected one under a new name") from None
+        return f"not a readable Parquet file ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+
+
+def check_batches(ctx: StageContext, batches: list[Batch]) -> tuple[dict[Batch, pd.DataFrame], list[BatchQuality]]:
+    """Read each new batch and check it against the schema: the accepted frames, and every batch's quality."""
+    from driftline.drift.quality import batch_quality
+    from driftline.drift.report import BatchQuality
+    from driftline.schema.rules import rules_for
+
+    cfg = ctx.cfg
+    assert cfg.monitor is not None
+    rules = rules_for(cfg.schema_)
+    limit = cfg.monitor.max_bad_share if cfg.monitor.max_bad_share is not None else cfg.schema_.max_bad_share
+    accepted: dict[Batch, pd.DataFrame] = {}
+    quality: list[BatchQuality] = []
+    for batch in batches:
+        frame = read_batch(ctx, batch.file)
+        if isinstance(frame, str):
+            name = batch.file.rsplit("/", 1)[-1]
+            quality.append(BatchQuality(file=batch.file, rows=0, bad_rows=0, bad_share=0.0, max_bad_share=limit,
+                                        reasons={}, rejected=True, reason=f"{name} rejected: {frame}"))
+            continue
+        checked = batch_quality(batch.file, frame, rules, limit, optional=frozenset({cfg.target}))
+        quality.append(checked)
+        if not checked.rejected:
+            accepted[batch] = frame
+    return accepted, quality
+
+
+def read_batches(ctx: StageContext, batches: list[Batch]) -> pd.DataFrame:
+    """The rows of batches accepted on earlier runs, in order (an empty frame for none)."""
+    frames = [frame for frame in (read_batch(ctx, b.file) for b in batches) if not isinstance(frame, str)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def read_history_text(ctx: StageContext) -> str:
+    """reports/<p>/drift_history.csv as it is ("" before the first run)."""
+    path = ctx.path(ctx.paths.drift_history)
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def refused_last(ctx: StageContext) -> bool:
+    """Whether the gate refused the challenger of the last retrain (the registry's latest verdict is a refusal)."""
+    from driftline.registry.store import Registry
+
+    verdicts = [e["event"] for e in Registry(ctx.root, ctx.pipeline).history() if e["event"] in ("promoted", "refused", "rollback")]
+    return bool(verdicts) and verdicts[-1] == "refused"
 
 
 def read_reference(ctx: StageContext, champion: VersionInfo, spec: MonitorSpec) -> Reference:
@@ -157,11 +199,14 @@ def policy_of(ctx: StageContext) -> Policy:
     assert cfg.monitor is not None
     metric = headline(cfg.task)
     return Policy(spec=cfg.monitor, kinds=monitored_kinds(cfg), target=cfg.target, task=cfg.task, metric=metric,
-                  lower_is_better=METRICS[metric].direction == LOWER, threshold=cfg.model.threshold)
+                  lower_is_better=METRICS[metric].direction == LOWER, threshold=cfg.model.threshold,
+                  timestamp=cfg.dataset.timestamp)
 
 
 def run(ctx: StageContext) -> str:
+    from driftline.clock import now_utc
     from driftline.data.batches import incoming_batches, read_trigger
+    from driftline.drift.history import HEADER, append_history, next_run, read_history, report_rows
     from driftline.drift.html import render_drift_html
     from driftline.drift.monitor import Batch as Current
     from driftline.drift.monitor import build_report
@@ -176,28 +221,37 @@ def run(ctx: StageContext) -> str:
     if policy.spec.prediction_log:
         export_served_decisions(ctx, state)
     seen = {(b["file"], b["sha256"]) for b in state["seen"]}
+    refused = {(b["file"], b["sha256"]) for b in state.get("rejected", [])}
     absorbed = {(b.file, b.sha256) for b in trigger.absorbed}
-    pending = [b for b in incoming_batches(ctx.root, p.incoming) if (b.file, b.sha256) not in absorbed]
+    pending = [b for b in incoming_batches(ctx.root, p.incoming) if (b.file, b.sha256) not in absorbed | refused]
     new = [b for b in pending if (b.file, b.sha256) not in seen]
     champion = Registry(ctx.root, ctx.pipeline).champion()
+    history_text = read_history_text(ctx)
+    if not history_text:  # a declared output: it exists from the first run on, if only as its header
+        write_text(ctx.path(p.drift_history), HEADER)
     if champion is not None and not new and _reported_on(ctx, champion.version):
         return f"no new batches ({len(pending)} pending, {len(trigger.absorbed)} absorbed); report unchanged"
 
-    since_retrain = int(state.get("batches_since_retrain", 0)) + len(new)
+    frames, quality = check_batches(ctx, new)
+    accepted = [b for b in new if b in frames]
+    rejected = [(b, q) for b, q in zip(new, quality) if q.rejected]
+    pending = [b for b in pending if b in accepted or b not in new]
+    since_retrain = int(state.get("batches_since_retrain", 0)) + len(accepted)
+    bookkeeping = {"files": [b.file for b in accepted], "pending_batches": len(pending),
+                   "batches_since_retrain": since_retrain, "quality": quality}
     if champion is None:
-        reference, batch = None, Current(frame=pd.DataFrame(), files=[b.file for b in new], pending_batches=len(pending),
-                                         batches_since_retrain=since_retrain)
+        reference, batch = None, Current(frame=pd.DataFrame(), **bookkeeping)
     else:
         reference = read_reference(ctx, champion, policy.spec)
-        current = read_batches(ctx, new)
+        current = pd.concat([frames[b] for b in accepted], ignore_index=True) if accepted else pd.DataFrame()
         scores, labels = score_champion(ctx, champion, current)
-        batch = Current(frame=current, files=[b.file for b in new], pending_batches=len(pending),
-                        batches_since_retrain=since_retrain, scores=scores, labels=labels,
-                        earlier=read_batches(ctx, [b for b in pending if b not in new]))
+        batch = Current(frame=current, scores=scores, labels=labels, parts=[(b.file, len(frames[b])) for b in accepted],
+                        earlier=read_batches(ctx, [b for b in pending if b not in new]),
+                        after_refusal=refused_last(ctx), **bookkeeping)
     report = build_report(ctx.pipeline, reference, batch, policy)
 
     document = report.to_json()
-    audit_decision(ctx, report, document, new, pending)
+    audit_decision(ctx, report, document, accepted, pending, [b for b, _ in rejected])
     if report.decision.retrain:
         trigger.absorbed = sorted({*trigger.absorbed, *pending})
         trigger.retrains += 1
@@ -205,10 +259,19 @@ def run(ctx: StageContext) -> str:
         state["batches_since_retrain"] = 0
     else:
         state["batches_since_retrain"] = since_retrain
-    state["seen"] = sorted([*state["seen"], *(b.to_json() for b in new)], key=lambda b: b["file"])
+    state["seen"] = sorted([*state["seen"], *(b.to_json() for b in accepted)], key=lambda b: b["file"])
+    if rejected:
+        state["rejected"] = sorted([*state.get("rejected", []), *({**b.to_json(), "reason": q.reason} for b, q in rejected)],
+                                   key=lambda b: b["file"])
+    history = read_history(history_text, p.drift_history)
+    if new:  # a run with nothing new (the first repro, a new champion) adds no history
+        rows = report_rows(report, next_run(history), now_utc("seconds"))
+        history_text, history = append_history(history_text, rows, p.drift_history), [*history, *rows]
+        write_text(ctx.path(p.drift_history), history_text)
     write_json(ctx.path(p.monitor_state), state)
     write_json(ctx.path(p.drift_json), document)
-    write_text(ctx.path(p.drift_html), render_drift_html(report))
-    verdict = "RETRAIN" if report.decision.retrain else "no retrain"
+    write_text(ctx.path(p.drift_html), render_drift_html(report, history))
+    verdict = "RETRAIN" if report.decision.retrain else "no retrain" if report.decision.evaluated else "not evaluated"
     drifted = report.drifted_columns
-    return f"{verdict}: {'; '.join(report.decision.reasons[:2])}" + (f" [drifted: {', '.join(drifted)}]" if drifted else "")
+    return (f"{verdict}: {'; '.join(report.decision.reasons[:2 + len(rejected)])}"
+            + (f" [drifted: {', '.join(drifted)}]" if drifted else ""))

@@ -1,0 +1,57 @@
+"""Data quality at monitor time: each new batch checked against the schema with the one engine.
+
+Pure: a frame and the schema's rules in, a typed `BatchQuality` out. A batch with more than
+`max_bad_share` of its rows failing the schema (or one whose columns do not fit it at all) is
+rejected: the monitor neither compares it nor absorbs it, so bad data never reaches a retrain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+
+from driftline.drift.report import BatchQuality
+from driftline.schema.rules import SchemaRules
+from driftline.schema.validate import SchemaViolation, validate_frame
+
+#: Failure reasons kept per batch in the report (the most frequent first).
+TOP_REASONS = 8
+
+
+def batch_quality(file: str, frame: pd.DataFrame, rules: SchemaRules, max_bad_share: float,
+                  *, optional: frozenset[str] = frozenset()) -> BatchQuality:
+    """How many rows of one batch fail the schema, why, and whether the batch is rejected.
+
+    `optional` columns (the target: an unlabelled batch has no ground truth yet) may be absent.
+    """
+    name = file.rsplit("/", 1)[-1]
+    rows = len(frame)
+    if rows == 0:
+        return BatchQuality(file=file, rows=0, bad_rows=0, bad_share=0.0, max_bad_share=max_bad_share, reasons={},
+                            rejected=True, reason=f"{name} rejected: it has no rows")
+    if optional & rules.columns.keys():
+        # ground truth may be missing (unlabelled rows, or no target column at all); what is there must fit
+        rules = replace(rules, columns={name: replace(col, nullable=True) if name in optional else col
+                                        for name, col in rules.columns.items()})
+        absent = [c for c in optional if c in rules.columns and c not in frame.columns]
+        frame = frame.assign(**{c: None for c in absent}) if absent else frame
+    try:
+        outcome = validate_frame(frame, rules)
+    except SchemaViolation as exc:
+        reasons = {f"{column}: {message}": rows for column, message in exc.problems}
+        return BatchQuality(file=file, rows=rows, bad_rows=rows, bad_share=1.0, max_bad_share=max_bad_share,
+                            reasons=reasons, rejected=True,
+                            reason=f"{name} rejected: its columns do not fit the schema ({exc})")
+    bad = len(outcome.quarantine)
+    share = round(bad / rows, 6)
+    top = dict(sorted(outcome.failures.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REASONS])
+    rejected = share > max_bad_share
+    reason = None
+    if rejected:
+        worst, count = next(iter(top.items()))
+        column, _, message = worst.partition(": ")
+        reason = (f"{name} rejected: {share:.0%} of its {rows:,} rows fail the schema (> max_bad_share "
+                  f"{max_bad_share:.0%}); the most common: {count:,} rows fail `{column} {message}`")
+    return BatchQuality(file=file, rows=rows, bad_rows=bad, bad_share=share, max_bad_share=max_bad_share,
+                        reasons=top, rejected=rejected, reason=reason)
