@@ -7,14 +7,19 @@ This stage's own output is a small report, reports/<pipeline>/promotion.json.
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from driftline.atomic import write_json, write_parquet
+from driftline.atomic import write_json, write_parquet, write_text
 from driftline.stages.context import StageContext, StageError
+
+if TYPE_CHECKING:
+    from driftline.drift.estimate import Estimator
 
 REFERENCE_SAMPLE_ROWS = 5_000
 # numeric reference columns keep at most this many order statistics (the profile records the
@@ -37,6 +42,50 @@ def write_profile(ctx: StageContext, train: pd.DataFrame, folder: Path) -> list[
     sample = frame.sample(n=min(len(frame), REFERENCE_SAMPLE_ROWS), random_state=0).reset_index(drop=True)
     write_parquet(folder / "reference_sample.parquet", sample)
     return ["profile.json", "profile.npz", "reference_sample.parquet"]
+
+
+def write_estimator(ctx: StageContext, test: pd.DataFrame, scores: np.ndarray, labels: np.ndarray, folder: Path) -> list[str]:
+    """What the monitor needs to estimate this version's performance before labels arrive (CBPE/DLE).
+
+    Fitted on the held-out rows the gate scored. Multiclass versions get none (not supported), and
+    nor does a test split too small to fit one: the monitor then reports no estimate.
+    """
+    from driftline.drift.estimate import EstimatorError, fit_estimator
+
+    matrix, fitted = None, None
+    if ctx.cfg.task == "regression":
+        from driftline.features.pipeline import FittedFeatures, model_matrix
+
+        fitted = FittedFeatures.from_json(json.loads(ctx.path(ctx.paths.fitted_features).read_text(encoding="utf-8")))
+        matrix = model_matrix(test, fitted)  # the same matrix the champion scored
+    try:
+        estimator = fit_estimator(ctx.cfg.task, scores, labels, matrix=matrix,
+                                  feature_columns=fitted.feature_columns if fitted else (),
+                                  categorical=list(fitted.categorical) if fitted else ())
+    except EstimatorError as exc:
+        print(f"{ctx.pipeline}: no performance estimator stored: {exc}", file=sys.stderr)
+        return []
+    if estimator is None:
+        return []
+    documents = estimator.documents()
+    for name, text in documents.items():
+        write_text(folder / name, text)
+    return sorted(documents)
+
+
+def load_estimator(folder: Path) -> Estimator | None:
+    """A registered version's performance estimator; None for a version registered without one."""
+    from driftline.drift.estimate import ESTIMATOR_FILE, NANNY_FILES, Estimator, EstimatorError
+
+    path = folder / ESTIMATOR_FILE
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EstimatorError(f"{path}: unreadable ({exc})", hint="re-register the version to write a fresh estimator") from None
+    nanny = {loss: (folder / name).read_text(encoding="utf-8") for loss, name in NANNY_FILES.items() if (folder / name).is_file()}
+    return Estimator.from_documents(meta, nanny, where=str(path))
 
 
 def training_summary(ctx: StageContext, train: pd.DataFrame) -> dict:
@@ -129,6 +178,8 @@ def run(ctx: StageContext) -> str:
         files = {name: ctx.path(f"{p.models}/{name}") for name in VERSION_FILES if name != "metrics.json"}
         files["metrics.json"] = ctx.path(p.metrics)
         for name in write_profile(ctx, train, folder):
+            files[name] = folder / name
+        for name in write_estimator(ctx, test, scores, y, folder):
             files[name] = folder / name
         write_json(folder / "training.json", training_summary(ctx, train))
         files["training.json"] = folder / "training.json"
