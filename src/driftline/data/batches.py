@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 BATCH_PATTERN = "batch-*.parquet"
+BATCH_NAME = re.compile(r"batch-(\d+)\.parquet")
+RETIRED_DIR = "retired"  # beside incoming/ (`PipelinePaths.retired`)
 
 
 @dataclass(frozen=True, order=True)
@@ -73,7 +75,11 @@ def read_trigger(root: Path, trigger: str) -> Trigger:
 
 
 def next_batch_number(root: Path, incoming: str) -> int:
-    numbers = [int(p.stem.split("-")[-1]) for p in (root / incoming).glob(BATCH_PATTERN) if p.stem.split("-")[-1].isdigit()]
+    """One more than any batch number used in `incoming` or its sibling `retired/`, whether the
+    data is in the workspace or only its `.dvc` file is: a batch's name is never reused."""
+    numbers = [int(match.group(1)) for folder in (root / incoming, (root / incoming).parent / RETIRED_DIR)
+               if folder.is_dir() for p in folder.iterdir()
+               if (match := BATCH_NAME.fullmatch(p.name.removesuffix(".dvc")))]
     return max(numbers, default=0) + 1
 
 
@@ -84,7 +90,6 @@ def batch_file(incoming: str, number: int) -> str:
 # ----------------------------------------------------------------------------------- the write path
 
 
-BATCH_NAME = re.compile(r"batch-(\d+)\.parquet")
 TRACKING_FILES = (".gitignore",)  # what DVC writes beside tracked files in incoming/
 
 
