@@ -224,3 +224,15 @@ def test_simulated_batches_are_tracked_like_your_own(cli, built_project: Path) -
     assert f"{INCOMING}/batch-0002.parquet: 300 labelled rows" in out.stdout
     assert incoming(built_project) == [".gitignore", "batch-0001.parquet", "batch-0001.parquet.dvc",
                                        "batch-0002.parquet", "batch-0002.parquet.dvc"]
+
+
+def test_two_adds_at_once_get_two_batches(sh, built_project: Path, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [loans_csv(tmp_path / f"{name}.csv", rows=rows) for name, rows in (("a", 210), ("b", 220))]
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda f: sh(["driftline", "batch", "add", "credit", str(f)], built_project), files))
+    written = sorted(re.search(r"(batch-\d+\.parquet): ([\d,]+) rows", r.stdout).groups() for r in runs)
+    assert [name for name, _ in written] == ["batch-0001.parquet", "batch-0002.parquet"]
+    assert sorted(len(pd.read_parquet(built_project / INCOMING / name)) for name, _ in written) == [210, 220]
+    assert {f"{name}.dvc" for name, _ in written} <= set(incoming(built_project))

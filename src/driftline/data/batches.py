@@ -104,24 +104,29 @@ def add_batches(root: Path, incoming: str, frames: Sequence[pd.DataFrame]) -> li
     The one write path for batches (`driftline batch add`, `driftline simulate`). All or nothing:
     if tracking fails, the files written are removed again. Without a DVC repository (no `.dvc/`)
     the files are written untracked."""
-    from driftline.atomic import write_parquet
+    from contextlib import nullcontext
 
-    first = next_batch_number(root, incoming)
-    written: list[Path] = []
-    try:
-        for offset, frame in enumerate(frames):
-            path = root / batch_file(incoming, first + offset)
-            if path.exists():
-                raise BatchError(f"{path.relative_to(root).as_posix()} already exists; batches are never overwritten")
-            write_parquet(path, frame.reset_index(drop=True))
-            written.append(path)
-        if written and (root / ".dvc").is_dir():
-            dvc(root, "add", "--quiet", *(p.relative_to(root).as_posix() for p in written))
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-            Path(f"{path}.dvc").unlink(missing_ok=True)
-        raise
+    from driftline.atomic import file_lock, write_parquet
+
+    tracked = (root / ".dvc").is_dir()
+    # Two writers never pick the same number (DVC git-ignores its tmp/ folder, so the lock leaves no trace).
+    with file_lock(root / ".dvc" / "tmp" / "driftline-batches.lock") if tracked else nullcontext():
+        first = next_batch_number(root, incoming)
+        written: list[Path] = []
+        try:
+            for offset, frame in enumerate(frames):
+                path = root / batch_file(incoming, first + offset)
+                if path.exists():
+                    raise BatchError(f"{path.relative_to(root).as_posix()} already exists; batches are never overwritten")
+                write_parquet(path, frame.reset_index(drop=True))
+                written.append(path)
+            if written and tracked:
+                dvc(root, "add", "--quiet", *(p.relative_to(root).as_posix() for p in written))
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+                Path(f"{path}.dvc").unlink(missing_ok=True)
+            raise
     return [Batch(p.relative_to(root).as_posix(), sha256_file(p)) for p in written]
 
 
@@ -130,7 +135,8 @@ def dvc(root: Path, *args: str) -> None:
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True)
+    # --wait-for-lock: a `dvc repro` running (`driftline watch`, say) holds DVC's lock for a while
+    proc = subprocess.run([sys.executable, "-m", "dvc", "--wait-for-lock", *args], cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
         said = " ".join((proc.stderr or proc.stdout).split())[:400]
         raise BatchError(f"`dvc {' '.join(args)}` failed: {said}", hint="fix what DVC reports (`dvc doctor` helps), then rerun")
