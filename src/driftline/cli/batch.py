@@ -62,10 +62,18 @@ def add(
             reasons = sorted(check.failures.items(), key=lambda item: -item[1])[:SHOWN_REASONS]
             typer.echo(f"  {check.bad_share:.1%} of rows ({check.bad_rows:,}) fail the schema: "
                        + "; ".join(f"{reason} ({rows:,} rows)" for reason, rows in reasons))
-            typer.echo(f"  the monitor judges the batch (it rejects one over {limit:.1%} bad rows)")
+            if cfg.monitor is not None:
+                typer.echo(f"  the monitor judges the batch (it rejects one over {limit:.1%} bad rows)")
     if (root / ".dvc").is_dir():
         tracked = " ".join(f"{b.file}.dvc" for b in batches)
         typer.echo(f"tracked with DVC: commit {tracked} and {paths.incoming}/.gitignore; `dvc push` shares the data")
+    inside = [str(f) for f in files if f.resolve().parent == (root / paths.incoming).resolve()]
+    if inside:
+        typer.echo(f"{', '.join(inside)}: added as a batch; delete the original, the monitor never reads it")
+    if cfg.monitor is None:
+        typer.echo(f"note: {pipeline} has no monitor, so nothing reads new batches: add `- /monitor: default` to "
+                   f"the defaults of pipelines/{pipeline}.yaml, then `driftline compile`", err=True)
+        return
     typer.echo(f"next: `dvc repro` (or `driftline watch {pipeline} --once`)")
 
 
