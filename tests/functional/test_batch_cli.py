@@ -236,3 +236,10 @@ def test_two_adds_at_once_get_two_batches(sh, built_project: Path, tmp_path: Pat
     assert [name for name, _ in written] == ["batch-0001.parquet", "batch-0002.parquet"]
     assert sorted(len(pd.read_parquet(built_project / INCOMING / name)) for name, _ in written) == [210, 220]
     assert {f"{name}.dvc" for name, _ in written} <= set(incoming(built_project))
+
+
+def test_adding_to_a_pipeline_without_a_monitor_says_nothing_will_read_it(cli, project: Path, tmp_path: Path) -> None:
+    out = cli(["batch", "add", "pricing", str(loans_csv(tmp_path / "a.csv", rows=230))], project)
+    assert "data/pricing/incoming/batch-0001.parquet: 230 rows" in out.stdout
+    assert "pricing has no monitor, so nothing reads new batches" in out.stderr and "- /monitor: default" in out.stderr
+    assert "next: `dvc repro`" not in out.stdout
