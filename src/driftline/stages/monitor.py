@@ -13,6 +13,7 @@ drift.json, drift.html, the state and the trigger atomically, with an audit reco
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -171,7 +172,37 @@ def read_reference(ctx: StageContext, champion: VersionInfo, spec: MonitorSpec) 
     registry = Registry(ctx.root, ctx.pipeline)
     profiles = load_profile(registry.file(champion.version, "profile.json"), registry.file(champion.version, "profile.npz"))
     sample = pd.read_parquet(registry.file(champion.version, "reference_sample.parquet")) if spec.domain_classifier else None
-    return Reference(version=champion.version, profiles=profiles, metrics=champion.metrics, sample=sample)
+    return Reference(version=champion.version, profiles=profiles, metrics=champion.metrics, sample=sample,
+                     estimate=estimator_of(ctx, champion, champion.metrics))
+
+
+def estimator_of(ctx: StageContext, champion: VersionInfo, metrics: Mapping[str, float]) -> Callable[..., Any] | None:
+    """The champion's performance estimator (CBPE/DLE) as `(scores, rows, labels) -> estimate`; None without one."""
+    from driftline.drift.estimate import estimate_performance
+    from driftline.registry.store import Registry
+    from driftline.stages.promote import load_estimator
+
+    cfg = ctx.cfg
+    assert cfg.monitor is not None
+    registry = Registry(ctx.root, ctx.pipeline)
+    estimator = load_estimator(registry.file(champion.version, "model.json").parent)
+    if estimator is None:
+        return None
+    fitted = None
+    if estimator.method == "dle":
+        from driftline.features.pipeline import FittedFeatures
+
+        fitted = FittedFeatures.from_json(json.loads(registry.file(champion.version, "features.json").read_text(encoding="utf-8")))
+    spec = cfg.monitor
+
+    def estimate(scores: np.ndarray, rows: pd.DataFrame, labels: np.ndarray | None) -> Any:
+        from driftline.features.pipeline import model_matrix
+
+        return estimate_performance(estimator, scores, matrix=model_matrix(rows, fitted) if fitted is not None else None,
+                                    threshold=cfg.model.threshold, reference_metrics=metrics,
+                                    drop_threshold=spec.performance_drop, labels=labels)
+
+    return estimate
 
 
 def score_champion(ctx: StageContext, champion: VersionInfo, current: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
