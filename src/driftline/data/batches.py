@@ -162,9 +162,6 @@ def stray_files(root: Path, incoming: str) -> list[str]:
 # ----------------------------------------------------------------------------------- status and retiring
 
 
-STATUSES = ("pending", "seen", "rejected", "absorbed", "retired")
-
-
 @dataclass(frozen=True)
 class BatchStatus:
     file: str
