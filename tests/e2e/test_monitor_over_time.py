@@ -167,3 +167,11 @@ def test_row_chunks_get_their_own_statistics(first_repro, cli, sh, tmp_path: Pat
         ("batch-0001", "rows 1000-1499", 500)]
     rows = history(root)
     assert {r["chunk"] for r in rows if r["signal"] == "column"} == {"", "rows 0-499", "rows 500-999", "rows 1000-1499"}
+
+
+def test_a_file_dropped_into_incoming_by_hand_is_named_not_ignored(first_repro, cli, tmp_path: Path) -> None:
+    root = shutil.copytree(first_repro.root, tmp_path / "proj", symlinks=True)
+    (root / "data/credit/incoming").mkdir(parents=True, exist_ok=True)
+    (root / "data/credit/incoming/june.csv").write_text("application_id,age\na1,30\n")
+    out = cli(["run", "monitor", "credit"], root).stdout
+    assert "data/credit/incoming/june.csv" in out and "driftline batch add credit" in out, out

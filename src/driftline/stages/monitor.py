@@ -149,6 +149,18 @@ def read_batches(ctx: StageContext, batches: list[Batch]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def stray_note(ctx: StageContext) -> str:
+    """A note naming files in incoming/ that are not batches (a CSV dropped there is never read)."""
+    from driftline.data.batches import stray_files
+
+    strays = stray_files(ctx.root, ctx.paths.incoming)
+    if not strays:
+        return ""
+    shown = " ".join(strays[:3]) + (" ..." if len(strays) > 3 else "")
+    return (f"; note: {len(strays)} file(s) in {ctx.paths.incoming}/ are not batches and were not read: {shown} "
+            f"(add them with `driftline batch add {ctx.pipeline} FILE`)")
+
+
 def read_history_text(ctx: StageContext) -> str:
     """reports/<p>/drift_history.csv as it is ("" before the first run)."""
     path = ctx.path(ctx.paths.drift_history)
@@ -260,8 +272,9 @@ def run(ctx: StageContext) -> str:
     history_text = read_history_text(ctx)
     if not history_text:  # a declared output: it exists from the first run on, if only as its header
         write_text(ctx.path(p.drift_history), HEADER)
+    strays = stray_note(ctx)
     if champion is not None and not new and _reported_on(ctx, champion.version):
-        return f"no new batches ({len(pending)} pending, {len(trigger.absorbed)} absorbed); report unchanged"
+        return f"no new batches ({len(pending)} pending, {len(trigger.absorbed)} absorbed); report unchanged{strays}"
 
     frames, quality = check_batches(ctx, new)
     accepted = [b for b in new if b in frames]
@@ -305,4 +318,4 @@ def run(ctx: StageContext) -> str:
     verdict = "RETRAIN" if report.decision.retrain else "no retrain" if report.decision.evaluated else "not evaluated"
     drifted = report.drifted_columns
     return (f"{verdict}: {'; '.join(report.decision.reasons[:2 + len(rejected)])}"
-            + (f" [drifted: {', '.join(drifted)}]" if drifted else ""))
+            + (f" [drifted: {', '.join(drifted)}]" if drifted else "") + strays)
