@@ -182,3 +182,51 @@ def test_the_bootstrap_is_paired() -> None:
     result = bootstrap(y, challenger, champion, "regression", "rmse", 0.95, rounds=1000)
     assert result.low > 0
     assert result.high - result.low < 0.2 * result.improvement
+
+
+def test_a_multiclass_challenger_is_judged_on_log_loss() -> None:
+    rng = np.random.default_rng(10)
+    y = rng.integers(0, 3, 3_000)
+    logits = rng.normal(size=(y.size, 3))
+    logits[np.arange(y.size), y] += 1.0
+
+    def softmax(z: np.ndarray) -> np.ndarray:
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    champion = softmax(logits)
+    sharper = softmax(logits + 0.8 * (np.arange(3) == y[:, None]))
+    result = judge(GateSpec(), "multiclass", y, sharper, champion)
+    assert result.passed and result.metric == "log_loss" and result.test == "bootstrap"
+    assert result.challenger < result.champion and result.low > 0
+    assert not judge(GateSpec(), "multiclass", y, champion, sharper).passed
+
+
+@pytest.mark.parametrize("task", ["binary", "regression", "multiclass"])
+def test_every_resample_scores_as_the_resampled_rows_do(task: str) -> None:
+    """The vectorised path (weights) against compute_metrics on the rows each resample draws."""
+    from driftline.config.metrics import task_metrics
+    from driftline.models.evaluate import compute_metrics, resampled_metric
+    from driftline.registry.gate import resample_counts
+
+    rng = np.random.default_rng(14)
+    n = 300
+    if task == "binary":
+        y = (rng.random(n) < 0.3).astype(float)
+        scores = np.round(np.clip(0.3 + 0.3 * (y - 0.3) + rng.normal(0, 0.2, n), 0, 1), 2)  # with ties
+    elif task == "regression":
+        y = rng.normal(0, 1, n)
+        y[:5] = 0.0  # mape skips zero targets
+        scores = y + rng.normal(0, 0.5, n)
+    else:
+        y = rng.integers(0, 3, n)
+        raw = rng.random((n, 3)) + 0.5 * (np.arange(3) == y[:, None])
+        scores = raw / raw.sum(axis=1, keepdims=True)
+    counts = next(resample_counts(n, 5, seed=3))
+    rows = np.arange(n)
+    for metric in (m.name for m in task_metrics(task) if m.name != "n"):
+        values = resampled_metric(y, scores, task, metric, counts)
+        for drawn, value in zip(counts, values, strict=True):
+            idx = np.repeat(rows, drawn)
+            expected = compute_metrics(y[idx], scores[idx], task).get(metric)
+            assert value == pytest.approx(expected, abs=1e-6), metric

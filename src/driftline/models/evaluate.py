@@ -183,6 +183,16 @@ def _roc_auc(d: _Scored, w: np.ndarray) -> np.ndarray:
     return _divide(wins, pos.sum(axis=1) * neg.sum(axis=1))
 
 
+def _log_loss_per_row(d: _Scored) -> np.ndarray:
+    """-log of the probability given to the true class, clipped to [eps, 1 - eps] as sklearn does."""
+    if d.task == "binary":
+        truth = np.where(d.actual, d.s, 1.0 - d.s)
+    else:
+        truth = d.s[np.arange(len(d.y)), d.actual]
+    eps = np.finfo(np.float64).eps
+    return -np.log(np.clip(truth, eps, 1 - eps))
+
+
 def _precision(d: _Scored, w: np.ndarray) -> np.ndarray:
     tp, fp, _ = d.weighted_counts(w)
     return _divide(tp, tp + fp)
@@ -225,6 +235,7 @@ def _mape(d: _Scored, w: np.ndarray) -> np.ndarray:
 # NaN marks a round where the metric is undefined.
 WEIGHTED: dict[str, Callable[[_Scored, np.ndarray], np.ndarray]] = {
     "roc_auc": _roc_auc,
+    "log_loss": _mean(_log_loss_per_row),
     "brier": _mean(lambda d: (d.s - d.y) ** 2),
     "accuracy": _mean(lambda d: d.predicted == d.actual),
     "precision": _precision,
@@ -249,14 +260,6 @@ def _average_precision(d: _Scored) -> float | None:
     return average_precision_score(d.y, d.s) if d.both_classes else None
 
 
-def _log_loss(d: _Scored) -> float:
-    from sklearn.metrics import log_loss
-
-    if d.task == "binary":
-        return log_loss(d.y, d.s, labels=[0.0, 1.0])
-    return log_loss(d.actual, d.s, labels=list(range(d.s.shape[1])))
-
-
 def _macro_f1(d: _Scored) -> float:
     f1s = []
     for cls in np.union1d(d.actual, d.predicted):
@@ -271,7 +274,6 @@ def _macro_f1(d: _Scored) -> float:
 COMPUTE: dict[str, Callable[[_Scored], float | int | None]] = {
     **{name: _unweighted(name) for name in WEIGHTED},
     "average_precision": _average_precision,
-    "log_loss": _log_loss,
     "macro_f1": _macro_f1,
     "n": lambda d: int(len(d.y)),
 }
@@ -288,8 +290,8 @@ def resampled_metric(
     check_task(task)
     y, s = _arrays(y_true, scores, task)
     counts = np.asarray(counts)
-    if counts.ndim != 2 or counts.shape[1] != len(y):
-        raise ValueError(f"counts must be (rounds, {len(y)}), got shape {counts.shape}")
+    if counts.ndim != 2 or counts.shape[1] != len(y) or not np.issubdtype(counts.dtype, np.integer):
+        raise ValueError(f"counts must be integers of shape (rounds, {len(y)}), got {counts.dtype} {counts.shape}")
     scored = _Scored(task, y, s, threshold)
     if name in WEIGHTED:
         return WEIGHTED[name](scored, counts.astype(np.float64))

@@ -266,7 +266,7 @@ def bootstrap(y: Any, challenger_scores: Any, champion_scores: Any, task: str, m
         raise GateError(f"gate: {metric} is undefined on {rounds - diffs.size} of {rounds} bootstrap resamples of the "
                         f"{labels.size} test rows", hint="make the test split larger, or set gate.test to none")
     # the point improvement from the unrounded metrics, as the bounds are
-    everyone = np.ones((1, labels.size))
+    everyone = np.ones((1, labels.size), dtype=np.int64)
     point = [float(resampled_metric(labels, s, task, metric, everyone, threshold=threshold)[0])
              for s in (challenger_scores, champion_scores)]
     low, high = np.quantile(diffs, [1 - confidence, confidence])
