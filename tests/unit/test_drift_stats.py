@@ -471,3 +471,66 @@ def test_sketched_profile_stays_within_its_stored_error_bounds() -> None:
         assert abs(approx.statistic - truth.statistic) <= bound + 1e-12
         assert bound < (0.01 if key == "ks" else 0.02)
     assert drift.psi(sketch, cur).statistic == drift.psi(exact, cur).statistic
+
+
+# ------------------------------------------------------------------------ one encoding for booleans
+
+
+def _encodings(flags: np.ndarray) -> dict[str, pd.Series]:
+    """The same true/false values as a batch might carry them."""
+    return {
+        "bool": pd.Series(flags),
+        "int": pd.Series(flags.astype(np.int64)),
+        "string": pd.Series(np.where(flags, "True", "False")),
+        "lower-string-with-nan": pd.Series(list(np.where(flags, "true", "false")) + [None]),
+    }
+
+
+@pytest.mark.parametrize("test", ["z_binary", "jensen_shannon", "chi2"])
+def test_a_binary_column_in_another_encoding_gets_the_same_statistic(test: str) -> None:
+    rng = np.random.default_rng(11)
+    reference = profile_categorical(pd.Series(rng.random(3_000) < 0.4), "has_card", kind="binary")
+    flags = rng.random(800) < 0.65
+    results = {name: drift.TESTS[test](reference, values) for name, values in _encodings(flags).items()}
+    baseline = results["bool"]
+    assert baseline.statistic is not None and baseline.drifted, "0.4 -> 0.65 on 800 rows is drift"
+    for name, result in results.items():
+        assert result.statistic == pytest.approx(baseline.statistic, rel=1e-12), name
+        assert result.drifted == baseline.drifted, name
+        assert result.details.get("n_unseen_categories", 0) == 0, name
+        assert not result.details.get("vanished_categories"), name
+
+
+def test_a_binary_column_in_any_encoding_has_two_categories() -> None:
+    rng = np.random.default_rng(12)
+    as_strings = profile_categorical(pd.Series(np.where(rng.random(500) < 0.4, "TRUE", "False")), "flag", kind="binary")
+    assert set(as_strings.counts) == {"0", "1"}
+    reference = profile_categorical(pd.Series(rng.random(500) < 0.4), "flag", kind="binary")
+    for name, values in _encodings(rng.random(200) < 0.5).items():
+        counts = drift.prepare(reference, values).counts
+        assert set(counts) | set(reference.counts) == {"0", "1"}, name
+        assert sum(counts.values()) == 200, name
+    # a categorical column keeps its labels as they are, and so does a binary one with other levels
+    assert set(drift.prepare(profile_categorical(pd.Series(["True", "False"]), "c"), pd.Series([True])).counts) == {"1"}
+    assert set(profile_categorical(pd.Series(["M", "F"]), "sex", kind="binary").counts) == {"F", "M"}
+    assert set(profile_categorical(pd.Series(["True", "False"]), "c").counts) == {"False", "True"}
+
+
+def test_a_stored_binary_profile_with_string_levels_loads_in_the_one_encoding(tmp_path) -> None:
+    old = profile_categorical(pd.Series(["True", "False", "True"]), "flag", kind="categorical")
+    save_profile({"flag": old}, tmp_path / "p.json", tmp_path / "p.npz")
+    document = (tmp_path / "p.json").read_text().replace('"kind": "categorical"', '"kind": "binary"')
+    (tmp_path / "p.json").write_text(document)
+    loaded = load_profile(tmp_path / "p.json", tmp_path / "p.npz")["flag"]
+    assert dict(loaded.counts) == {"0": 1, "1": 2}
+
+
+@pytest.mark.xfail(strict=True, reason="drift.monitor.histogram counts the current side with astype(str); "
+                   "it should use stats.prepare(profile, current).counts (monitor.py is the lead's)")
+def test_the_report_histogram_of_a_binary_column_has_two_bars() -> None:
+    from driftline.drift.monitor import histogram
+
+    rng = np.random.default_rng(13)
+    reference = profile_categorical(pd.Series(rng.random(500) < 0.4), "flag", kind="binary")
+    for values in _encodings(rng.random(200) < 0.5).values():
+        assert len(histogram(reference, values).categories) == 2

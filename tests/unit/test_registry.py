@@ -367,3 +367,126 @@ def test_sha256_file_matches_the_standard_digest(tmp_path: Path) -> None:
     path.write_bytes(b"")
     assert sha256_file(path) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert os.path.getsize(path) == 0
+
+
+# ----------------------------------------------------------------------------- baseline after a refusal
+
+
+def baseline_files(folder: Path, tag: str) -> dict[str, Path]:
+    """A refused challenger's reference profile, with contents that differ per tag."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("profile.json", "profile.npz", "reference_sample.parquet"):
+        (folder / name).write_text(f"{name} of {tag}\n")
+    return {name: folder / name for name in ("profile.json", "profile.npz", "reference_sample.parquet")}
+
+
+def baseline_meta(champion: str, retrains: int = 1) -> dict:
+    return {"champion": champion, "trigger_retrains": retrains, "reason": "challenger does not beat champion",
+            "data_fingerprint": "f" * 64}
+
+
+def test_a_stored_baseline_is_read_back_with_its_files_and_meta(three_champions: Registry, tmp_path: Path) -> None:
+    registry = three_champions
+    assert registry.baseline() is None
+    stored = registry.set_baseline(baseline_files(tmp_path / "b1", "one"), baseline_meta("v0003"))
+
+    found = registry.baseline()
+    assert found is not None and found.folder == registry.dir / "baseline" == stored.folder
+    assert found.champion == "v0003"
+    assert found.meta["trigger_retrains"] == 1 and found.meta["data_fingerprint"] == "f" * 64
+    assert found.meta["time"].endswith("+00:00")
+    assert found.file("profile.json").read_text() == "profile.json of one\n"
+    assert found.meta["files"]["profile.npz"] == sha256_file(found.file("profile.npz"))
+    with pytest.raises(RegistryError, match="no file 'model.txt'.*profile.json"):
+        found.file("model.txt")
+    event = registry.history()[-1]
+    assert event["event"] == "baseline" and event["champion"] == "v0003" and event["version"] is None
+    assert event["reason"] == "challenger does not beat champion" and event["trigger_retrains"] == 1
+
+
+def test_a_new_baseline_replaces_the_old_one_whole(three_champions: Registry, tmp_path: Path) -> None:
+    registry = three_champions
+    registry.set_baseline(baseline_files(tmp_path / "b1", "one"), baseline_meta("v0003", 1))
+    registry.set_baseline({"profile.json": baseline_files(tmp_path / "b2", "two")["profile.json"]}, baseline_meta("v0003", 2))
+
+    found = registry.baseline()
+    assert found is not None and found.meta["trigger_retrains"] == 2
+    assert sorted(p.name for p in found.folder.iterdir()) == ["baseline.json", "profile.json"]
+    assert found.file("profile.json").read_text() == "profile.json of two\n"
+    assert not [p for p in registry.dir.iterdir() if p.name.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("change", ["promote", "rollback"])
+def test_a_promotion_or_rollback_makes_the_baseline_go_away(three_champions: Registry, tmp_path: Path, change: str) -> None:
+    registry = three_champions
+    registry.set_baseline(baseline_files(tmp_path / "b1", "one"), baseline_meta("v0003"))
+    if change == "promote":
+        registry.promote(register(registry, tmp_path / "src", "d"), reason="gate passed d")
+    else:
+        registry.rollback()
+    assert registry.baseline() is None
+    assert not registry.baseline_dir.exists()
+
+
+def test_a_baseline_of_another_champion_is_stale(three_champions: Registry, tmp_path: Path) -> None:
+    registry = three_champions
+    registry.set_baseline(baseline_files(tmp_path / "b1", "one"), baseline_meta("v0003"))
+    # champion.json changed behind the registry's back (say, a git checkout): the baseline no longer applies
+    (registry.dir / "champion.json").write_text(json.dumps({"version": "v0002", "since": "x", "reason": "checkout"}))
+    assert registry.baseline() is None
+
+
+def test_a_baseline_must_be_measured_against_the_champion(three_champions: Registry, registry: Registry, tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match=r"measured against the champion \(v0003\), not 'v0001'"):
+        three_champions.set_baseline(baseline_files(tmp_path / "b1", "one"), baseline_meta("v0001"))
+    fresh = Registry(tmp_path / "other", PIPELINE)
+    with pytest.raises(RegistryError, match="none yet"):
+        fresh.set_baseline(baseline_files(tmp_path / "b2", "two"), baseline_meta("v0001"))
+    assert three_champions.baseline() is None
+    assert [e["event"] for e in three_champions.history()].count("baseline") == 0
+
+
+def test_a_failed_baseline_write_keeps_the_old_baseline_and_leaves_no_temp(
+    three_champions: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = three_champions
+    registry.set_baseline(baseline_files(tmp_path / "b1", "one"), baseline_meta("v0003", 1))
+    import driftline.registry.store as store
+
+    real_copy = store._copy_durably
+    calls = []
+
+    def copy_then_fail(src: Path, dst: Path) -> str:
+        calls.append(src)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_copy(src, dst)
+
+    monkeypatch.setattr(store, "_copy_durably", copy_then_fail)
+    with pytest.raises(RegistryError, match="No space left on device.*none was stored"):
+        registry.set_baseline(baseline_files(tmp_path / "b2", "two"), baseline_meta("v0003", 2))
+    found = registry.baseline()
+    assert found is not None and found.meta["trigger_retrains"] == 1
+    assert found.file("profile.json").read_text() == "profile.json of one\n"
+    assert not [p for p in registry.dir.iterdir() if p.name.startswith(".tmp-")]
+    assert [e["event"] for e in registry.history()].count("baseline") == 1
+
+
+def test_the_baseline_event_reaches_the_event_listener(tmp_path: Path) -> None:
+    seen: list[tuple[str, dict]] = []
+    registry = Registry(tmp_path / "project", PIPELINE, on_event=lambda p, e: seen.append((p, e)))
+    registry.promote(register(registry, tmp_path / "src", "a"), reason="first")
+    registry.set_baseline(baseline_files(tmp_path / "b1", "one"), baseline_meta("v0001"))
+    assert seen[-1][0] == PIPELINE and seen[-1][1]["event"] == "baseline" and seen[-1][1]["champion"] == "v0001"
+
+
+def test_the_baseline_event_lands_in_the_audit_trail(tmp_path: Path) -> None:
+    from driftline.audit.log import read, recorder
+
+    root = tmp_path / "project"
+    registry = Registry(root, PIPELINE, on_event=recorder(root))
+    registry.promote(register(registry, tmp_path / "src", "a"), reason="first")
+    registry.set_baseline(baseline_files(tmp_path / "b1", "one"), baseline_meta("v0001", 4))
+    last = read(root)[-1]
+    assert last["kind"] == "baseline"
+    assert last["payload"]["pipeline"] == PIPELINE and last["payload"]["trigger_retrains"] == 4

@@ -27,10 +27,12 @@ LOG_FILE = "log.jsonl"
 LOCK_FILE = ".lock"
 HEAD_FILE = "head.json"  # the newest record's seq and hash: deleting records from the end breaks it
 GENESIS = "0" * 64
-KINDS = ("stage_run", "drift_decision", "retrain", "registered", "promotion", "refusal", "rollback", "batch_retired")
+KINDS = ("stage_run", "drift_decision", "retrain", "registered", "promotion", "refusal", "rollback", "baseline",
+         "batch_retired")
 
 
-REGISTRY_KINDS = {"registered": "registered", "promoted": "promotion", "refused": "refusal", "rollback": "rollback"}
+REGISTRY_KINDS = {"registered": "registered", "promoted": "promotion", "refused": "refusal", "rollback": "rollback",
+                  "baseline": "baseline"}
 """Each registry history event and the audit record kind it becomes."""
 
 

@@ -34,7 +34,7 @@ def verify() -> None:
 @app.command("log")
 def show_log(
     kind: Annotated[str | None, typer.Option(
-        help="Only records of this kind (stage_run, drift_decision, retrain, registered, promotion, refusal, rollback).")] = None,
+        help="Only records of this kind (stage_run, drift_decision, retrain, registered, promotion, refusal, rollback, baseline).")] = None,
     tail: Annotated[int, typer.Option(min=1, help="How many of the newest records to show.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the records as JSON lines.")] = False,
 ) -> None:

@@ -204,12 +204,28 @@ class MonitorSpec(Strict):
 # --- gate ------------------------------------------------------------------------------------
 
 
+GateTest = Literal["auto", "delong", "bootstrap", "none"]
+
+
 class GateSpec(Strict):
     """When a challenger may replace the champion (both scored on the same held-out rows)."""
 
     metric: str | None = None  # default: roc_auc (binary), rmse (regression), log_loss (multiclass)
+    #: An extra floor on the point improvement, on top of the paired test.
     min_improvement: float = Field(0.0, ge=0)
     minimum: float | None = None  # an absolute bar the challenger's metric must clear (a ceiling for losses)
+    #: The paired test on the held-out rows: auto is DeLong for roc_auc and a paired bootstrap over
+    #: rows for any other metric; none keeps only the point rule (improvement >= min_improvement).
+    test: GateTest = "auto"
+    #: The challenger passes when the lower end of this one-sided interval of its improvement is above 0.
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    bootstrap_rounds: int = Field(1000, ge=100)
+
+    @model_validator(mode="after")
+    def _delong_is_for_auc(self) -> GateSpec:
+        if self.test == "delong" and self.metric not in (None, "roc_auc"):
+            raise ValueError(f"test 'delong' compares roc_auc only, not {self.metric}; use auto or bootstrap")
+        return self
 
 
 # --- card ------------------------------------------------------------------------------------

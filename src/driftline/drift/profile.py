@@ -5,7 +5,9 @@ new batch costs only the new data:
 
 - a numeric column keeps its values sorted (NaN and ±inf removed), its mean, std, IQR and
   the PSI bins (deduplicated reference deciles with the reference count in each bin);
-- a categorical or binary column keeps its category counts.
+- a categorical or binary column keeps its category counts. A binary column's true/false values
+  are counted under "0" and "1" whether they arrive as booleans, 0/1 numbers or strings such as
+  "True"/"false", so a reference and a batch that encode them differently show two categories.
 
 Storage is a deterministic JSON file plus an ``.npz`` holding the sorted arrays (read back
 with ``allow_pickle=False``). `profile_frame` and the dict conversions are pure; only
@@ -113,12 +115,14 @@ def finite_sorted(values: Any) -> tuple[np.ndarray, int, int]:
     return ordered[lo:hi], n, n - (hi - lo)
 
 
-def category_counts(values: Any) -> tuple[dict[str, int], int, int]:
+def category_counts(values: Any, *, binary: bool = False) -> tuple[dict[str, int], int, int]:
     """Return (counts per category label, number of rows, number missing).
 
     Labels are normalised so that one category has one label whatever the dtype it arrives
     in: booleans become "1"/"0", integral floats lose their ".0" (an int column read back with
-    NaN becomes float), other values use `str`. Only the distinct values are converted.
+    NaN becomes float), other values use `str`. With `binary`, true/false strings in any case
+    ("true", "False", "1.0", ...) become "1"/"0" too (see `binary_label`). Only the distinct
+    values are converted.
     """
     series = values if isinstance(values, pd.Series) else pd.Series(_as_1d_object(values))
     tallies = series.value_counts(dropna=False, sort=False)
@@ -131,6 +135,8 @@ def category_counts(values: Any) -> tuple[dict[str, int], int, int]:
             n_missing += int(count)
             continue
         label = category_label(value)
+        if binary:
+            label = binary_label(label)
         counts[label] = counts.get(label, 0) + int(count)
     return dict(sorted(counts.items())), int(len(series)), n_missing
 
@@ -147,6 +153,23 @@ def category_label(value: Any) -> str:
             return str(int(number))
         return repr(number)
     return str(value)
+
+
+_BINARY_LABELS = {"1": "1", "1.0": "1", "true": "1", "0": "0", "0.0": "0", "false": "0"}
+
+
+def binary_label(label: str) -> str:
+    """One encoding for a binary column's levels, the one booleans and 0/1 numbers already get:
+    "1"/"0" for true/false strings in any case too; any other label (say, "M"/"F") is kept."""
+    return _BINARY_LABELS.get(label.strip().lower(), label)
+
+
+def binary_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """Counts per label with the labels of a binary column normalised (see `binary_label`)."""
+    merged: dict[str, int] = {}
+    for label, count in counts.items():
+        merged[binary_label(label)] = merged.get(binary_label(label), 0) + int(count)
+    return dict(sorted(merged.items()))
 
 
 def _is_missing(value: Any) -> bool:
@@ -218,7 +241,7 @@ def profile_categorical(values: Any, name: str = "", *, kind: str = "categorical
     """Profile one categorical or binary column."""
     if kind not in ("categorical", "binary"):
         raise ProfileError(f"column {name!r}: kind {kind!r} is not categorical or binary")
-    counts, n, n_missing = category_counts(values)
+    counts, n, n_missing = category_counts(values, binary=kind == "binary")
     return CategoricalProfile(name=name, n=n, n_missing=n_missing, counts=counts, kind=kind)
 
 
@@ -371,7 +394,8 @@ def profiles_from_dict(
                 name=name,
                 n=int(entry["n"]),
                 n_missing=int(entry["n_missing"]),
-                counts={str(k): int(v) for k, v in entry["counts"].items()},
+                # profiles stored before binary levels had one encoding may count "True"/"False" strings
+                counts=(binary_counts if kind == "binary" else dict)({str(k): int(v) for k, v in entry["counts"].items()}),
                 kind=kind,
             )
         else:

@@ -43,6 +43,7 @@ from driftline.drift.profile import (
     CategoricalProfile,
     NumericProfile,
     Profile,
+    binary_counts,
     category_counts,
     finite_sorted,
     psi_bin_counts,
@@ -159,8 +160,9 @@ def numeric_sample(values: Any) -> NumericSample:
     return NumericSample(n=n, n_missing=n_missing, sorted_values=ordered)
 
 
-def categorical_sample(values: Any) -> CategoricalSample:
-    counts, n, n_missing = category_counts(values)
+def categorical_sample(values: Any, *, binary: bool = False) -> CategoricalSample:
+    """Current values as counts per label; `binary` puts true/false in any encoding under "1"/"0"."""
+    counts, n, n_missing = category_counts(values, binary=binary)
     return CategoricalSample(n=n, n_missing=n_missing, counts=counts)
 
 
@@ -172,10 +174,17 @@ def absent_sample(reference: Profile, n_rows: int) -> Sample:
 
 
 def prepare(reference: Profile, values: Any) -> Sample:
-    """Prepare current values for the tests of `reference` (no-op for a prepared sample)."""
+    """Prepare current values for the tests of `reference` (no-op for a prepared sample).
+
+    For a binary reference the current labels take the binary encoding (see `binary_label`), so
+    booleans, 0/1 numbers and "True"/"false" strings all count as the same two levels.
+    """
     if isinstance(reference, NumericProfile):
         return values if isinstance(values, NumericSample) else numeric_sample(values)
-    return values if isinstance(values, CategoricalSample) else categorical_sample(values)
+    binary = reference.kind == "binary"
+    if isinstance(values, CategoricalSample):
+        return replace(values, counts=binary_counts(values.counts)) if binary else values
+    return categorical_sample(values, binary=binary)
 
 
 def _numeric_pair(test: str, reference: Any, current: Any) -> tuple[NumericProfile, NumericSample]:
@@ -485,9 +494,9 @@ def jensen_shannon(reference: Profile, current: Any, *, threshold: float = 0.1) 
 def z_binary(reference: Profile, current: Any, *, alpha: float = 0.05) -> DriftResult:
     """Pooled two-proportion z-test on the share of the positive level; drift when p < alpha.
 
-    The positive level is the larger label of the reference's two ("1" for 0/1 and booleans);
-    with a one-level reference, the larger label seen on either side. ``statistic`` is z
-    (positive when the share rose).
+    The positive level is the larger label of the reference's two ("1" for 0/1, booleans and
+    true/false strings); with a one-level reference, the larger label seen on either side.
+    ``statistic`` is z (positive when the share rose).
     """
     ref, cur = _categorical_pair("z_binary", reference, current)
     reason = _no_values_reason(ref, cur)

@@ -138,62 +138,126 @@ class _Scored:
     def both_classes(self) -> bool:
         return len(np.unique(self.y)) == 2
 
-    @cached_property
-    def counts(self) -> tuple[float, float, float]:
-        """(true positives, false positives, false negatives) of a binary task."""
+    def weighted_counts(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(true positives, false positives, false negatives) of a binary task, per row of `w`."""
         predicted, actual = self.predicted, self.actual
-        return (float(np.sum(predicted & actual)), float(np.sum(predicted & ~actual)),
-                float(np.sum(~predicted & actual)))
+        return (_per_round(w, predicted & actual), _per_round(w, predicted & ~actual),
+                _per_round(w, ~predicted & actual))
 
     @cached_property
     def errors(self) -> np.ndarray:
         return self.y - self.s
 
 
-def _roc_auc(d: _Scored) -> float | None:
-    from sklearn.metrics import roc_auc_score
+def _per_round(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Weighted sums of a per-row quantity, one per row of `weights` (rounds x rows)."""
+    return weights @ values.astype(np.float64)
 
-    return roc_auc_score(d.y, d.s) if d.both_classes else None
+
+def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, NaN (undefined, so left out) where the denominator is 0."""
+    out = np.full(np.shape(numerator), np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def _mean(row_values: Callable[[_Scored], np.ndarray]) -> Callable[[_Scored, np.ndarray], np.ndarray]:
+    """A metric that is the weighted mean of a per-row value."""
+    return lambda d, w: _divide(_per_round(w, row_values(d)), w.sum(axis=1))
+
+
+def _roc_auc(d: _Scored, w: np.ndarray) -> np.ndarray:
+    """Weighted Mann-Whitney AUC: P(score of a positive > score of a negative), ties counting half.
+
+    The scores are sorted once and tied scores grouped, so each round costs O(rows).
+    """
+    order = np.argsort(d.s, kind="stable")
+    ordered = d.s[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    positive = d.actual[order]
+    wo = w[:, order]
+    pos = np.add.reduceat(np.where(positive, wo, 0.0), starts, axis=1)
+    neg = np.add.reduceat(np.where(positive, 0.0, wo), starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    wins = np.sum(pos * (below + 0.5 * neg), axis=1)
+    return _divide(wins, pos.sum(axis=1) * neg.sum(axis=1))
+
+
+def _log_loss_per_row(d: _Scored) -> np.ndarray:
+    """-log of the probability given to the true class, clipped to [eps, 1 - eps] as sklearn does."""
+    if d.task == "binary":
+        truth = np.where(d.actual, d.s, 1.0 - d.s)
+    else:
+        truth = d.s[np.arange(len(d.y)), d.actual]
+    eps = np.finfo(np.float64).eps
+    return -np.log(np.clip(truth, eps, 1 - eps))
+
+
+def _precision(d: _Scored, w: np.ndarray) -> np.ndarray:
+    tp, fp, _ = d.weighted_counts(w)
+    return _divide(tp, tp + fp)
+
+
+def _recall(d: _Scored, w: np.ndarray) -> np.ndarray:
+    tp, _, fn = d.weighted_counts(w)
+    return _divide(tp, tp + fn)
+
+
+def _f1(d: _Scored, w: np.ndarray) -> np.ndarray:
+    # 2TP / (2TP + FP + FN): defined whenever anything is predicted or actually positive.
+    tp, fp, fn = d.weighted_counts(w)
+    return _divide(2 * tp, 2 * tp + fp + fn)
+
+
+def _rmse(d: _Scored, w: np.ndarray) -> np.ndarray:
+    return np.sqrt(_divide(_per_round(w, d.errors**2), w.sum(axis=1)))
+
+
+def _r2(d: _Scored, w: np.ndarray) -> np.ndarray:
+    total_weight = w.sum(axis=1)
+    centre = float(np.mean(d.y))  # centring first keeps the variance free of cancellation
+    shifted = d.y - centre
+    mean_shift = _divide(_per_round(w, shifted), total_weight)
+    variance = _per_round(w, shifted**2) - total_weight * mean_shift**2
+    defined = variance > 0
+    return np.where(defined, 1.0 - _divide(_per_round(w, d.errors**2), np.where(defined, variance, 0.0)), np.nan)
+
+
+def _mape(d: _Scored, w: np.ndarray) -> np.ndarray:
+    nonzero = d.y != 0
+    ratios = np.abs(d.errors[nonzero] / d.y[nonzero])
+    return _divide(_per_round(w[:, nonzero], ratios), w[:, nonzero].sum(axis=1))
+
+
+# The metrics computed for many weightings of the rows at once: `weights` is (rounds, rows), each
+# row one weighting (all ones for the plain metric, bootstrap counts for a resample). A metric
+# listed here is computed this way and no other, so the gate's bootstrap and metrics.json agree.
+# NaN marks a round where the metric is undefined.
+WEIGHTED: dict[str, Callable[[_Scored, np.ndarray], np.ndarray]] = {
+    "roc_auc": _roc_auc,
+    "log_loss": _mean(_log_loss_per_row),
+    "brier": _mean(lambda d: (d.s - d.y) ** 2),
+    "accuracy": _mean(lambda d: d.predicted == d.actual),
+    "precision": _precision,
+    "recall": _recall,
+    "f1": _f1,
+    "positive_rate": _mean(lambda d: d.predicted),
+    "prevalence": _mean(lambda d: d.actual),
+    "rmse": _rmse,
+    "mae": _mean(lambda d: np.abs(d.errors)),
+    "r2": _r2,
+    "mape": _mape,
+}
+
+
+def _unweighted(name: str) -> Callable[[_Scored], float]:
+    return lambda d: float(WEIGHTED[name](d, np.ones((1, len(d.y))))[0])
 
 
 def _average_precision(d: _Scored) -> float | None:
     from sklearn.metrics import average_precision_score
 
     return average_precision_score(d.y, d.s) if d.both_classes else None
-
-
-def _log_loss(d: _Scored) -> float:
-    from sklearn.metrics import log_loss
-
-    if d.task == "binary":
-        return log_loss(d.y, d.s, labels=[0.0, 1.0])
-    return log_loss(d.actual, d.s, labels=list(range(d.s.shape[1])))
-
-
-def _precision(d: _Scored) -> float | None:
-    tp, fp, _ = d.counts
-    return _ratio(tp, tp + fp)
-
-
-def _recall(d: _Scored) -> float | None:
-    tp, _, fn = d.counts
-    return _ratio(tp, tp + fn)
-
-
-def _f1(d: _Scored) -> float | None:
-    # 2TP / (2TP + FP + FN): defined whenever anything is predicted or actually positive.
-    tp, fp, fn = d.counts
-    return _ratio(2 * tp, 2 * tp + fp + fn)
-
-
-def _r2(d: _Scored) -> float | None:
-    total = float(np.sum((d.y - d.y.mean()) ** 2))
-    return 1.0 - float(np.sum(d.errors**2)) / total if total > 0 else None
-
-
-def _mape(d: _Scored) -> float | None:
-    nonzero = d.y != 0
-    return float(np.mean(np.abs(d.errors[nonzero] / d.y[nonzero]))) if nonzero.any() else None
 
 
 def _macro_f1(d: _Scored) -> float:
@@ -208,23 +272,36 @@ def _macro_f1(d: _Scored) -> float:
 
 # One function per metric of the registry (`driftline.config.metrics.METRICS`), by the same name.
 COMPUTE: dict[str, Callable[[_Scored], float | int | None]] = {
-    "roc_auc": _roc_auc,
+    **{name: _unweighted(name) for name in WEIGHTED},
     "average_precision": _average_precision,
-    "log_loss": _log_loss,
-    "brier": lambda d: float(np.mean((d.s - d.y) ** 2)),
-    "accuracy": lambda d: float(np.mean(d.predicted == d.actual)),
-    "precision": _precision,
-    "recall": _recall,
-    "f1": _f1,
-    "positive_rate": lambda d: float(np.mean(d.predicted)),
-    "prevalence": lambda d: float(np.mean(d.actual)),
-    "rmse": lambda d: float(np.sqrt(np.mean(d.errors**2))),
-    "mae": lambda d: float(np.mean(np.abs(d.errors))),
-    "r2": _r2,
-    "mape": _mape,
     "macro_f1": _macro_f1,
     "n": lambda d: int(len(d.y)),
 }
+
+
+def resampled_metric(
+    y_true: Any, scores: Any, task: str, name: str, counts: np.ndarray, threshold: float = 0.5
+) -> np.ndarray:
+    """The metric `name` on each bootstrap resample of the rows; NaN where it is undefined.
+
+    `counts` is (rounds, rows): how often each row is drawn in each resample. The common metrics
+    (`WEIGHTED`) are computed for all rounds at once; the others resample by resample.
+    """
+    check_task(task)
+    y, s = _arrays(y_true, scores, task)
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or counts.shape[1] != len(y) or not np.issubdtype(counts.dtype, np.integer):
+        raise ValueError(f"counts must be integers of shape (rounds, {len(y)}), got {counts.dtype} {counts.shape}")
+    scored = _Scored(task, y, s, threshold)
+    if name in WEIGHTED:
+        return WEIGHTED[name](scored, counts.astype(np.float64))
+    rows = np.arange(len(y))
+    values = np.full(len(counts), np.nan)
+    for i, drawn in enumerate(counts):
+        idx = np.repeat(rows, drawn)
+        value = COMPUTE[name](_Scored(task, y[idx], s[idx], threshold))
+        values[i] = np.nan if value is None else float(value)
+    return values
 
 
 def _binary_tables(y: np.ndarray, s: np.ndarray, max_points: int) -> dict[str, pd.DataFrame]:

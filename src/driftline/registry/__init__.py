@@ -1,5 +1,5 @@
 """Model registry: immutable versions, an atomically swapped champion pointer, rollback, history."""
 
-from driftline.registry.store import EventListener, Registry, RegistryError, VersionInfo, fingerprint_config
+from driftline.registry.store import Baseline, EventListener, Registry, RegistryError, VersionInfo, fingerprint_config
 
-__all__ = ["EventListener", "Registry", "RegistryError", "VersionInfo", "fingerprint_config"]
+__all__ = ["Baseline", "EventListener", "Registry", "RegistryError", "VersionInfo", "fingerprint_config"]

@@ -6,7 +6,9 @@ before a stage reruns and the registry's history must outlive every rerun)::
     registry/<pipeline>/
       versions/v0001/    model files + manifest.json; read-only once written, never overwritten
       champion.json      {"version", "since", "reason"}; replaced with one atomic rename
-      history.jsonl      one JSON event a line: registered, promoted, refused, rollback
+      history.jsonl      one JSON event a line: registered, promoted, refused, rollback, baseline
+      baseline/          the reference profile of the last challenger the gate refused, with
+                         baseline.json; only valid while its champion is the champion
       .lock              flock(2) target that serialises writers (not data; may be git-ignored)
 
 A version appears by renaming a fully written, fsynced temporary folder, so readers see either
@@ -40,7 +42,10 @@ HISTORY = "history.jsonl"
 LOCK = ".lock"
 TEMP_PREFIX = ".tmp-"
 
-EVENTS = ("registered", "promoted", "refused", "rollback")
+BASELINE_DIR = "baseline"
+BASELINE_META = "baseline.json"
+
+EVENTS = ("registered", "promoted", "refused", "rollback", "baseline")
 
 _VERSION_DIR = re.compile(r"^v(\d{4,})$")
 _VERSION_REF = re.compile(r"^[vV]?0*(\d+)$")
@@ -97,6 +102,29 @@ class VersionInfo:
             "parent": self.parent,
             "gate": self.gate,
         }
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What the monitor compares new data with after a refusal: the refused challenger's profile.
+
+    `meta` holds champion (the version it was measured against), trigger_retrains, reason, time,
+    data_fingerprint and files (name -> sha256).
+    """
+
+    folder: Path
+    meta: dict[str, Any]
+
+    @property
+    def champion(self) -> str:
+        return str(self.meta["champion"])
+
+    def file(self, name: str) -> Path:
+        """The path of one baseline file (profile.json, profile.npz, reference_sample.parquet)."""
+        if name not in self.meta.get("files", {}):
+            known = ", ".join(sorted(self.meta.get("files", {}))) or "none"
+            raise RegistryError(f"{self.folder} has no file {name!r}; it holds: {known}")
+        return self.folder / name
 
 
 # ----------------------------------------------------------------------------- fingerprints
@@ -165,6 +193,7 @@ class Registry:
         self.champion_file = self.dir / CHAMPION
         self.history_file = self.dir / HISTORY
         self.lock_file = self.dir / LOCK
+        self.baseline_dir = self.dir / BASELINE_DIR
         self.on_event = on_event
 
     def __repr__(self) -> str:
@@ -279,6 +308,25 @@ class Registry:
                 raise RegistryError(f"{self.history_file}:{lineno} is not valid JSON ({exc}); restore the file from git") from exc
         return events
 
+    def baseline(self) -> Baseline | None:
+        """The refused challenger's baseline, or None when there is none or it is stale.
+
+        A baseline is stale once its champion is no longer the champion (a promotion or rollback
+        since): the monitor then compares with the champion's own reference again.
+        """
+        meta_file = self.baseline_dir / BASELINE_META
+        if not meta_file.is_file():
+            return None
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            champion = meta["champion"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RegistryError(f"{meta_file} is damaged ({exc}); delete {self.baseline_dir} "
+                                "(the monitor then compares with the champion's own data)") from exc
+        if champion != self._champion_version():
+            return None
+        return Baseline(self.baseline_dir, meta)
+
     # ------------------------------------------------------------------ writing
 
     def _append(self, event: str, version: str | None, reason: str, **extra: Any) -> dict[str, Any]:
@@ -304,10 +352,11 @@ class Registry:
 
     def _sweep_temps(self) -> None:
         """Remove temp folders left by a process that died mid-register. Caller holds the lock."""
-        if self.versions_dir.is_dir():
-            for entry in self.versions_dir.iterdir():
-                if entry.name.startswith(TEMP_PREFIX) and entry.is_dir():
-                    shutil.rmtree(entry, ignore_errors=True)
+        for folder in (self.versions_dir, self.dir):
+            if folder.is_dir():
+                for entry in folder.iterdir():
+                    if entry.name.startswith(TEMP_PREFIX) and entry.is_dir():
+                        shutil.rmtree(entry, ignore_errors=True)
 
     def register(
         self,
@@ -410,6 +459,7 @@ class Registry:
             info = self.get(version)
             previous = self._champion_version()
             self._swap_champion(info.version, reason)
+            self._remove_baseline()  # measured against the old champion: stale now
             self._append("promoted", info.version, reason, previous=previous)
             return self._read(int(info.version[1:]), info.version)
 
@@ -418,6 +468,55 @@ class Registry:
         with file_lock(self.lock_file):
             ref = None if version is None else self.get(version).version
             self._append("refused", ref, reason, champion=self._champion_version(), details=details)
+
+    def set_baseline(self, files: Mapping[str, Path], meta: Mapping[str, Any]) -> Baseline:
+        """Store `files` as the baseline/ folder, replacing any earlier one, and record a `baseline` event.
+
+        `meta` must name the `champion` it was measured against (the current champion); `time` and
+        the files' hashes are added. The new folder is written and fsynced under a temporary name,
+        then renamed into place: readers see the old baseline, none, or the new one, never a part.
+        """
+        sources = self._check_sources(files)
+        if BASELINE_META in sources:
+            raise RegistryError(f"{BASELINE_META} is written by the registry; do not pass it as a baseline file")
+        with file_lock(self.lock_file):
+            champion = self._champion_version()
+            if champion is None or meta.get("champion") != champion:
+                raise RegistryError(
+                    f"{self.pipeline}: a baseline must be measured against the champion "
+                    f"({champion or 'none yet'}), not {meta.get('champion')!r}")
+            self._sweep_temps()
+            tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.dir))
+            try:
+                hashes = {name: _copy_durably(src, tmp / name) for name, src in sources.items()}
+                record = {**meta, "time": now_utc(), "files": hashes}
+                try:
+                    write_json(tmp / BASELINE_META, record)
+                except (TypeError, ValueError) as exc:
+                    raise RegistryError(f"baseline meta must be plain JSON data (no NaN): {exc}") from exc
+                os.chmod(tmp, 0o755)
+                _fsync_dir(tmp)
+                self._remove_baseline()
+                os.rename(tmp, self.baseline_dir)
+                _fsync_dir(self.dir)
+            except OSError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise RegistryError(f"could not write the baseline of {self.pipeline} ({exc}); none was stored") from exc
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            self._append("baseline", None, str(meta.get("reason", "baseline after a refusal")),
+                         **{k: v for k, v in record.items() if k not in ("time", "reason", "files")})
+            return Baseline(self.baseline_dir, record)
+
+    def _remove_baseline(self) -> None:
+        """Move the baseline folder aside, then delete it. Caller holds the lock."""
+        if not self.baseline_dir.exists():
+            return
+        doomed = self.dir / f"{TEMP_PREFIX}old-baseline"
+        shutil.rmtree(doomed, ignore_errors=True)
+        os.rename(self.baseline_dir, doomed)  # one rename: readers never see half a baseline
+        shutil.rmtree(doomed, ignore_errors=True)
 
     def rollback(self, to: str | None = None, reason: str = "rollback") -> VersionInfo:
         """Swap the champion back: to `to`, or by default to the champion before the current one."""
@@ -439,6 +538,7 @@ class Registry:
                 target = earlier[-1]
                 self.get(target)  # it must still exist
             self._swap_champion(target, reason)
+            self._remove_baseline()  # measured against the old champion: stale now
             self._append("rollback", target, reason, previous=current)
             return self._read(int(target[1:]), target)
 

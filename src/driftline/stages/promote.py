@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.atomic import write_json, write_parquet, write_text
+from driftline.registry.store import Registry, VersionInfo
 from driftline.stages.context import StageContext, StageError
 
 if TYPE_CHECKING:
@@ -121,13 +122,37 @@ def card_writer(ctx: StageContext, meta: dict, metrics: dict, gate: dict, test: 
     return documents
 
 
+def store_challenger_baseline(ctx: StageContext, registry: Registry, champion: VersionInfo | None, reason: str) -> None:
+    """After a refusal: keep the refused challenger's reference profile as the monitor's baseline.
+
+    With `monitor.on_refusal: rebaseline` the monitor then compares later batches with the data
+    the challenger saw, so the drift that caused this retrain does not fire again on every batch.
+    The baseline belongs to the current champion; a promotion or rollback makes it stale.
+    """
+    from driftline.data.batches import read_trigger
+    from driftline.hashing import fingerprint_files
+
+    if champion is None:
+        return
+    p = ctx.paths
+    train = pd.read_parquet(ctx.path(p.split("train")))
+    with tempfile.TemporaryDirectory(prefix=".baseline-", dir=ctx.path(p.models)) as tmp:
+        folder = Path(tmp)
+        files = {name: folder / name for name in write_profile(ctx, train, folder)}
+        registry.set_baseline(files, {
+            "champion": champion.version,
+            "trigger_retrains": read_trigger(ctx.root, p.trigger).retrains,
+            "reason": reason,
+            "data_fingerprint": fingerprint_files([ctx.path(p.split(s)) for s in ("train", "valid")]),
+        })
+
+
 def run(ctx: StageContext) -> str:
     from driftline.audit.log import recorder
     from driftline.hashing import fingerprint_files, sha256_file
-    from driftline.models.evaluate import compute_metrics
-    from driftline.registry.gate import decide, gate_metric
+    from driftline.registry.gate import GateError, gate_metric, judge
     from driftline.registry.score import score_version
-    from driftline.registry.store import Registry, fingerprint_config
+    from driftline.registry.store import fingerprint_config
 
     p, cfg = ctx.paths, ctx.cfg
     registry = Registry(ctx.root, ctx.pipeline, on_event=recorder(ctx.root))
@@ -137,10 +162,7 @@ def run(ctx: StageContext) -> str:
     metric = gate_metric(cfg.gate, cfg.task)
 
     scores, y = score_version(ctx.path(p.model), ctx.path(p.fitted_features), meta, test, task=cfg.task, target=cfg.target)
-    challenger_value = compute_metrics(y, scores, cfg.task, threshold=cfg.model.threshold).get(metric)
-    if challenger_value is None:
-        raise StageError(f"{ctx.pipeline}.gate.metric: '{metric}' is undefined on the test split (one class only?)")
-    champion_value = None
+    champion_scores = None
     report: dict = {"champion_before": champion.version if champion else None, "metric": metric}
     if champion is not None:
         model_sha = sha256_file(ctx.path(p.model))
@@ -160,14 +182,18 @@ def run(ctx: StageContext) -> str:
             write_json(ctx.path(p.promotion), report)
             return f"model identical to {twin.version}: not registered again; {champion.version} stays champion"
         champ_meta = json.loads(registry.file(champion.version, "model.json").read_text(encoding="utf-8"))
-        champ_scores, champ_y = score_version(registry.file(champion.version, "model.txt"),
-                                              registry.file(champion.version, "features.json"), champ_meta, test,
-                                              task=cfg.task, target=cfg.target)
-        champion_value = compute_metrics(champ_y, champ_scores, cfg.task, threshold=cfg.model.threshold).get(metric)
-    result = decide(float(challenger_value), champion_value, cfg.gate, cfg.task)
+        champion_scores, _ = score_version(registry.file(champion.version, "model.txt"),
+                                           registry.file(champion.version, "features.json"), champ_meta, test,
+                                           task=cfg.task, target=cfg.target)
+    try:  # both models on the same rows y: the paired test compares them row by row
+        result = judge(cfg.gate, cfg.task, y, scores, champion_scores, threshold=cfg.model.threshold)
+    except GateError as exc:
+        raise StageError(f"{ctx.pipeline}.gate: {exc}", hint=exc.hint) from None
     report["gate"] = result.to_json()
     if not result.passed:
         registry.record_refusal(None, result.reason, {"gate": result.to_json()})
+        if cfg.monitor is not None:
+            store_challenger_baseline(ctx, registry, champion, result.reason)
         report.update(decision="refused", champion_after=report["champion_before"], reason=result.reason)
         write_json(ctx.path(p.promotion), report)
         return f"gate refused: {result.reason}"
