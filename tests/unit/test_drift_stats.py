@@ -525,8 +525,6 @@ def test_a_stored_binary_profile_with_string_levels_loads_in_the_one_encoding(tm
     assert dict(loaded.counts) == {"0": 1, "1": 2}
 
 
-@pytest.mark.xfail(strict=True, reason="drift.monitor.histogram counts the current side with astype(str); "
-                   "it should use stats.prepare(profile, current).counts (monitor.py is the lead's)")
 def test_the_report_histogram_of_a_binary_column_has_two_bars() -> None:
     from driftline.drift.monitor import histogram
 

@@ -37,7 +37,7 @@ from driftline.drift.report import (
     ReferenceInfo,
     TestOutcome,
 )
-from driftline.drift.stats import TESTS, DriftResult, adjust_p_values, default_test, run_tests
+from driftline.drift.stats import TESTS, DriftResult, adjust_p_values, default_test, prepare, run_tests
 
 SCORE_COLUMN = "__score__"
 HISTOGRAM_BINS = 20
@@ -487,7 +487,7 @@ def histogram(profile: Profile, current: pd.Series) -> Histogram | None:
         return NumericHistogram(edges=[round(float(e), 6) for e in edges], reference=shares(ref), current=shares(cur))
     assert isinstance(profile, CategoricalProfile)
     ref_counts = dict(profile.counts)
-    cur_counts = current.dropna().astype(str).value_counts().to_dict()
+    cur_counts = dict(prepare(profile, current).counts)  # the reference's labels (one encoding for binaries)
     categories = sorted(set(ref_counts) | set(cur_counts), key=lambda c: (-ref_counts.get(c, 0), c))
     ref_total = sum(ref_counts.values()) or 1
     cur_total = sum(cur_counts.values()) or 1

@@ -176,16 +176,28 @@ def refused_last(ctx: StageContext) -> bool:
 
 
 def read_reference(ctx: StageContext, champion: VersionInfo, spec: MonitorSpec) -> Reference:
-    """The champion's stored profile and metrics, and its training sample when the policy wants it."""
+    """The champion's stored profile and metrics, and its training sample when the policy wants it.
+
+    After the gate refused a challenger (`monitor.on_refusal: rebaseline`, the default), the data
+    the challenger was trained on instead, with the champion's own scores and metrics on it.
+    """
     from driftline.drift.monitor import Reference
     from driftline.drift.profile import load_profile
     from driftline.registry.store import Registry
 
     registry = Registry(ctx.root, ctx.pipeline)
-    profiles = load_profile(registry.file(champion.version, "profile.json"), registry.file(champion.version, "profile.npz"))
-    sample = pd.read_parquet(registry.file(champion.version, "reference_sample.parquet")) if spec.domain_classifier else None
-    return Reference(version=champion.version, profiles=profiles, metrics=champion.metrics, sample=sample,
-                     estimate=estimator_of(ctx, champion, champion.metrics))
+    baseline = registry.baseline() if spec.on_refusal == "rebaseline" else None
+    file = baseline.file if baseline is not None else (lambda name: registry.file(champion.version, name))
+    profiles = load_profile(file("profile.json"), file("profile.npz"))
+    sample = pd.read_parquet(file("reference_sample.parquet")) if spec.domain_classifier else None
+    metrics = champion.metrics
+    note = None
+    if baseline is not None:
+        metrics = {**champion.metrics, **baseline.meta.get("champion_metrics", {})}
+        note = (f"the data of the challenger the gate refused at {str(baseline.meta.get('time', ''))[:16]} "
+                f"(monitor.on_refusal: rebaseline), not {champion.version}'s training data")
+    return Reference(version=champion.version, profiles=profiles, metrics=metrics, sample=sample,
+                     estimate=estimator_of(ctx, champion, metrics), baseline=note)
 
 
 def estimator_of(ctx: StageContext, champion: VersionInfo, metrics: Mapping[str, float]) -> Callable[..., Any] | None:

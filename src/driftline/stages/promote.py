@@ -29,16 +29,22 @@ PROFILE_MAX_VALUES = 10_000
 VERSION_FILES = ("model.txt", "features.json", "model.json", "metrics.json")
 
 
-def write_profile(ctx: StageContext, train: pd.DataFrame, folder: Path) -> list[str]:
-    """The reference profile the monitor compares new data with, computed once per version."""
+def write_profile(ctx: StageContext, train: pd.DataFrame, folder: Path, scores: np.ndarray | None = None) -> list[str]:
+    """The reference profile the monitor compares new data with, computed once per version.
+
+    The score profile (prediction drift) is of this version's scores on the test split, or of
+    `scores` when given (a baseline: the champion's scores on the refused challenger's test split).
+    """
     from driftline.drift.profile import monitored_kinds, profile_frame, save_profile
 
     kinds = monitored_kinds(ctx.cfg)
     frame = train[list(kinds)].copy()
-    predictions = pd.read_parquet(ctx.path(ctx.paths.predictions))
     profiles = profile_frame(frame, kinds, max_values=PROFILE_MAX_VALUES)
-    if "score" in predictions.columns:
-        profiles.update(profile_frame(predictions[["score"]].rename(columns={"score": "__score__"}), {"__score__": "numeric"}))
+    if scores is None:
+        predictions = pd.read_parquet(ctx.path(ctx.paths.predictions))
+        scores = predictions["score"].to_numpy() if "score" in predictions.columns else None
+    if scores is not None:
+        profiles.update(profile_frame(pd.DataFrame({"__score__": scores}), {"__score__": "numeric"}))
     save_profile(profiles, folder / "profile.json", folder / "profile.npz")
     sample = frame.sample(n=min(len(frame), REFERENCE_SAMPLE_ROWS), random_state=0).reset_index(drop=True)
     write_parquet(folder / "reference_sample.parquet", sample)
@@ -122,15 +128,19 @@ def card_writer(ctx: StageContext, meta: dict, metrics: dict, gate: dict, test: 
     return documents
 
 
-def store_challenger_baseline(ctx: StageContext, registry: Registry, champion: VersionInfo | None, reason: str) -> None:
+def store_challenger_baseline(ctx: StageContext, registry: Registry, champion: VersionInfo | None, reason: str,
+                              champion_scores: np.ndarray | None, labels: np.ndarray) -> None:
     """After a refusal: keep the refused challenger's reference profile as the monitor's baseline.
 
     With `monitor.on_refusal: rebaseline` the monitor then compares later batches with the data
     the challenger saw, so the drift that caused this retrain does not fire again on every batch.
-    The baseline belongs to the current champion; a promotion or rollback makes it stale.
+    The baseline belongs to the current champion; a promotion or rollback makes it stale. Its score
+    profile and `champion_metrics` are the champion's own on the challenger's test split, so
+    prediction drift and the performance signals compare the champion with itself on that data.
     """
     from driftline.data.batches import read_trigger
     from driftline.hashing import fingerprint_files
+    from driftline.models.evaluate import compute_metrics
 
     if champion is None:
         return
@@ -138,9 +148,12 @@ def store_challenger_baseline(ctx: StageContext, registry: Registry, champion: V
     train = pd.read_parquet(ctx.path(p.split("train")))
     with tempfile.TemporaryDirectory(prefix=".baseline-", dir=ctx.path(p.models)) as tmp:
         folder = Path(tmp)
-        files = {name: folder / name for name in write_profile(ctx, train, folder)}
+        files = {name: folder / name for name in write_profile(ctx, train, folder, scores=champion_scores)}
+        metrics = (compute_metrics(labels, champion_scores, ctx.cfg.task, threshold=ctx.cfg.model.threshold)
+                   if champion_scores is not None else {})
         registry.set_baseline(files, {
             "champion": champion.version,
+            "champion_metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
             "trigger_retrains": read_trigger(ctx.root, p.trigger).retrains,
             "reason": reason,
             "data_fingerprint": fingerprint_files([ctx.path(p.split(s)) for s in ("train", "valid")]),
@@ -193,7 +206,7 @@ def run(ctx: StageContext) -> str:
     if not result.passed:
         registry.record_refusal(None, result.reason, {"gate": result.to_json()})
         if cfg.monitor is not None:
-            store_challenger_baseline(ctx, registry, champion, result.reason)
+            store_challenger_baseline(ctx, registry, champion, result.reason, champion_scores, y)
         report.update(decision="refused", champion_after=report["champion_before"], reason=result.reason)
         write_json(ctx.path(p.promotion), report)
         return f"gate refused: {result.reason}"
