@@ -194,8 +194,9 @@ def read_reference(ctx: StageContext, champion: VersionInfo, spec: MonitorSpec) 
     note = None
     if baseline is not None:
         metrics = {**champion.metrics, **baseline.meta.get("champion_metrics", {})}
-        note = (f"the data of the challenger the gate refused at {str(baseline.meta.get('time', ''))[:16]} "
-                f"(monitor.on_refusal: rebaseline), not {champion.version}'s training data")
+        note = (f"{baseline.meta.get('source', 'the refused challenger data')}: the gate refused that challenger at "
+                f"{str(baseline.meta.get('time', ''))[:16]} and kept {champion.version} (monitor.on_refusal: rebaseline), "
+                f"so drift is measured against the data it was kept for, not {champion.version}'s training data")
     return Reference(version=champion.version, profiles=profiles, metrics=metrics, sample=sample,
                      estimate=estimator_of(ctx, champion, metrics), baseline=note)
 

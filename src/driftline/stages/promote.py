@@ -128,31 +128,59 @@ def card_writer(ctx: StageContext, meta: dict, metrics: dict, gate: dict, test: 
     return documents
 
 
+def absorbed_since(ctx: StageContext, registry: Registry, champion: VersionInfo) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of the batches absorbed into training since the champion was trained, and their files."""
+    from driftline.data.batches import read_trigger
+
+    training = json.loads(registry.file(champion.version, "training.json").read_text(encoding="utf-8"))
+    before = {(b["file"], b["sha256"]) for b in training.get("absorbed_batches", [])}
+    batches = [b for b in read_trigger(ctx.root, ctx.paths.trigger).absorbed if (b.file, b.sha256) not in before]
+    frames = [pd.read_parquet(ctx.path(b.file)) for b in batches if ctx.path(b.file).is_file()]
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), [b.file for b in batches]
+
+
 def store_challenger_baseline(ctx: StageContext, registry: Registry, champion: VersionInfo | None, reason: str,
                               champion_scores: np.ndarray | None, labels: np.ndarray) -> None:
-    """After a refusal: keep the refused challenger's reference profile as the monitor's baseline.
+    """After a refusal: keep what the refused challenger newly saw as the monitor's baseline.
 
-    With `monitor.on_refusal: rebaseline` the monitor then compares later batches with the data
-    the challenger saw, so the drift that caused this retrain does not fire again on every batch.
-    The baseline belongs to the current champion; a promotion or rollback makes it stale. Its score
-    profile and `champion_metrics` are the champion's own on the challenger's test split, so
-    prediction drift and the performance signals compare the champion with itself on that data.
+    With `monitor.on_refusal: rebaseline` the monitor then compares later batches with that data,
+    so the drift that caused this retrain does not fire again on every batch. The data is the
+    batches the retrain absorbed since the champion was trained (the new normal the champion was
+    kept for); without enough of them, the challenger's training split. The score profile and
+    `champion_metrics` are the champion's own on that data (on the test split for the fallback),
+    so prediction drift and the performance signals compare the champion with itself.
+    The baseline belongs to the current champion; a promotion or rollback makes it stale.
     """
     from driftline.data.batches import read_trigger
     from driftline.hashing import fingerprint_files
     from driftline.models.evaluate import compute_metrics
+    from driftline.registry.score import score_version
 
     if champion is None:
         return
-    p = ctx.paths
-    train = pd.read_parquet(ctx.path(p.split("train")))
+    p, cfg = ctx.paths, ctx.cfg
+    assert cfg.monitor is not None
+    frame, files = absorbed_since(ctx, registry, champion)
+    if len(frame) >= cfg.monitor.min_batch_rows:
+        if cfg.target not in frame.columns:
+            frame = frame.assign(**{cfg.target: np.nan})
+        champion_scores, labels = score_version(registry.file(champion.version, "model.txt"),
+                                                registry.file(champion.version, "features.json"),
+                                                champion.model_meta(), frame, task=cfg.task, target=cfg.target)
+        source = f"{len(frame):,} rows of the {len(files)} batch(es) the refused retrain absorbed"
+    else:
+        frame = pd.read_parquet(ctx.path(p.split("train")))
+        source = f"the refused challenger's training split ({len(frame):,} rows)"
+    labelled = ~np.isnan(labels.astype(np.float64)) if labels.dtype.kind == "f" else np.ones(len(labels), dtype=bool)
+    metrics = (compute_metrics(labels[labelled], champion_scores[labelled], cfg.task, threshold=cfg.model.threshold)
+               if champion_scores is not None and labelled.sum() else {})
     with tempfile.TemporaryDirectory(prefix=".baseline-", dir=ctx.path(p.models)) as tmp:
         folder = Path(tmp)
-        files = {name: folder / name for name in write_profile(ctx, train, folder, scores=champion_scores)}
-        metrics = (compute_metrics(labels, champion_scores, ctx.cfg.task, threshold=ctx.cfg.model.threshold)
-                   if champion_scores is not None else {})
-        registry.set_baseline(files, {
+        files_written = {name: folder / name for name in write_profile(ctx, frame, folder, scores=champion_scores)}
+        registry.set_baseline(files_written, {
             "champion": champion.version,
+            "source": source,
+            "batches": files,
             "champion_metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
             "trigger_retrains": read_trigger(ctx.root, p.trigger).retrains,
             "reason": reason,
