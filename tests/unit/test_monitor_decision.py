@@ -12,6 +12,7 @@ from driftline.drift.profile import profile_frame
 from driftline.drift.report import (
     CategoricalHistogram,
     ColumnDrift,
+    EstimatedPerformance,
     MultivariateDrift,
     NumericHistogram,
     Performance,
@@ -129,6 +130,58 @@ def test_the_decision_follows_the_policy(signals: dict, policy: dict, retrain: b
 def test_no_new_rows_never_retrains() -> None:
     decision = decide(MonitorSpec(), **signals_of(dataset=True), new_rows=0, labelled_rows=0, batches_since_retrain=0)
     assert decision.retrain is False and "no new data" in decision.reasons[0]
+
+
+def estimated(drop: float, threshold: float = 0.03) -> EstimatedPerformance:
+    """A CBPE estimate of roc_auc, `drop` below the champion's 0.80."""
+    return EstimatedPerformance.model_validate({
+        "method": "cbpe", "rows": 1000, "confidence": 0.9, "headline": "roc_auc", "drop": drop, "threshold": threshold,
+        "drifted": drop >= threshold,
+        "metrics": [{"metric": "roc_auc", "reference": 0.8, "estimate": 0.8 - drop, "low": 0.8 - drop - 0.02,
+                     "high": 0.8 - drop + 0.02}]})
+
+
+def test_an_estimated_drop_is_a_retrain_signal_when_the_policy_says_so() -> None:
+    inputs = {**signals_of(), "new_rows": 1_000, "labelled_rows": 1_000, "batches_since_retrain": 1}
+    fired = decide(MonitorSpec(retrain_on=["estimated_performance"]), **inputs, estimated=estimated(0.05))
+    assert fired.retrain and fired.signals == ["estimated_performance"]
+    assert fired.reasons[0] == ("estimated roc_auc (CBPE, no labels needed) fell from 0.8000 to 0.7500 "
+                                "(drop 0.0500 >= 0.03)")
+    noted = decide(MonitorSpec(), **inputs, estimated=estimated(0.05))
+    assert not noted.retrain and "not a retrain signal in this policy" in noted.reasons[1]
+
+
+HARMLESS = [
+    pytest.param(estimated(0.005), False, "but estimated roc_auc holds (drop +0.0050 < 0.03): ignored", id="estimate-holds"),
+    pytest.param(estimated(0.05), True, "2 of 5 columns drifted", id="estimate-drops"),
+    pytest.param(None, True, "2 of 5 columns drifted", id="no-estimate-to-judge"),
+]
+
+
+@pytest.mark.parametrize(("estimate", "retrain", "reason"), HARMLESS)
+def test_drift_that_does_not_hurt_is_ignored_only_when_harm_can_be_judged(estimate, retrain: bool, reason: str) -> None:
+    inputs = {**signals_of(dataset=True), "new_rows": 1_000, "labelled_rows": 1_000, "batches_since_retrain": 1}
+    inputs["performance"] = None  # no labels: only the estimate can say whether the drift hurts
+    decision = decide(MonitorSpec(ignore_harmless_drift=True, retrain_on=["dataset_drift", "estimated_performance"]),
+                      **inputs, estimated=estimate)
+    assert decision.retrain is retrain
+    assert any(reason in r for r in decision.reasons), decision.reasons
+
+
+def test_rejected_batches_come_first_and_every_drifted_column_is_named() -> None:
+    columns = [column(f"column_{i}", True) for i in range(9)]
+    inputs = {**signals_of(dataset=True), "columns": columns}
+    decision = decide(MonitorSpec(), **inputs, new_rows=1_000, labelled_rows=1_000, batches_since_retrain=1,
+                      rejected=["batch-0002.parquet rejected: 40% of its rows fail the schema"])
+    assert decision.reasons[0].startswith("batch-0002.parquet rejected")
+    assert decision.reasons[1].startswith("9 of 9 columns drifted") and all(f"column_{i}" in decision.reasons[1] for i in range(9))
+
+
+def test_below_min_batch_rows_nothing_is_judged() -> None:
+    decision = decide(MonitorSpec(min_batch_rows=200), **signals_of(dataset=True, performance=True), new_rows=3,
+                      labelled_rows=3, batches_since_retrain=1)
+    assert decision.evaluated is False and decision.retrain is False and decision.signals == []
+    assert decision.reasons == ["not evaluated: 3 new rows < min_batch_rows 200; waiting for more data"]
 
 
 GATES = [
