@@ -36,7 +36,7 @@ def compile(
     Every problem in the config is reported at once (pipeline, key path, YAML file), exit code 2,
     and nothing is written.
     """
-    from driftline.compile.writer import render_project, stale_diff, write_project
+    from driftline.compile.writer import render_project, stale_diff, stale_files, write_project
 
     root = project.resolve()
     result = render_project(root)
@@ -44,7 +44,8 @@ def compile(
         diff = stale_diff(root, result)
         if diff:
             typer.echo(diff, nl=False)
-            _err("driftline compile --check: dvc.yaml / params.yaml are stale; run `driftline compile` and commit them.")
+            _err(f"driftline compile --check: {', '.join(stale_files(root, result))} stale; "
+                 "run `driftline compile` and commit them.")
             raise typer.Exit(EXIT_STALE)
         typer.echo(f"up to date: {len(result.pipelines)} pipeline(s), {result.stages} stages")
         return

@@ -50,30 +50,31 @@ def render_project(root: Path) -> CompileResult:
     return CompileResult(files, sorted(configs), len(dvc["stages"]))
 
 
+def _on_disk(root: Path, name: str) -> str:
+    path = root / name
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def stale_files(root: Path, result: CompileResult) -> list[str]:
+    """The rendered files whose text on disk differs from what compile would write (missing ones too)."""
+    return [name for name, text in result.files.items() if not (root / name).is_file() or _on_disk(root, name) != text]
+
+
 def write_project(root: Path, result: CompileResult) -> list[str]:
     """Write the rendered files that differ from disk; returns the names written."""
-    written = []
-    for name, text in result.files.items():
-        path = root / name
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            write_text(path, text)
-            written.append(name)
+    written = stale_files(root, result)
+    for name in written:
+        write_text(root / name, result.files[name])
     return written
 
 
 def stale_diff(root: Path, result: CompileResult) -> str:
     """A unified diff of committed files against what compile would write ('' when current)."""
     chunks = []
-    for name, text in result.files.items():
-        path = root / name
-        current = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if current != text:
-            chunks.extend(
-                difflib.unified_diff(
-                    current.splitlines(keepends=True), text.splitlines(keepends=True),
-                    fromfile=f"{name} (on disk)", tofile=f"{name} (compiled)",
-                )
-            )
+    for name in stale_files(root, result):
+        chunks.extend(difflib.unified_diff(
+            _on_disk(root, name).splitlines(keepends=True), result.files[name].splitlines(keepends=True),
+            fromfile=f"{name} (on disk)", tofile=f"{name} (compiled)"))
     return "".join(chunks)
 
 
