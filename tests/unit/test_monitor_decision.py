@@ -181,7 +181,7 @@ def test_below_min_batch_rows_nothing_is_judged() -> None:
     decision = decide(MonitorSpec(min_batch_rows=200), **signals_of(dataset=True, performance=True), new_rows=3,
                       labelled_rows=3, batches_since_retrain=1)
     assert decision.evaluated is False and decision.retrain is False and decision.signals == []
-    assert decision.reasons == ["not evaluated: 3 new rows < min_batch_rows 200; waiting for more data"]
+    assert decision.reasons == ["3 new rows < min_batch_rows 200: waiting for more data"]
 
 
 GATES = [

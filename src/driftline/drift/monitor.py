@@ -373,7 +373,7 @@ def decide(spec: MonitorSpec, *, columns: Sequence[ColumnDrift], dataset_drift: 
         return Decision(retrain=False, evaluated=False, reasons=[*rejected, why], signals=[], policy=spec)
     if new_rows < spec.min_batch_rows:
         return Decision(retrain=False, evaluated=False,
-                        reasons=[*rejected, f"not evaluated: {new_rows} new rows < min_batch_rows {spec.min_batch_rows}; "
+                        reasons=[*rejected, f"{new_rows} new rows < min_batch_rows {spec.min_batch_rows}: "
                                             "waiting for more data"], signals=[], policy=spec)
     signals: dict[str, str] = {}
     drifted = [c.name for c in columns if c.drifted]

@@ -266,4 +266,5 @@ class DriftReport(_Part):
 
     @property
     def drifted_columns(self) -> list[str]:
-        return [c.name for c in self.columns if c.drifted]
+        """The columns judged drifted: none when the run was not evaluated (statistics for information only)."""
+        return [c.name for c in self.columns if c.drifted] if self.decision.evaluated else []
