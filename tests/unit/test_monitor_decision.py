@@ -201,3 +201,22 @@ def test_the_gate(challenger: float, champion: float | None, spec: GateSpec, tas
     result = gate(challenger, champion, spec, task)
     assert result.passed is passed
     assert result.metric in result.reason
+
+
+def test_time_chunks_follow_the_period_and_row_chunks_the_count() -> None:
+    from driftline.drift.monitor import _chunks
+
+    frame = pd.DataFrame({"applied_at": pd.date_range("2025-01-06", periods=21, freq="D")[::-1]})  # newest first
+    weekly = _chunks(frame, MonitorSpec(chunk={"period": "1W-MON"}), "applied_at")
+    assert [(label, len(rows)) for label, rows in weekly] == [("2025-01-06", 7), ("2025-01-13", 7), ("2025-01-20", 7)]
+    assert sorted(np.concatenate([rows for _, rows in weekly]).tolist()) == list(range(21))  # every row, once
+    by_rows = _chunks(frame, MonitorSpec(chunk={"rows": 50}), "applied_at")
+    assert [(label, len(rows)) for label, rows in by_rows] == [("rows 0-20", 21)]
+    assert _chunks(frame, MonitorSpec(), "applied_at") == []
+
+
+def test_a_chunk_period_that_is_not_a_pandas_offset_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a pandas offset"):
+        MonitorSpec(chunk={"period": "fortnightly"})
+    with pytest.raises(ValueError, match="exactly one"):
+        MonitorSpec(chunk={"period": "1W", "rows": 500})
