@@ -62,6 +62,8 @@ DRAWS = 300
 CALIBRATION_CLASS_ROWS = 40
 CALIBRATION_MIN_BINS = 5
 CALIBRATION_MAX_BINS = 100
+#: calibration maps refitted on bootstrap resamples of the held-out rows (the band's share of their own noise)
+CALIBRATION_BOOTSTRAPS = 40
 _DRAWS_PER_BLOCK = 50
 DECIMALS = 6
 PREDICTION_COLUMN = "__prediction__"
@@ -107,6 +109,12 @@ class Estimator:
             if not all(isinstance(a, list) and a and len(a) == len(arrays[0]) for a in arrays):
                 raise EstimatorError(f"{where}: calibration.x, .y and .rows must be non-empty lists of one length",
                                      hint="re-register the version to write a fresh estimator")
+            boots = meta.get("calibration_bootstrap", [])
+            if not isinstance(boots, list) or not all(
+                    isinstance(b, dict) and isinstance(b.get("x"), list) and isinstance(b.get("y"), list)
+                    and b["x"] and len(b["x"]) == len(b["y"]) for b in boots):
+                raise EstimatorError(f"{where}: calibration_bootstrap must be a list of {{x, y}} lists of one length",
+                                     hint="re-register the version to write a fresh estimator")
         else:
             missing = [NANNY_FILES[loss] for loss in NANNY_FILES if not nanny.get(loss)]
             if missing:
@@ -136,6 +144,10 @@ def fit_cbpe(scores: Any, labels: Any) -> dict[str, Any]:
         raise EstimatorError(f"CBPE needs held-out rows of both classes to calibrate on; got {positives} positive of {len(y)}",
                              hint="give the test split more rows (split.test) so it holds both classes")
     calibration = _binned_isotonic(s, y)
+    rng = np.random.default_rng(0)
+    resamples = [rng.integers(0, len(y), len(y)) for _ in range(CALIBRATION_BOOTSTRAPS)]
+    bootstrap = [{k: v for k, v in _binned_isotonic(s[i], y[i]).items() if k in ("x", "y")} for i in resamples
+                 if 0 < y[i].sum() < len(i)]
     return {
         "format": FORMAT,
         "method": "cbpe",
@@ -143,6 +155,7 @@ def fit_cbpe(scores: Any, labels: Any) -> dict[str, Any]:
         "rows": len(y),
         "positives": positives,
         "calibration": calibration,
+        "calibration_bootstrap": bootstrap,
     }
 
 
@@ -278,12 +291,26 @@ def sampled_metrics(estimator: Mapping[str, Any], scores: np.ndarray, threshold:
     predicted = scores >= threshold
     centred_ranks = (rankdata(scores) - (n + 1) / 2).astype(np.float32)  # float32 sums stay exact enough when centred
     rng = np.random.default_rng(seed)
+    # each draw's calibration: a map refitted on a bootstrap resample of the held-out rows (their own
+    # sampling noise); estimators stored before those existed jitter the one map within its binomial errors
+    boots = [(np.asarray(b["x"], dtype=np.float64), np.asarray(b["y"], dtype=np.float32))
+             for b in estimator.get("calibration_bootstrap", [])]
+    placements: dict[int, _SortedPlacement] = {}
     rank_sum, tp, pos = np.empty(draws), np.empty(draws), np.empty(draws)
     for start in range(0, draws, _DRAWS_PER_BLOCK):
         block = slice(start, min(start + _DRAWS_PER_BLOCK, draws))
         k = block.stop - block.start
-        maps = np.clip(y + rate_se * rng.standard_normal((k, len(y))), 0, 1).astype(np.float32)
-        labels = rng.random((k, n), dtype=np.float32) < place.probs(maps)
+        if boots:
+            labels = np.empty((k, n), dtype=bool)
+            chosen = rng.integers(0, len(boots), k)
+            for m in np.unique(chosen):
+                rows = np.flatnonzero(chosen == m)
+                bx, by = boots[m]
+                at = placements.setdefault(int(m), _SortedPlacement.of(bx, scores))
+                labels[rows] = rng.random((len(rows), n), dtype=np.float32) < at.probs(np.repeat(by[None, :], len(rows), axis=0))
+        else:
+            maps = np.clip(y + rate_se * rng.standard_normal((k, len(y))), 0, 1).astype(np.float32)
+            labels = rng.random((k, n), dtype=np.float32) < place.probs(maps)
         pos[block] = np.count_nonzero(labels, axis=1)
         tp[block] = np.count_nonzero(labels & predicted, axis=1)
         rank_sum[block] = labels.astype(np.float32) @ centred_ranks + pos[block] * (n + 1) / 2
