@@ -16,8 +16,10 @@ Binary classifiers: confidence-based performance estimation (CBPE, as NannyML do
     expected confusion matrix (a row predicted positive is a true positive with probability p);
     roc_auc is the area under the expected ROC curve: rows ranked by score, expected TPR and FPR
     from the cumulative sums of p and 1 - p.
-    The band is Monte Carlo: `DRAWS` draws (seeded, vectorised), each redrawing the calibration
-    map within its binomial standard errors and then a label per row from the calibrated
+    The band is Monte Carlo: `DRAWS` draws (seeded, vectorised), each calibrating with one of
+    `CALIBRATION_BOOTSTRAPS` maps refitted on bootstrap resamples of the held-out rows (so the
+    band carries their own sampling noise; an estimator stored without them jitters the one map
+    within its binomial standard errors) and then drawing a label per row from the calibrated
     probabilities, scored as the realised metric would be; the band holds the central
     `confidence` share of the draws. It is the spread the realised value would have *if the
     calibration holds*: it says nothing about a change in P(label | features). CBPE assumes that
@@ -275,8 +277,9 @@ def sampled_metrics(estimator: Mapping[str, Any], scores: np.ndarray, threshold:
                     seed: int = 0) -> dict[str, np.ndarray]:
     """Each metric as it could be realised, over `draws` Monte Carlo draws (NaN where undefined).
 
-    A draw first redraws the calibration map (each point's rate moved by its binomial standard error
-    on the rows it was fitted on), then labels from the probabilities that map gives. The spread so
+    A draw first picks a calibration map refitted on a bootstrap resample of the held-out rows (for
+    an estimator stored without those: the one map, each point's rate moved by its binomial standard
+    error), then labels from the probabilities that map gives. The spread so
     covers the labels' sampling and the calibration's own estimation error, not a change of concept.
     Vectorised, a block of draws at a time: positives and true positives by counting, AUC by the
     rank-sum (Mann-Whitney) formula over the scores' mid-ranks.
