@@ -82,6 +82,10 @@ MISTAKES = [
         ["credit.gate.metric", "not a binary metric", "conf/gate/default.yaml"], id="gate-metric-wrong-for-task",
     ),
     pytest.param(
+        "conf/gate/default.yaml", "test: auto", "test: delong",
+        ["pricing.gate.test", "delong compares roc_auc only", "rmse", "conf/gate/default.yaml"], id="delong-for-a-regression",
+    ),
+    pytest.param(
         "conf/dataset/loans.yaml", "kind: generator\n  generator: loans", "kind: csv\n  path: data/applications.csv\n  generator: loans",
         ["credit.dataset.source", "conf/dataset/loans.yaml"], id="source-keys-for-another-kind",
     ),

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from driftline.config.groups import NUMERIC_KINDS, ColumnLabel, JoinLabel, RuleLabel
-from driftline.config.metrics import UnknownMetricError, ranking_metric
+from driftline.config.groups import NUMERIC_KINDS, ColumnLabel, JoinLabel, RuleLabel, paired_test
+from driftline.config.metrics import UnknownMetricError, headline, ranking_metric
 from driftline.config.pipeline import PipelineConfig
 
 Problem = tuple[tuple[str | int, ...], str]  # (key path, message)
@@ -96,6 +96,11 @@ def check_pipeline(cfg: PipelineConfig, file_exists: Callable[[str], bool]) -> l
             ranking_metric(cfg.gate.metric, cfg.task)
         except UnknownMetricError as exc:
             problems.append((("gate", "metric"), str(exc)))
+    else:
+        try:
+            paired_test(cfg.gate.test, headline(cfg.task))
+        except ValueError as exc:
+            problems.append((("gate", "test"), str(exc)))
 
     # features
     from driftline.config.features import check_columns

@@ -223,9 +223,22 @@ class GateSpec(Strict):
 
     @model_validator(mode="after")
     def _delong_is_for_auc(self) -> GateSpec:
-        if self.test == "delong" and self.metric not in (None, "roc_auc"):
-            raise ValueError(f"test 'delong' compares roc_auc only, not {self.metric}; use auto or bootstrap")
+        if self.metric is not None:  # the task's default metric is checked with the task (config.checks)
+            paired_test(self.test, self.metric)
         return self
+
+
+def paired_test(test: str, metric: str) -> str:
+    """The paired test the gate runs for `metric`: `auto` is DeLong for roc_auc, else the bootstrap.
+
+    ValueError for DeLong on any other metric (DeLong compares areas under ROC curves only).
+    """
+    if test == "auto":
+        return "delong" if metric == "roc_auc" else "bootstrap"
+    if test == "delong" and metric != "roc_auc":
+        raise ValueError(f"delong compares roc_auc only, and the gate's metric is {metric}; "
+                         "use auto or bootstrap (or gate.metric: roc_auc)")
+    return test
 
 
 # --- card ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from driftline.config import metrics
-from driftline.config.groups import GateSpec
+from driftline.config.groups import GateSpec, paired_test
 from driftline.errors import DriftlineError, UserConfigError
 
 #: The bootstrap's resamples come from this seed: the same rows and scores give the same verdict.
@@ -85,12 +85,10 @@ def gate_metric(spec: GateSpec, task: str) -> str:
 
 def gate_test(spec: GateSpec, metric: str) -> str:
     """The paired test the gate runs for `metric`: `auto` is DeLong for roc_auc, else the bootstrap."""
-    if spec.test == "auto":
-        return "delong" if metric == "roc_auc" else "bootstrap"
-    if spec.test == "delong" and metric != "roc_auc":
-        raise GateConfigError(f"gate.test: delong compares roc_auc only, and the gate's metric is {metric}",
-                              hint="set gate.test to auto or bootstrap, or gate.metric to roc_auc")
-    return spec.test
+    try:
+        return paired_test(spec.test, metric)
+    except ValueError as exc:
+        raise GateConfigError(f"gate.test: {exc}", hint="set gate.test to auto or bootstrap, or gate.metric to roc_auc") from None
 
 
 # ----------------------------------------------------------------------------- the decision
