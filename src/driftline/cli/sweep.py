@@ -18,15 +18,15 @@ def sweep(
         typer.Argument(help="Hydra overrides: `model.params.num_leaves=15,31,63`, `hydra/launcher=joblib`, `hydra/sweeper=optuna`, ..."),
     ] = None,
     multirun: Annotated[bool, typer.Option("-m", "--multirun", help="Accepted as in Hydra; a sweep is always a multirun.")] = False,
-    apply: Annotated[str | None, typer.Option("--apply", help="`best`: write the winning values into pipelines/<p>.yaml and recompile.")] = None,
+    apply: Annotated[str | None, typer.Option("--apply", help="`best`: write the winning values into `pipelines/<p>.yaml` and recompile.")] = None,
     show: Annotated[int, typer.Option(help="Rows of the leaderboard to print (all are in leaderboard.csv).")] = 20,
     project: Annotated[Path, typer.Option(help="Project root (holds conf/ and pipelines/).")] = Path("."),
 ) -> None:
     """Sweep hyperparameters with Hydra on the split and features `dvc repro` prepared.
 
-    Each job trains on data/<p>/features/ (refitting features in memory only when the job
+    Each job trains on `data/<p>/features/` (refitting features in memory only when the job
     changes the `features` config), writes metrics.json, result.json and its resolved config in
-    Hydra's job folder (multirun/<date>/<time>/<n>/, or `hydra.sweep.dir=...`), and returns the
+    Hydra's job folder (`multirun/<date>/<time>/<n>/`, or `hydra.sweep.dir=...`), and returns the
     primary metric on the valid split (roc_auc: maximise; rmse, log_loss: minimise). At the end:
     a leaderboard, leaderboard.csv and leaderboard.svg in the sweep folder.
 
