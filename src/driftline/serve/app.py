@@ -1,6 +1,7 @@
 """The HTTP endpoint: `create_app(root, pipeline, settings)` returns a FastAPI application.
 
-Routes (OpenAPI docs at /docs):
+Routes (OpenAPI docs at /docs and /redoc, their scripts and styles served by the app itself from
+`/docs/assets/`, so the pages work with no network):
 
     POST /v1/predict   {"records": [...], "explain": "none" | "declined" | "all"}  -> one decision a record
     POST /v1/feedback  {"request_id", "label"}                                    -> ground truth joins the log
@@ -42,6 +43,7 @@ import orjson
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -57,7 +59,8 @@ log = logging.getLogger("driftline.serve")
 
 TOKEN_ENV = "DRIFTLINE_API_TOKEN"
 OPEN_PATHS = frozenset({"/v1/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
-ROUTES = frozenset({"/v1/predict", "/v1/feedback", "/v1/health", "/v1/model", "/metrics", "/docs", "/openapi.json"})
+DOCS_ASSETS = "/docs/assets"  # Swagger UI's and ReDoc's files (fastapi-offline ships them); open like the pages
+ROUTES = frozenset({"/v1/predict", "/v1/feedback", "/v1/health", "/v1/model", "/metrics", "/docs", "/redoc", "/openapi.json"})
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,7 @@ class Guard:
             self.metrics.observe_request(scope.get("method", ""), route, int(status["code"]), time.perf_counter() - started)
 
     def _refuse(self, scope: Scope, path: str) -> JSONResponse | None:
-        if self._token is None or path in OPEN_PATHS:
+        if self._token is None or path in OPEN_PATHS or path.startswith(DOCS_ASSETS + "/"):
             return None
         given = b""
         for key, value in scope.get("headers", ()):
@@ -325,7 +328,10 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
             metrics.stop_publishing()
             prediction_log.close()
 
-    app = FastAPI(
+    # FastAPI's recipe for self-hosted docs, as fastapi-offline packages it: the CDN pages off,
+    # Swagger UI and ReDoc served from the package's files mounted at DOCS_ASSETS.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title=f"driftline — {pipeline}",
         summary="Scores records with the pipeline's champion model; validates, explains and logs every decision.",
         version="1",
