@@ -35,7 +35,10 @@ def test_check_passes_when_current_and_fails_with_a_diff_when_stale(cli, edit, p
     edit(project, "conf/model/lgbm.yaml", "num_leaves: 31", "num_leaves: 63")
     proc = cli(["compile", "--check"], project, check=False)
     assert proc.returncode == 1
-    assert "-      num_leaves: 31" in proc.stdout and "+      num_leaves: 63" in proc.stdout
+    assert proc.stdout.splitlines() == [
+        "credit.model.params.num_leaves: 31 -> 63 (params.yaml)",
+        "_driftline.sources: changed (conf/ or pipelines/ differ from the last compile) (params.yaml)",
+    ]
     assert "driftline compile" in proc.stderr
     assert snapshot(project) == before, "--check must not write"
 

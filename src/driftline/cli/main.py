@@ -28,7 +28,7 @@ def _err(message: str) -> None:
 
 @app.command()
 def compile(
-    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 with a diff if dvc.yaml or params.yaml is stale.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 listing each changed key (formatting alone passes).")] = False,
     project: Annotated[Path, typer.Option(help="Project root (holds conf/ and pipelines/).")] = Path("."),
 ) -> None:
     """Render **dvc.yaml** and **params.yaml** from conf/ and pipelines/.
@@ -36,7 +36,7 @@ def compile(
     Every problem in the config is reported at once (pipeline, key path, YAML file), exit code 2,
     and nothing is written.
     """
-    from driftline.compile.writer import render_project, stale_diff, stale_files, write_project
+    from driftline.compile.writer import changed_files, reformatted_files, render_project, stale_diff, write_project
 
     root = project.resolve()
     result = render_project(root)
@@ -44,10 +44,12 @@ def compile(
         diff = stale_diff(root, result)
         if diff:
             typer.echo(diff, nl=False)
-            _err(f"driftline compile --check: {', '.join(stale_files(root, result))} stale; "
-                 "run `driftline compile` and commit them.")
+            _err(f"driftline compile --check: {', '.join(changed_files(root, result))} stale (on disk -> as compiled); "
+                 "run `driftline compile` and commit them (to keep a value set by `dvc exp`, put it in conf/ or pipelines/ first).")
             raise typer.Exit(EXIT_STALE)
-        typer.echo(f"up to date: {len(result.pipelines)} pipeline(s), {result.stages} stages")
+        reformatted = reformatted_files(root, result)
+        note = f" ({', '.join(reformatted)} formatted differently; `driftline compile` rewrites it)" if reformatted else ""
+        typer.echo(f"up to date{note}: {len(result.pipelines)} pipeline(s), {result.stages} stages")
         return
     written = write_project(root, result)
     what = ", ".join(written) if written else "nothing changed"

@@ -2,20 +2,25 @@
 
 In a DVC repository whose pipelines monitor drift it also writes the drift history's plot templates
 to `.dvc/plots/` (where `dvc plots show` finds a template by name), and checks them with the rest.
+
+`--check` compares meaning, not text: each file is parsed (safe YAML, or JSON for the templates) and
+compared as data, because `dvc exp apply` and `-S` re-dump params.yaml in DVC's own YAML style. A
+file equal in meaning is only *reformatted*; a file whose data differs is *changed*, and the diff
+names each changed key.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from driftline import __version__
 from driftline.atomic import write_text
 from driftline.config.errors import ConfigError
-from driftline.project import DVC_FILE, PARAMS_FILE
+from driftline.project import DVC_FILE, META_KEY, PARAMS_FILE
 
 #: DVC's folder of custom plot templates (`dvc plots show` looks there for a template's name).
 PLOT_TEMPLATES_DIR = ".dvc/plots"
@@ -68,14 +73,82 @@ def write_project(root: Path, result: CompileResult) -> list[str]:
     return written
 
 
+class _Unreadable:
+    """What a file on disk that cannot be parsed compares as: equal to nothing."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _as_data(name: str, text: str) -> Any:
+    """The data a generated file holds: JSON for .json, safe YAML otherwise."""
+    import yaml
+
+    try:
+        if name.endswith(".json"):
+            return json.loads(text)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (ValueError, yaml.YAMLError) as exc:
+        return _Unreadable(f"not valid {'JSON' if name.endswith('.json') else 'YAML'} ({str(exc).splitlines()[0]})")
+
+
+def changed_files(root: Path, result: CompileResult) -> list[str]:
+    """The rendered files whose *data* on disk differs from what compile would write (missing ones too)."""
+    return [name for name in stale_files(root, result)
+            if not (root / name).is_file() or _as_data(name, _on_disk(root, name)) != _as_data(name, result.files[name])]
+
+
+def reformatted_files(root: Path, result: CompileResult) -> list[str]:
+    """The rendered files equal in meaning to what compile would write, but not in text (e.g. re-dumped by DVC)."""
+    changed = set(changed_files(root, result))
+    return [name for name in stale_files(root, result) if name not in changed]
+
+
 def stale_diff(root: Path, result: CompileResult) -> str:
-    """A unified diff of committed files against what compile would write ('' when current)."""
-    chunks = []
-    for name in stale_files(root, result):
-        chunks.extend(difflib.unified_diff(
-            _on_disk(root, name).splitlines(keepends=True), result.files[name].splitlines(keepends=True),
-            fromfile=f"{name} (on disk)", tofile=f"{name} (compiled)"))
-    return "".join(chunks)
+    """One line per changed key of each changed file, e.g. `credit.model.params.num_leaves: 31 -> 63 (params.yaml)`.
+
+    '' when every file is current in meaning (formatting and key order are ignored).
+    """
+    lines = []
+    for name in changed_files(root, result):
+        if not (root / name).is_file():
+            lines.append(f"{name}: missing")
+            continue
+        on_disk = _as_data(name, _on_disk(root, name))
+        if isinstance(on_disk, _Unreadable):
+            lines.append(f"{name}: {on_disk.reason}")
+            continue
+        changes = _key_changes(on_disk, _as_data(name, result.files[name]))
+        # The compile fingerprint is a hash: say what its change means, after the values that matter.
+        meta = [line for line in changes if line.startswith(f"{META_KEY}.")]
+        lines.extend(f"{line} ({name})" for line in changes if line not in meta)
+        lines.extend(f"{line.split(':')[0]}: {SOURCES_CHANGED} ({name})" if line.startswith(f"{META_KEY}.sources:")
+                     else f"{line} ({name})" for line in meta)
+    return "".join(f"{line}\n" for line in lines)
+
+
+_ABSENT = object()
+SOURCES_CHANGED = "changed (conf/ or pipelines/ differ from the last compile)"
+
+
+def _key_changes(old: Any, new: Any, path: str = "") -> list[str]:
+    """`key.path: old -> new` for every leaf that differs; mappings are walked, anything else is one value."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes = []
+        for key in sorted(old.keys() | new.keys(), key=str):
+            changes.extend(_key_changes(old.get(key, _ABSENT), new.get(key, _ABSENT), f"{path}.{key}" if path else str(key)))
+        return changes
+    if old == new:
+        return []
+    if old is _ABSENT:
+        return [f"{path}: added {_shown_value(new)}"]
+    if new is _ABSENT:
+        return [f"{path}: removed (was {_shown_value(old)})"]
+    return [f"{path or '(whole file)'}: {_shown_value(old)} -> {_shown_value(new)}"]
+
+
+def _shown_value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def drift_plot_templates() -> dict[str, str]:
