@@ -53,9 +53,9 @@ def sweep(
         for hint in hints:
             typer.echo(f"driftline sweep: {hint}", err=True)
         raise typer.Exit(EXIT_BAD_ARGS)
-    import os
+    from driftline.threads import usable_cpus
 
-    warning = runner.oversubscription(overrides, prep.base.to_params()["model"].get("params", {}).get("num_threads"), os.cpu_count())
+    warning = runner.oversubscription(overrides, prep.base.to_params()["model"].get("params", {}).get("num_threads"), usable_cpus())
     if warning:
         typer.echo(f"driftline sweep: warning: {warning}", err=True)
     sweep_dir = runner.sweep_dir_for(overrides, datetime.now())

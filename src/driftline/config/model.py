@@ -191,8 +191,12 @@ class ModelSpec(BaseModel):
     threshold: float = Field(0.5, gt=0, lt=1)  # decision threshold for binary tasks
 
 
-def lightgbm_params(spec: ModelSpec, task: str, num_class: int | None) -> dict[str, Any]:
+def lightgbm_params(spec: ModelSpec, task: str, num_class: int | None, threads: int = 0) -> dict[str, Any]:
     """The full parameter dict for `lightgbm.train`: the user's params plus what the task implies.
+
+    `num_threads` is the user's when set (it always wins), else `threads`: training passes
+    `driftline.threads.default_threads()` (the CPUs this process may use, shared among parallel
+    jobs); 0 is LightGBM's own "all cores".
 
     Training is deterministic by default: `deterministic=True`, `seed=0`, and row-wise histogram
     building forced, because LightGBM's timing-based choice between row- and column-wise is
@@ -208,7 +212,7 @@ def lightgbm_params(spec: ModelSpec, task: str, num_class: int | None) -> dict[s
     params: dict[str, Any] = {
         "deterministic": True,
         "seed": 0,
-        "num_threads": 0,
+        "num_threads": threads,
     }
     user = spec.params.to_lightgbm()
     if "force_col_wise" not in user and "force_row_wise" not in user:

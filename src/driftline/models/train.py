@@ -18,6 +18,7 @@ import pandas as pd
 from driftline.atomic import write_text
 from driftline.config.model import ModelSpec, check_task, lightgbm_params
 from driftline.errors import DriftlineError
+from driftline.threads import default_threads, passive_wait
 
 if TYPE_CHECKING:
     import lightgbm
@@ -40,6 +41,7 @@ class TrainResult:
     best_iteration: int
     curves: pd.DataFrame
     classes: list[Any] | None = None  # multiclass: the class of each output column, in order
+    threads: int = 0  # the num_threads LightGBM trained with (the user's, or driftline.threads' default)
 
 
 class TrainingDataError(DriftlineError):
@@ -95,8 +97,11 @@ def train_model(
     Early stopping watches the task's first metric (auc, rmse, multi_logloss) unless the
     params set `first_metric_only: false`. For multiclass tasks the labels must be
     integers 0..k-1; `num_class` defaults to the largest label + 1.
+    Threads: `model.params.num_threads` when set, else `driftline.threads.default_threads()`;
+    OpenMP's waiting threads sleep (OMP_WAIT_POLICY=PASSIVE) unless the environment says otherwise.
     """
-    import lightgbm as lgb
+    with passive_wait():  # OpenMP reads its wait policy when LightGBM first loads
+        import lightgbm as lgb
 
     check_task(task)
     if isinstance(X_train, np.ndarray):
@@ -124,7 +129,7 @@ def train_model(
     if task == "multiclass":
         _check_class_labels(y_train_arr, num_class, "y_train")
         _check_class_labels(y_valid_arr, num_class, "y_valid")
-    params = lightgbm_params(spec, task, num_class)
+    params = lightgbm_params(spec, task, num_class, threads=default_threads())
 
     train_set = lgb.Dataset(
         X_train,
@@ -154,7 +159,7 @@ def train_model(
         callbacks=callbacks,
     )
     best_iteration = int(booster.best_iteration) or booster.current_iteration()
-    return TrainResult(booster=booster, best_iteration=best_iteration, curves=_curves(history))
+    return TrainResult(booster=booster, best_iteration=best_iteration, curves=_curves(history), threads=int(params["num_threads"]))
 
 
 def save_model(booster: lightgbm.Booster, path: str | os.PathLike[str]) -> None:

@@ -43,6 +43,7 @@ def run(ctx: StageContext) -> str:
         "train_rows": len(train.X),
         "valid_rows": len(valid.X),
         "features": len(fitted.feature_columns),
+        "num_threads": result.threads,
         **{k: round(float(v), 6) for k, v in last.items() if k != "iteration"},
     }
     write_json(ctx.path(p.train_summary), summary)

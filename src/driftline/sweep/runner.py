@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from driftline.sweep.job import ROOT_ENV
+from driftline.threads import OMP_WAIT_ENV, PARALLEL_JOBS_ENV, default_threads
 
 SWEEP_DIR_KEY = "hydra.sweep.dir"
 
@@ -54,9 +55,33 @@ def command(root: Path, pipeline: str, overrides: Sequence[str]) -> list[str]:
     ]
 
 
+def parallel_jobs(overrides: Sequence[str], cpus: int) -> int:
+    """How many jobs train at once: joblib's `hydra.launcher.n_jobs` (-1 or unset: one per CPU), else 1."""
+    if _value(overrides, "hydra/launcher") != "joblib":
+        return 1
+    try:
+        n_jobs = int(_value(overrides, "hydra.launcher.n_jobs") or "-1")
+    except ValueError:
+        return 1
+    return cpus if n_jobs < 0 else max(n_jobs, 1)
+
+
+def job_environment(overrides: Sequence[str], cpus: int, environ: dict[str, str]) -> dict[str, str]:
+    """The sweep's environment: the project root, and the number of parallel jobs that share the CPUs.
+
+    Jobs train with `driftline.threads.default_threads()`, which divides the CPUs by
+    DRIFTLINE_PARALLEL_JOBS, and waiting OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE) unless set.
+    """
+    env = {**environ, PARALLEL_JOBS_ENV: str(parallel_jobs(overrides, cpus))}
+    env.setdefault(OMP_WAIT_ENV, "PASSIVE")
+    return env
+
+
 def run(root: Path, pipeline: str, overrides: Sequence[str]) -> int:
     """Run the multirun in the project root, streaming Hydra's output; return its exit code."""
-    env = {**os.environ, ROOT_ENV: str(root.resolve())}
+    from driftline.threads import usable_cpus
+
+    env = {**job_environment(overrides, usable_cpus(), dict(os.environ)), ROOT_ENV: str(root.resolve())}
     return subprocess.run(command(root, pipeline, overrides), cwd=root, env=env, check=False).returncode
 
 
@@ -98,22 +123,26 @@ def oversubscription(overrides: Sequence[str], model_threads: int | None, cpus: 
     """A warning when parallel joblib jobs times LightGBM threads exceed the CPUs.
 
     LightGBM's OpenMP threads spin while they wait; oversubscribed, a sweep gets many times
-    slower (measured here: 2 jobs x 2 threads on 2 CPUs took 10x the sequential time).
+    slower (measured here: 2 jobs x 2 threads on 2 CPUs took 10x the sequential time). Without
+    an explicit num_threads each job gets its share (`driftline.threads.default_threads`), so
+    only an explicit value or more jobs than CPUs can oversubscribe.
     """
     if _value(overrides, "hydra/launcher") != "joblib" or not cpus:
         return None
-    n_jobs_text = _value(overrides, "hydra.launcher.n_jobs") or "-1"
     try:
-        n_jobs = int(n_jobs_text)
+        int(_value(overrides, "hydra.launcher.n_jobs") or "-1")
     except ValueError:
         return None
-    n_jobs = cpus if n_jobs < 0 else n_jobs
+    n_jobs = parallel_jobs(overrides, cpus)
     threads_text = _value(overrides, "model.params.num_threads")
     try:
-        threads = int(threads_text) if threads_text is not None else (model_threads or cpus)
+        explicit = int(threads_text) if threads_text is not None else model_threads
     except ValueError:
         return None
-    threads = cpus if threads <= 0 else threads
+    if explicit is None:
+        threads = default_threads(cpus, {**os.environ, PARALLEL_JOBS_ENV: str(n_jobs)})
+    else:
+        threads = cpus if explicit <= 0 else explicit
     if n_jobs * threads <= cpus:
         return None
     fit = max(1, cpus // max(n_jobs, 1))
