@@ -6,9 +6,10 @@ In a throw-away copy of this project: `dvc repro credit-featurize` once, then th
 (num_leaves 15,31,63 x learning_rate 0.05,0.1) with Hydra's basic launcher (sequential) and with
 `hydra/launcher=joblib hydra.launcher.n_jobs=2`. Reports each sweep's wall time (Hydra start-up
 and leaderboard included), the jobs' own train-and-score seconds, and the speed-up. Each job
-trains with the pipeline's `num_threads` (2 in conf/model/lgbm.yaml), so two parallel jobs use
-four threads; the same pair is run again with `model.params.num_threads=1`, where the
-launcher's parallelism is the only parallelism. Results go to benchmarks/results/sweep.json.
+trains with the default thread count (`driftline.threads`: the CPUs the process may use, shared
+among the sweep's parallel jobs); the same pair is run again with `model.params.num_threads=1`.
+Results go to benchmarks/results/sweep.json (figures measured before the shared default, when
+the shipped num_threads was 2, stay in that file with their date).
 """
 
 from __future__ import annotations
