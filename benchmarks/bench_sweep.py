@@ -8,8 +8,8 @@ In a throw-away copy of this project: `dvc repro credit-featurize` once, then th
 and leaderboard included), the jobs' own train-and-score seconds, and the speed-up. Each job
 trains with the default thread count (`driftline.threads`: the CPUs the process may use, shared
 among the sweep's parallel jobs); the same pair is run again with `model.params.num_threads=1`.
-Results go to benchmarks/results/sweep.json (figures measured before the shared default, when
-the shipped num_threads was 2, stay in that file with their date).
+Results go to benchmarks/results/sweep.json (its current figures were measured when the shipped
+num_threads was 2, before the shared default; rerun to refresh them).
 """
 
 from __future__ import annotations
