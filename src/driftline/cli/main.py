@@ -36,19 +36,19 @@ def compile(
     Every problem in the config is reported at once (pipeline, key path, YAML file), exit code 2,
     and nothing is written.
     """
-    from driftline.compile.writer import changed_files, reformatted_files, render_project, stale_diff, write_project
+    from driftline.compile.writer import render_project, staleness, write_project
 
     root = project.resolve()
     result = render_project(root)
     if check:
-        diff = stale_diff(root, result)
-        if diff:
-            typer.echo(diff, nl=False)
-            _err(f"driftline compile --check: {', '.join(changed_files(root, result))} stale (on disk -> as compiled); "
+        found = staleness(root, result)
+        if found.changed:
+            typer.echo(found.diff, nl=False)
+            _err(f"driftline compile --check: {', '.join(found.changed)} stale (on disk -> as compiled); "
                  "run `driftline compile` and commit them (to keep a value set by `dvc exp`, put it in conf/ or pipelines/ first).")
             raise typer.Exit(EXIT_STALE)
-        reformatted = reformatted_files(root, result)
-        note = f" ({', '.join(reformatted)} formatted differently; `driftline compile` rewrites it)" if reformatted else ""
+        note = (f" ({', '.join(found.reformatted)} formatted differently; `driftline compile` rewrites it)"
+                if found.reformatted else "")
         typer.echo(f"up to date{note}: {len(result.pipelines)} pipeline(s), {result.stages} stages")
         return
     written = write_project(root, result)

@@ -92,39 +92,41 @@ def _as_data(name: str, text: str) -> Any:
         return _Unreadable(f"not valid {'JSON' if name.endswith('.json') else 'YAML'} ({str(exc).splitlines()[0]})")
 
 
-def changed_files(root: Path, result: CompileResult) -> list[str]:
-    """The rendered files whose *data* on disk differs from what compile would write (missing ones too)."""
-    return [name for name in stale_files(root, result)
-            if not (root / name).is_file() or _as_data(name, _on_disk(root, name)) != _as_data(name, result.files[name])]
+@dataclass(frozen=True)
+class Staleness:
+    """How the files on disk compare with what compile would write, each file read and parsed once."""
+
+    #: Files whose data differs (missing and unparsable ones too).
+    changed: list[str]
+    #: Files equal in meaning but not in text (e.g. params.yaml re-dumped by DVC).
+    reformatted: list[str]
+    #: One line per changed key, e.g. `credit.model.params.num_leaves: 31 -> 63 (params.yaml)`; '' when current.
+    diff: str
 
 
-def reformatted_files(root: Path, result: CompileResult) -> list[str]:
-    """The rendered files equal in meaning to what compile would write, but not in text (e.g. re-dumped by DVC)."""
-    changed = set(changed_files(root, result))
-    return [name for name in stale_files(root, result) if name not in changed]
-
-
-def stale_diff(root: Path, result: CompileResult) -> str:
-    """One line per changed key of each changed file, e.g. `credit.model.params.num_leaves: 31 -> 63 (params.yaml)`.
-
-    '' when every file is current in meaning (formatting and key order are ignored).
-    """
-    lines = []
-    for name in changed_files(root, result):
+def staleness(root: Path, result: CompileResult) -> Staleness:
+    """Compare each stale file's data with the compiled data (formatting and key order are ignored)."""
+    changed, reformatted, lines = [], [], []
+    for name in stale_files(root, result):
         if not (root / name).is_file():
+            changed.append(name)
             lines.append(f"{name}: missing")
             continue
-        on_disk = _as_data(name, _on_disk(root, name))
+        on_disk, compiled = _as_data(name, _on_disk(root, name)), _as_data(name, result.files[name])
+        if on_disk == compiled:
+            reformatted.append(name)
+            continue
+        changed.append(name)
         if isinstance(on_disk, _Unreadable):
             lines.append(f"{name}: {on_disk.reason}")
             continue
-        changes = _key_changes(on_disk, _as_data(name, result.files[name]))
+        changes = _key_changes(on_disk, compiled)
         # The compile fingerprint is a hash: say what its change means, after the values that matter.
         meta = [line for line in changes if line.startswith(f"{META_KEY}.")]
         lines.extend(f"{line} ({name})" for line in changes if line not in meta)
         lines.extend(f"{line.split(':')[0]}: {SOURCES_CHANGED} ({name})" if line.startswith(f"{META_KEY}.sources:")
                      else f"{line} ({name})" for line in meta)
-    return "".join(f"{line}\n" for line in lines)
+    return Staleness(changed, reformatted, "".join(f"{line}\n" for line in lines))
 
 
 _ABSENT = object()

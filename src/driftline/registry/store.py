@@ -25,7 +25,8 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,24 @@ def _copy_durably(src: Path, dst: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- the registry
+
+
+@contextmanager
+def _staging(parent: Path, what: str, outcome: str) -> Iterator[Path]:
+    """A temporary folder in `parent` to build a version or baseline in before it is renamed into place.
+
+    If building fails the folder is removed; an OSError becomes the RegistryError
+    "could not write <what> (<error>); <outcome>".
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=parent))
+    try:
+        yield tmp
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RegistryError(f"could not write {what} ({exc}); {outcome}") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 class Registry:
@@ -391,8 +410,7 @@ class Registry:
             if target.exists():  # cannot happen under the lock, but never overwrite
                 raise RegistryError(f"{target} already exists; the registry is inconsistent, inspect it before registering")
             parent = self._champion_version()
-            tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.versions_dir))
-            try:
+            with _staging(self.versions_dir, f"{version} of {self.pipeline}", "nothing was registered") as tmp:
                 hashes = {name: _copy_durably(src, tmp / name) for name, src in sources.items()}
                 for name, text in (documents(version, parent) if documents else {}).items():
                     if not _FILE_NAME.match(name) or name in hashes or name == MANIFEST:
@@ -417,12 +435,6 @@ class Registry:
                 os.chmod(tmp, 0o755)  # mkdtemp makes 0700; versions are meant to be shared
                 _fsync_dir(tmp)
                 os.rename(tmp, target)
-            except OSError as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise RegistryError(f"could not write {version} of {self.pipeline} ({exc}); nothing was registered") from exc
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
             _fsync_dir(self.versions_dir)
             self._append(
                 "registered",
@@ -486,8 +498,7 @@ class Registry:
                     f"{self.pipeline}: a baseline must be measured against the champion "
                     f"({champion or 'none yet'}), not {meta.get('champion')!r}")
             self._sweep_temps()
-            tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.dir))
-            try:
+            with _staging(self.dir, f"the baseline of {self.pipeline}", "none was stored") as tmp:
                 hashes = {name: _copy_durably(src, tmp / name) for name, src in sources.items()}
                 record = {**meta, "time": now_utc(), "files": hashes}
                 try:
@@ -499,12 +510,6 @@ class Registry:
                 self._remove_baseline()
                 os.rename(tmp, self.baseline_dir)
                 _fsync_dir(self.dir)
-            except OSError as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise RegistryError(f"could not write the baseline of {self.pipeline} ({exc}); none was stored") from exc
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
             self._append("baseline", None, str(meta.get("reason", "baseline after a refusal")),
                          **{k: v for k, v in record.items() if k not in ("time", "reason", "files")})
             return Baseline(self.baseline_dir, record)
