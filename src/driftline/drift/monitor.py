@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.groups import ColumnPolicy, MonitorSpec
+from driftline.drift.history import batch_stem
 from driftline.drift.profile import CategoricalProfile, NumericProfile, Profile
 from driftline.drift.report import (
     BatchQuality,
@@ -146,7 +147,11 @@ def build_report(pipeline: str, reference: Reference | None, batch: Batch, polic
             estimated = reference.estimate(batch.scores, current, batch.labels)
         if spec.domain_classifier and columns and reference.sample is not None:
             multivariate = domain_classifier(reference.sample[columns], current, spec.domain_auc_threshold)
-        chunks = chunk_report(reference, batch, columns, policy)
+        realised = None
+        if batch.scores is not None and batch.labels is not None:
+            realised = performance.current if performance else _realised(batch.scores, batch.labels, policy)
+        chunks = chunk_report(reference, batch, columns, policy,
+                              whole_chunk(drift, columns, prediction, estimated, realised, len(current)))
     decision = decide(spec, columns=drift, dataset_drift=dataset_drift, prediction=prediction,
                       performance=performance, multivariate=multivariate, new_rows=len(current),
                       labelled_rows=labelled_rows + _labelled(batch.earlier, policy.target),
@@ -191,24 +196,41 @@ def _deciding(profiles: Mapping[str, Profile], current: pd.DataFrame, columns: l
     return results, chosen
 
 
-def chunk_report(reference: Reference, batch: Batch, columns: list[str], policy: Policy) -> list[ChunkDrift]:
+def chunk_report(reference: Reference, batch: Batch, columns: list[str], policy: Policy,
+                 whole: ChunkDrift | None = None) -> list[ChunkDrift]:
     """The deciding statistics on each new batch alone, and on each chunk of it (`monitor.chunk`).
 
     For a p-value test the history's statistic is the p-value (drift below the threshold); for a
     distance it is the distance (drift at or above). The estimate and the realised value are the
-    headline metric's.
+    headline metric's. `whole` is the same computed on all new rows: a batch that is all of them
+    takes it instead of running the tests again.
     """
     spec, frame = policy.spec, batch.frame
     out: list[ChunkDrift] = []
     start = 0
     for file, rows in batch.parts or [(f, len(frame)) for f in batch.files[-1:]]:
-        name = file.rsplit("/", 1)[-1].removesuffix(".parquet")
+        name = batch_stem(file)
         index = np.arange(start, start + rows)
         start += rows
-        out.append(_chunk(reference, batch, columns, policy, name, None, index))
+        covers_all = whole is not None and rows == len(frame)
+        out.append(whole.model_copy(update={"batch": name}) if covers_all else _chunk(reference, batch, columns, policy, name, None, index))
         for label, part in _chunks(frame.iloc[index], spec, policy.timestamp):
             out.append(_chunk(reference, batch, columns, policy, name, label, index[part]))
     return out
+
+
+def whole_chunk(report: Sequence[ColumnDrift], columns: list[str], prediction: PredictionDrift | None,
+                estimated: EstimatedPerformance | None, realised: float | None, rows: int) -> ChunkDrift:
+    """The batch-level statistics of all new rows, from the report's own columns, prediction and estimate."""
+    by_name = {c.name: c for c in report}
+    stats = [ChunkColumn(name=c.name, statistic=c.p_value if TESTS[c.test].decides_on == "p_value" else c.statistic,
+                         threshold=c.threshold, drifted=c.drifted) for c in (by_name[name] for name in columns)]
+    headline = next((m for m in estimated.metrics if m.metric == estimated.headline), None) if estimated else None
+    return ChunkDrift(batch="", chunk=None, rows=rows, columns=stats,
+                      share_drifted=round(sum(c.drifted for c in stats) / len(stats), 6) if stats else 0.0,
+                      prediction_psi=prediction.statistic if prediction else None,
+                      estimated=_finite(headline.estimate) if headline else None,
+                      realised=_finite(headline.realised if headline and headline.realised is not None else realised))
 
 
 def _chunks(frame: pd.DataFrame, spec: MonitorSpec, timestamp: str | None) -> list[tuple[str, np.ndarray]]:
@@ -239,7 +261,7 @@ def _chunk(reference: Reference, batch: Batch, columns: list[str], policy: Polic
              for column, r in zip(columns, chosen)]
     scores = batch.scores[index] if batch.scores is not None else None
     labels = batch.labels[index] if batch.labels is not None else None
-    psi = prediction_report(profiles, scores, spec) if scores is not None and len(scores) else None
+    psi = prediction_psi(profiles, scores, spec) if scores is not None and len(scores) else None
     estimated = realised = None
     if reference.estimate is not None and scores is not None and len(scores):
         found = reference.estimate(scores, part, labels)
@@ -250,7 +272,7 @@ def _chunk(reference: Reference, batch: Batch, columns: list[str], policy: Polic
         realised = _realised(scores, labels, policy)
     return ChunkDrift(batch=name, chunk=label, rows=len(part), columns=stats,
                       share_drifted=round(sum(c.drifted for c in stats) / len(stats), 6) if stats else 0.0,
-                      prediction_psi=psi.statistic if psi else None, estimated=_finite(estimated), realised=_finite(realised))
+                      prediction_psi=_finite(psi.statistic) if psi else None, estimated=_finite(estimated), realised=_finite(realised))
 
 
 def _realised(scores: np.ndarray, labels: np.ndarray, policy: Policy) -> float | None:
@@ -294,16 +316,22 @@ def column_report(profiles: Mapping[str, Profile], current: pd.DataFrame, column
     return sorted(report, key=lambda c: (not c.drifted, -c.severity, c.name))
 
 
-def prediction_report(profiles: Mapping[str, Profile], scores: np.ndarray | None, spec: MonitorSpec) -> PredictionDrift | None:
-    """PSI of the champion's scores against its scores on the training rows."""
+def prediction_psi(profiles: Mapping[str, Profile], scores: np.ndarray | None, spec: MonitorSpec) -> DriftResult | None:
+    """PSI of the champion's scores against its scores on the training rows (None without scores or a score profile)."""
     if scores is None or SCORE_COLUMN not in profiles:
         return None
+    return TESTS["psi"](profiles[SCORE_COLUMN], pd.Series(scores, name=SCORE_COLUMN), threshold=spec.prediction_threshold)
+
+
+def prediction_report(profiles: Mapping[str, Profile], scores: np.ndarray | None, spec: MonitorSpec) -> PredictionDrift | None:
+    """PSI of the champion's scores, with the histogram the report draws."""
+    result = prediction_psi(profiles, scores, spec)
+    if result is None or scores is None:
+        return None
     profile = profiles[SCORE_COLUMN]
-    current = pd.Series(scores, name=SCORE_COLUMN)
-    result = TESTS["psi"](profile, current, threshold=spec.prediction_threshold)
     assert isinstance(profile, NumericProfile)
     return PredictionDrift(test="psi", statistic=_finite(result.statistic), threshold=spec.prediction_threshold,
-                           drifted=bool(result.drifted), histogram=histogram(profile, current),
+                           drifted=bool(result.drifted), histogram=histogram(profile, pd.Series(scores, name=SCORE_COLUMN)),
                            reference_mean=_finite(profile.mean),
                            current_mean=_finite(float(np.mean(scores))) if len(scores) else None)
 

@@ -19,13 +19,24 @@ from driftline.schema.validate import SchemaViolation, validate_frame
 TOP_REASONS = 8
 
 
+def unreadable_batch(file: str, why: str, max_bad_share: float) -> BatchQuality:
+    """A batch whose file cannot be read at all: rejected, saying why."""
+    return BatchQuality(file=file, rows=0, bad_rows=0, bad_share=0.0, max_bad_share=max_bad_share, reasons={},
+                        rejected=True, reason=f"{batch_name(file)} rejected: {why}")
+
+
+def batch_name(file: str) -> str:
+    """A batch as decisions name it: its file name."""
+    return file.rsplit("/", 1)[-1]
+
+
 def batch_quality(file: str, frame: pd.DataFrame, rules: SchemaRules, max_bad_share: float,
                   *, optional: frozenset[str] = frozenset()) -> BatchQuality:
     """How many rows of one batch fail the schema, why, and whether the batch is rejected.
 
     `optional` columns (the target: an unlabelled batch has no ground truth yet) may be absent.
     """
-    name = file.rsplit("/", 1)[-1]
+    name = batch_name(file)
     rows = len(frame)
     if rows == 0:
         return BatchQuality(file=file, rows=0, bad_rows=0, bad_share=0.0, max_bad_share=max_bad_share, reasons={},

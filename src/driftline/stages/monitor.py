@@ -119,8 +119,7 @@ def read_batch(ctx: StageContext, rel: str) -> pd.DataFrame | str:
 
 def check_batches(ctx: StageContext, batches: list[Batch]) -> tuple[dict[Batch, pd.DataFrame], list[BatchQuality]]:
     """Read each new batch and check it against the schema: the accepted frames, and every batch's quality."""
-    from driftline.drift.quality import batch_quality
-    from driftline.drift.report import BatchQuality
+    from driftline.drift.quality import batch_quality, unreadable_batch
     from driftline.schema.rules import rules_for
 
     cfg = ctx.cfg
@@ -132,9 +131,7 @@ def check_batches(ctx: StageContext, batches: list[Batch]) -> tuple[dict[Batch, 
     for batch in batches:
         frame = read_batch(ctx, batch.file)
         if isinstance(frame, str):
-            name = batch.file.rsplit("/", 1)[-1]
-            quality.append(BatchQuality(file=batch.file, rows=0, bad_rows=0, bad_share=0.0, max_bad_share=limit,
-                                        reasons={}, rejected=True, reason=f"{name} rejected: {frame}"))
+            quality.append(unreadable_batch(batch.file, frame, limit))
             continue
         checked = batch_quality(batch.file, frame, rules, limit, optional=frozenset({cfg.target}))
         quality.append(checked)
@@ -239,10 +236,9 @@ def score_champion(ctx: StageContext, champion: VersionInfo, current: pd.DataFra
     if not len(current) or cfg.task not in ("binary", "regression"):
         return None, None
     registry = Registry(ctx.root, ctx.pipeline)
-    meta = json.loads(registry.file(champion.version, "model.json").read_text(encoding="utf-8"))
     scored = current if cfg.target in current else current.assign(**{cfg.target: np.nan})
     return score_version(registry.file(champion.version, "model.txt"), registry.file(champion.version, "features.json"),
-                         meta, scored, task=cfg.task, target=cfg.target)
+                         champion.model_meta(), scored, task=cfg.task, target=cfg.target)
 
 
 def policy_of(ctx: StageContext) -> Policy:
