@@ -55,6 +55,23 @@ def version_dirs(registry: Registry) -> list[str]:
 # ----------------------------------------------------------------------------- register
 
 
+def fail_the_second_copy(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The registry's second file copy fails as a full disk would (ENOSPC); returns the copies tried."""
+    import driftline.registry.store as store
+
+    real_copy = store._copy_durably
+    calls = []
+
+    def copy_then_fail(src: Path, dst: Path) -> str:
+        calls.append(src)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_copy(src, dst)
+
+    monkeypatch.setattr(store, "_copy_durably", copy_then_fail)
+    return calls
+
+
 def test_register_two_versions_copies_files_and_records_their_hashes(registry: Registry, tmp_path: Path) -> None:
     first = registry.register(
         artifacts(tmp_path / "a", "a"), metrics={"auc": 0.81}, data_fingerprint="d1", config_fingerprint="c1", gate={"passed": True}
@@ -136,18 +153,7 @@ def test_a_failure_while_copying_leaves_no_version_and_no_temp_folder(
     registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register(registry, tmp_path, "a")
-    import driftline.registry.store as store
-
-    real_copy = store._copy_durably
-    calls = []
-
-    def copy_then_fail(src: Path, dst: Path) -> str:
-        calls.append(src)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real_copy(src, dst)
-
-    monkeypatch.setattr(store, "_copy_durably", copy_then_fail)
+    calls = fail_the_second_copy(monkeypatch)
     with pytest.raises(RegistryError, match="No space left on device.*nothing was registered"):
         register(registry, tmp_path, "b")
     assert len(calls) == 2
@@ -451,18 +457,7 @@ def test_a_failed_baseline_write_keeps_the_old_baseline_and_leaves_no_temp(
 ) -> None:
     registry = three_champions
     registry.set_baseline(baseline_files(tmp_path / "b1", "one"), baseline_meta("v0003", 1))
-    import driftline.registry.store as store
-
-    real_copy = store._copy_durably
-    calls = []
-
-    def copy_then_fail(src: Path, dst: Path) -> str:
-        calls.append(src)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real_copy(src, dst)
-
-    monkeypatch.setattr(store, "_copy_durably", copy_then_fail)
+    fail_the_second_copy(monkeypatch)
     with pytest.raises(RegistryError, match="No space left on device.*none was stored"):
         registry.set_baseline(baseline_files(tmp_path / "b2", "two"), baseline_meta("v0003", 2))
     found = registry.baseline()
