@@ -5,6 +5,12 @@ canonical JSON of the other five fields, and `prev_hash` is the previous record'
 for the first), so editing, deleting or reordering any record breaks the chain at that point.
 Writers take an exclusive flock and append one whole line with a single write, then fsync:
 two processes appending at once never interleave or reuse a sequence number.
+
+Inside a DVC experiment (`dvc exp run`) records go to a journal instead of the chain
+(`.dvc/tmp/driftline/experiment-journal.jsonl`, git-ignored by DVC): experiments run side by side
+from one commit, and each appending to the chain would fork it. The promote stage carries the
+journal in its report; when the experiment is applied, the main workspace's promote adopts those
+records into the chain, in order, each marked with the experiment it ran in.
 """
 
 from __future__ import annotations
@@ -17,15 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftline.atomic import file_lock, repair_torn_tail, write_json
+from driftline.atomic import file_lock, repair_torn_tail, write_json, write_text
 from driftline.clock import now_utc
 from driftline.errors import DriftlineError
+from driftline.experiment import Experiment, current_experiment
 from driftline.hashing import canonical_json as canonical
 
 AUDIT_DIR = "audit"
 LOG_FILE = "log.jsonl"
 LOCK_FILE = ".lock"
 HEAD_FILE = "head.json"  # the newest record's seq and hash: deleting records from the end breaks it
+JOURNAL = Path(".dvc") / "tmp" / "driftline" / "experiment-journal.jsonl"
 GENESIS = "0" * 64
 KINDS = ("stage_run", "drift_decision", "retrain", "registered", "promotion", "refusal", "rollback", "baseline",
          "batch_retired")
@@ -69,9 +77,12 @@ def _last_line(path: Path) -> bytes | None:
 
 
 def append(root: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Append one record; returns it (with its seq and hash)."""
+    """Append one record; returns it (with its seq and hash; in an experiment, the journal entry)."""
     if kind not in KINDS:
         raise AuditError(f"unknown audit record kind '{kind}' (kinds: {', '.join(KINDS)})")
+    experiment = current_experiment()
+    if experiment is not None:
+        return _journal(root, kind, payload, experiment)
     path = log_path(root)
     with file_lock(root / AUDIT_DIR / LOCK_FILE):
         if path.is_file():
@@ -109,6 +120,78 @@ def append(root: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
             os.close(fd)
         write_json(root / AUDIT_DIR / HEAD_FILE, {"seq": seq, "hash": record["hash"]})
     return record
+
+
+def _journal(root: Path, kind: str, payload: dict[str, Any], experiment: Experiment) -> dict[str, Any]:
+    """Keep a record an experiment made, for the main workspace to adopt if the experiment is applied."""
+    entry = {"time": now_utc("microseconds"), "kind": kind, "payload": json.loads(canonical(payload)),
+             "experiment": experiment.to_json()}
+    path = root / JOURNAL
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(path.with_suffix(".lock")):
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            repair_torn_tail(fd)
+            os.write(fd, canonical(entry) + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return entry
+
+
+def journal(root: Path, experiment: Experiment, pipeline: str) -> list[dict[str, Any]]:
+    """The records this experiment made for `pipeline` so far, oldest first."""
+    path = root / JOURNAL
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a torn line from a crashed stage: that stage failed, nothing of it is adopted
+        if entry.get("experiment", {}).get("name") == experiment.name and entry.get("payload", {}).get("pipeline") == pipeline:
+            entries.append(entry)
+    return entries
+
+
+def adopt(root: Path, entries: list[dict[str, Any]]) -> int:
+    """Append an applied experiment's journal entries to the chain, in order; returns how many were new.
+
+    Each record keeps its kind and payload and gains `experiment: {name, baseline_rev, time}` (when it
+    ran there). An entry already adopted (same experiment and time) is skipped, so a promote that
+    crashed halfway and runs again never adopts twice.
+    """
+    seen = {(r["payload"]["experiment"].get("name"), r["payload"]["experiment"].get("time"))
+            for r in read(root) if isinstance(r.get("payload", {}).get("experiment"), dict)}
+    added = 0
+    for entry in entries:
+        try:
+            kind, payload, experiment, time = entry["kind"], dict(entry["payload"]), dict(entry["experiment"]), entry["time"]
+        except (KeyError, TypeError, ValueError):
+            raise AuditError("an experiment journal entry in the promotion report is damaged",
+                             hint="rerun the experiment, or run `dvc repro --force` to retrain in the main workspace") from None
+        if (experiment.get("name"), time) in seen:
+            continue
+        append(root, kind, {**payload, "experiment": {**experiment, "time": time}})
+        added += 1
+    return added
+
+
+def forget_journal(root: Path, experiment: Experiment) -> None:
+    """Drop an experiment's entries from the journal once its promotion report carries them."""
+    path = root / JOURNAL
+    if not path.is_file():
+        return
+    with file_lock(path.with_suffix(".lock")):
+        kept = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                if json.loads(line).get("experiment", {}).get("name") != experiment.name:
+                    kept.append(line + "\n")
+            except (ValueError, AttributeError):
+                continue  # a torn line: nothing to keep
+        write_text(path, "".join(kept))
 
 
 def recorder(root: Path) -> Callable[[str, dict[str, Any]], None]:

@@ -93,7 +93,11 @@ def pipeline_stages(name: str, cfg: PipelineConfig) -> dict[str, dict[str, Any]]
                            outs=[p.predictions, *({p.plot(n): NO_CACHE} for n in plot_names(cfg.task))],
                            metrics=[{p.metrics: NO_CACHE}]),
         "promote": _stage(name, "promote", deps=[p.model, p.model_meta, p.fitted_features, p.metrics, p.split_dir, p.predictions],
-                          params=[key("gate"), key("card"), key("task"), key("target")], outs=[{p.promotion: NO_CACHE}]),
+                          params=[key("gate"), key("card"), key("task"), key("target")], outs=[],
+                          # kept: an applied experiment's report carries its audit journal to the next run;
+                          # always run: it writes the registry, a side effect no cache may replay (and it
+                          # registers the model `dvc exp apply` brought in, which DVC sees as up to date)
+                          metrics=[{p.promotion: KEPT}], always_changed=True),
     }
     return {stage_name(name, step): stages[step] for step in pipeline_steps(cfg)}
 

@@ -34,6 +34,7 @@ from typing import Any
 from driftline.atomic import atomic_path, file_lock, repair_torn_tail, write_json
 from driftline.clock import now_utc
 from driftline.errors import DriftlineError
+from driftline.experiment import current_experiment
 from driftline.hashing import FingerprintError, canonical_json, json_default, sha256_file, sha256_json
 
 REGISTRY_DIR = "registry"
@@ -348,6 +349,17 @@ class Registry:
 
     # ------------------------------------------------------------------ writing
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the registry's lock for one write; never inside a DVC experiment (see driftline.experiment)."""
+        experiment = current_experiment()
+        if experiment is not None:
+            raise RegistryError(
+                f"{self.pipeline}: the registry is not written inside DVC experiment {experiment.name!r}; "
+                "apply the experiment (`dvc exp apply <name>`), then run `dvc repro` in the main workspace to register it")
+        with file_lock(self.lock_file):
+            yield
+
     def _append(self, event: str, version: str | None, reason: str, **extra: Any) -> dict[str, Any]:
         """Append one event line: a single write on an O_APPEND file, then fsync. Caller holds the lock."""
         record = {"time": now_utc(), "event": event, "version": version, "reason": reason, **extra}
@@ -401,7 +413,7 @@ class Registry:
         except FingerprintError as exc:
             raise RegistryError(f"metrics and gate must be plain JSON data (no NaN): {exc}") from exc
 
-        with file_lock(self.lock_file):
+        with self._writing():
             self.versions_dir.mkdir(parents=True, exist_ok=True)
             self._sweep_temps()
             numbers = self._version_numbers()
@@ -467,7 +479,7 @@ class Registry:
 
     def promote(self, version: str, reason: str) -> VersionInfo:
         """Make `version` the champion: one atomic swap of champion.json, one history event."""
-        with file_lock(self.lock_file):
+        with self._writing():
             info = self.get(version)
             previous = self._champion_version()
             self._swap_champion(info.version, reason)
@@ -477,7 +489,7 @@ class Registry:
 
     def record_refusal(self, version: str | None, reason: str, details: dict[str, Any]) -> None:
         """Record that the gate refused a challenger (registered or not); the champion stays."""
-        with file_lock(self.lock_file):
+        with self._writing():
             ref = None if version is None else self.get(version).version
             self._append("refused", ref, reason, champion=self._champion_version(), details=details)
 
@@ -491,7 +503,7 @@ class Registry:
         sources = self._check_sources(files)
         if BASELINE_META in sources:
             raise RegistryError(f"{BASELINE_META} is written by the registry; do not pass it as a baseline file")
-        with file_lock(self.lock_file):
+        with self._writing():
             champion = self._champion_version()
             if champion is None or meta.get("champion") != champion:
                 raise RegistryError(
@@ -525,7 +537,7 @@ class Registry:
 
     def rollback(self, to: str | None = None, reason: str = "rollback") -> VersionInfo:
         """Swap the champion back: to `to`, or by default to the champion before the current one."""
-        with file_lock(self.lock_file):
+        with self._writing():
             current = self._champion_version()
             if to is not None:
                 target = self.get(to).version

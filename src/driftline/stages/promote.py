@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.atomic import write_json, write_parquet, write_text
+from driftline.experiment import Experiment, current_experiment
 from driftline.registry.store import Registry, VersionInfo
 from driftline.stages.context import StageContext, StageError
 
@@ -188,6 +189,38 @@ def store_challenger_baseline(ctx: StageContext, registry: Registry, champion: V
         })
 
 
+def applied_experiment(ctx: StageContext, model_sha: str) -> dict | None:
+    """Adopt the audit records of the experiment `dvc exp apply` brought into this workspace.
+
+    The experiment's promote stage left its journal in promotion.json (a kept output, so DVC does not
+    delete it before this run). Its records join the chain only if the model here is the one the
+    experiment trained; returns {name, baseline_rev, adopted} or None.
+    """
+    from driftline.audit.log import adopt
+
+    path = ctx.path(ctx.paths.promotion)
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return None  # a damaged report from an earlier run: nothing to adopt, this run rewrites it
+    experiment = previous.get("experiment") if isinstance(previous, dict) else None
+    if not isinstance(experiment, dict) or previous.get("model_sha256") != model_sha:
+        return None
+    added = adopt(ctx.root, list(experiment.get("records") or []))
+    return {"name": experiment.get("name"), "baseline_rev": experiment.get("baseline_rev"), "adopted_records": added}
+
+
+def write_report(ctx: StageContext, report: dict, experiment: Experiment | None) -> None:
+    """promotion.json; in an experiment it also carries the experiment's audit journal for this pipeline."""
+    from driftline.audit.log import forget_journal, journal
+
+    if experiment is not None:
+        report["experiment"] = {**experiment.to_json(), "records": journal(ctx.root, experiment, ctx.pipeline)}
+    write_json(ctx.path(ctx.paths.promotion), report)
+    if experiment is not None:
+        forget_journal(ctx.root, experiment)
+
+
 def run(ctx: StageContext) -> str:
     from driftline.audit.log import recorder
     from driftline.hashing import fingerprint_files, sha256_file
@@ -196,21 +229,20 @@ def run(ctx: StageContext) -> str:
     from driftline.registry.store import fingerprint_config
 
     p, cfg = ctx.paths, ctx.cfg
+    experiment = current_experiment()
     registry = Registry(ctx.root, ctx.pipeline, on_event=recorder(ctx.root))
     champion = registry.champion()
-    meta = json.loads(ctx.path(p.model_meta).read_text(encoding="utf-8"))
-    test = pd.read_parquet(ctx.path(p.split("test")))
+    model_sha = sha256_file(ctx.path(p.model))
     metric = gate_metric(cfg.gate, cfg.task)
+    report: dict = {"champion_before": champion.version if champion else None, "metric": metric, "model_sha256": model_sha}
+    if experiment is None and (applied := applied_experiment(ctx, model_sha)) is not None:
+        report["applied_experiment"] = applied
 
-    scores, y = score_version(ctx.path(p.model), ctx.path(p.fitted_features), meta, test, task=cfg.task, target=cfg.target)
-    champion_scores = None
-    report: dict = {"champion_before": champion.version if champion else None, "metric": metric}
     if champion is not None:
-        model_sha = sha256_file(ctx.path(p.model))
         if champion.files.get("model.txt") == model_sha:
             report.update(decision="unchanged", champion_after=champion.version,
                           reason=f"the trained model is identical to champion {champion.version}")
-            write_json(ctx.path(p.promotion), report)
+            write_report(ctx, report, experiment)
             return f"model unchanged: {champion.version} stays champion"
         # Identical to an earlier version the champion was rolled back from (say, a forced rerun after
         # `registry rollback`): never register a duplicate, and never silently undo the rollback.
@@ -220,23 +252,35 @@ def run(ctx: StageContext) -> str:
                           reason=f"the trained model is identical to {twin.version}, already registered; "
                                  f"{champion.version} stays champion (`driftline registry promote "
                                  f"{ctx.pipeline} {twin.version}` reinstates it)")
-            write_json(ctx.path(p.promotion), report)
+            write_report(ctx, report, experiment)
             return f"model identical to {twin.version}: not registered again; {champion.version} stays champion"
-        champ_meta = json.loads(registry.file(champion.version, "model.json").read_text(encoding="utf-8"))
+
+    meta = json.loads(ctx.path(p.model_meta).read_text(encoding="utf-8"))
+    test = pd.read_parquet(ctx.path(p.split("test")))
+    scores, y = score_version(ctx.path(p.model), ctx.path(p.fitted_features), meta, test, task=cfg.task, target=cfg.target)
+    champion_scores = None
+    if champion is not None:
         champion_scores, _ = score_version(registry.file(champion.version, "model.txt"),
-                                           registry.file(champion.version, "features.json"), champ_meta, test,
+                                           registry.file(champion.version, "features.json"),
+                                           json.loads(registry.file(champion.version, "model.json").read_text(encoding="utf-8")), test,
                                            task=cfg.task, target=cfg.target)
     try:  # both models on the same rows y: the paired test compares them row by row
         result = judge(cfg.gate, cfg.task, y, scores, champion_scores, threshold=cfg.model.threshold)
     except GateError as exc:
         raise StageError(f"{ctx.pipeline}.gate: {exc}", hint=exc.hint) from None
     report["gate"] = result.to_json()
+    if experiment is not None:  # a draft: the main workspace registers it once the experiment is applied
+        would = "promote" if result.passed else "refuse"
+        report.update(decision="candidate", would=would, champion_after=report["champion_before"], reason=result.reason)
+        write_report(ctx, report, experiment)
+        return (f"experiment {experiment.name}: the gate would {would} this model ({result.reason}); nothing registered "
+                f"inside an experiment: `dvc exp apply {experiment.name}`, then `dvc repro`")
     if not result.passed:
         registry.record_refusal(None, result.reason, {"gate": result.to_json()})
         if cfg.monitor is not None:
             store_challenger_baseline(ctx, registry, champion, result.reason, champion_scores, y)
         report.update(decision="refused", champion_after=report["champion_before"], reason=result.reason)
-        write_json(ctx.path(p.promotion), report)
+        write_report(ctx, report, experiment)
         return f"gate refused: {result.reason}"
 
     train = pd.read_parquet(ctx.path(p.split("train")))
@@ -261,5 +305,5 @@ def run(ctx: StageContext) -> str:
         )
     registry.promote(version.version, result.reason)
     report.update(decision="promoted", champion_after=version.version, reason=result.reason)
-    write_json(ctx.path(p.promotion), report)
+    write_report(ctx, report, experiment)
     return f"promoted {version.version}: {result.reason}"
