@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 SPLITS = ("train", "valid", "test")
+_ARTIFACT_NAME = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9_/-]*[a-zA-Z0-9])?$")  # GTO's and DVC's artifact names, 2+ chars
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,17 @@ class PipelinePaths:
     @property
     def model(self) -> str:
         return f"{self.models}/model.txt"
+
+    @property
+    def artifact(self) -> str:
+        """The model's name in dvc.yaml `artifacts:` and in GTO tags (`credit@v0.0.3`, `credit#prod#1`).
+
+        The pipeline's own name when GTO accepts it; otherwise (one character, or starting or ending
+        with `_`/`-`) that name trimmed, plus `-model`.
+        """
+        if len(self.pipeline) >= 2 and _ARTIFACT_NAME.match(self.pipeline):
+            return self.pipeline
+        return f"{self.pipeline.strip('_-') or 'pipeline'}-model"
 
     @property
     def model_meta(self) -> str:

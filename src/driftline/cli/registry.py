@@ -26,13 +26,11 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 
 
 def _open(pipeline: str) -> Registry:
-    """The pipeline's registry, its events recorded in the project's audit trail."""
-    from driftline.audit.log import recorder
+    """The pipeline's registry, its events recorded in the project's audit trail and mirrored as GTO tags."""
     from driftline.project import find_root
-    from driftline.registry.store import Registry
+    from driftline.stages.context import project_registry
 
-    root = find_root()
-    return Registry(root, pipeline, on_event=recorder(root))
+    return project_registry(find_root(), pipeline)
 
 
 def _metric_cells(metrics: dict[str, Any]) -> str:

@@ -162,8 +162,23 @@ def compile_project(configs: Mapping[str, PipelineConfig]) -> tuple[dict[str, An
     stages: dict[str, Any] = {}
     plots: list[dict[str, Any]] = []
     params: dict[str, Any] = {}
+    artifacts: dict[str, Any] = {}
     for name in sorted(configs):
         stages.update(pipeline_stages(name, configs[name]))
         plots.extend(pipeline_plots(name, configs[name]))
         params[name] = configs[name].to_params()
-    return {"stages": stages, "plots": plots}, params
+        artifacts.update(pipeline_artifact(name, configs[name]))
+    return {"stages": stages, "plots": plots, "artifacts": artifacts}, params
+
+
+def pipeline_artifact(name: str, cfg: PipelineConfig) -> dict[str, Any]:
+    """The pipeline's model as a DVC artifact: what GTO, Studio and `dvc artifacts get` see.
+
+    The path is the train stage's model; at a version's GTO tag (registry/tags.py) dvc.lock pins it.
+    """
+    p = PipelinePaths(name)
+    entry: dict[str, Any] = {"path": p.model, "type": "model"}
+    if cfg.description:
+        entry["desc"] = " ".join(str(cfg.description).split())
+    entry["labels"] = ["driftline", cfg.task, f"pipeline:{name}"]
+    return {p.artifact: entry}

@@ -4,7 +4,10 @@ Layout, project-relative and committed to git (never a DVC output, because DVC d
 before a stage reruns and the registry's history must outlive every rerun)::
 
     registry/<pipeline>/
-      versions/v0001/    model files + manifest.json; read-only once written, never overwritten
+      versions/v0001/    model files + manifest.json; read-only once written, never overwritten.
+                         In a DVC project the binaries (model.txt, profile.npz, ...) are also put
+                         in the DVC cache, with a `<name>.dvc` pointer each and a .gitignore, so
+                         git holds pointers and documents only (see registry/binaries.py)
       champion.json      {"version", "since", "reason"}; replaced with one atomic rename
       history.jsonl      one JSON event a line: registered, promoted, refused, rollback, baseline
       baseline/          the reference profile of the last challenger the gate refused, with
@@ -36,6 +39,7 @@ from driftline.clock import now_utc
 from driftline.errors import DriftlineError
 from driftline.experiment import current_experiment
 from driftline.hashing import FingerprintError, canonical_json, json_default, sha256_file, sha256_json
+from driftline.registry import binaries
 
 REGISTRY_DIR = "registry"
 MANIFEST = "manifest.json"
@@ -62,6 +66,17 @@ EventListener = Callable[[str, dict[str, Any]], None]
 
 The shells pass the audit trail's recorder here, so every registry event also lands in the
 hash-chained audit log, without the registry and the audit trail importing each other."""
+
+
+def listeners(*each: EventListener | None) -> EventListener:
+    """One listener calling each given one in order (None skipped): the audit trail, then GTO tags."""
+    chosen = [fn for fn in each if fn is not None]
+
+    def on_event(pipeline: str, record: dict[str, Any]) -> None:
+        for fn in chosen:
+            fn(pipeline, record)
+
+    return on_event
 
 
 class RegistryError(DriftlineError):
@@ -296,6 +311,8 @@ class Registry:
         if name not in info.files:
             known = ", ".join(sorted(info.files)) or "none"
             raise RegistryError(f"{self.pipeline} {info.version} has no file {name!r}; it holds: {known}")
+        if (hint := binaries.missing_hint(info.path / name)) is not None:
+            raise RegistryError(f"{self.pipeline} {info.version}: {hint}")
         return info.path / name
 
     def verify(self, version: str) -> list[str]:
@@ -305,7 +322,7 @@ class Registry:
         for name, expected in sorted(info.files.items()):
             path = info.path / name
             if not path.is_file():
-                problems.append(f"{info.version}/{name}: missing")
+                problems.append(f"{info.version}/{name}: {binaries.missing_hint(path) or 'missing'}")
             elif sha256_file(path) != expected:
                 problems.append(f"{info.version}/{name}: contents changed since registration")
         return problems
@@ -430,6 +447,10 @@ class Registry:
                     (tmp / f".{name}").write_text(text, encoding="utf-8")
                     hashes[name] = _copy_durably(tmp / f".{name}", tmp / name)
                     (tmp / f".{name}").unlink()
+                if binaries.is_dvc_project(self.root):  # the bytes to the DVC cache, a pointer each to git
+                    for name, text in binaries.store(self.root, tmp, hashes).items():
+                        (tmp / name).write_text(text, encoding="utf-8")
+                        os.chmod(tmp / name, _READ_ONLY)
                 manifest = {
                     "version": version,
                     "pipeline": self.pipeline,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from driftline.config.params import load_pipeline
 from driftline.config.pipeline import PipelineConfig
@@ -12,6 +13,9 @@ from driftline.errors import DriftlineError
 from driftline.paths import PipelinePaths
 from driftline.project import find_root
 from driftline.stages import STAGE_MODULES
+
+if TYPE_CHECKING:
+    from driftline.registry.store import Registry
 
 
 class StageError(DriftlineError):
@@ -80,3 +84,12 @@ def audit_stage_run(ctx: StageContext, step: str, *, status: str, summary: str) 
         "git": git_state(ctx.root),
         "packages": package_versions(),
     })
+
+
+def project_registry(root: Path, pipeline: str) -> Registry:
+    """A pipeline's registry for writing: each event recorded in the audit trail, then mirrored as GTO tags."""
+    from driftline.audit.log import recorder
+    from driftline.registry.store import Registry, listeners
+    from driftline.registry.tags import tagger
+
+    return Registry(root, pipeline, on_event=listeners(recorder(root), tagger(root)))

@@ -18,7 +18,7 @@ import pandas as pd
 from driftline.atomic import write_json, write_parquet, write_text
 from driftline.experiment import Experiment, current_experiment
 from driftline.registry.store import Registry, VersionInfo
-from driftline.stages.context import StageContext, StageError
+from driftline.stages.context import StageContext, StageError, project_registry
 
 if TYPE_CHECKING:
     from driftline.drift.estimate import Estimator
@@ -222,7 +222,6 @@ def write_report(ctx: StageContext, report: dict, experiment: Experiment | None)
 
 
 def run(ctx: StageContext) -> str:
-    from driftline.audit.log import recorder
     from driftline.hashing import fingerprint_files, sha256_file
     from driftline.registry.gate import GateError, gate_metric, judge
     from driftline.registry.score import score_version
@@ -230,7 +229,7 @@ def run(ctx: StageContext) -> str:
 
     p, cfg = ctx.paths, ctx.cfg
     experiment = current_experiment()
-    registry = Registry(ctx.root, ctx.pipeline, on_event=recorder(ctx.root))
+    registry = project_registry(ctx.root, ctx.pipeline)
     champion = registry.champion()
     model_sha = sha256_file(ctx.path(p.model))
     metric = gate_metric(cfg.gate, cfg.task)

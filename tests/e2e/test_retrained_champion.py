@@ -1,9 +1,12 @@
-"""`driftline audit trace`: a served decision traced back to the drift that retrained its model."""
+"""A champion retrained because of drift, as a user inspects it: `driftline audit trace` follows a
+served decision back to the drift; `gto show` and `dvc artifacts get` see the same versions and champion."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +71,39 @@ def test_trace_of_the_first_model_says_it_was_not_a_drift_retrain(cli, retrained
 def test_unknown_request_id_exits_1_with_a_message(cli, retrained: Path) -> None:
     proc = cli(["audit", "trace", "no-such-request"], retrained, check=False)
     assert proc.returncode == 1 and "no decision with request id 'no-such-request'" in proc.stderr
+
+
+def gto_show(root: Path) -> dict:
+    """`gto show --json`: {artifact: {version: {stages}}} as GTO reads it from the git tags."""
+    out = subprocess.run([str(Path(sys.executable).parent / "gto"), "show", "--json"], cwd=root,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def fetched(sh, root: Path, dest: Path, *selector: str) -> bytes:
+    sh(["dvc", "artifacts", "get", str(root), "credit", *selector, "-o", str(dest)], dest.parent)
+    return dest.read_bytes()
+
+
+def test_gto_and_dvc_artifacts_see_the_versions_and_the_champion(sh, cli, retrained: Path, tmp_path: Path) -> None:
+    root = shutil.copytree(retrained, tmp_path / "proj", symlinks=True)  # this test rolls back: its own copy
+    sh(["git", "add", "-A"], root)
+    sh(["git", "commit", "-q", "-m", "retrained"], root)
+    shown = gto_show(root)
+    assert set(shown) >= {"credit", "pricing"}
+    assert shown["credit"]["version"] == "v0.0.2" and shown["credit"]["stage"]["prod"] == "v0.0.2", shown
+    tags = sh(["git", "tag", "-l", "credit*"], root).stdout.split()
+    assert {"credit@v0.0.1", "credit@v0.0.2"} <= set(tags)
+
+    versions = root / "registry/credit/versions"
+    v1, v2 = (versions / "v0001/model.txt").read_bytes(), (versions / "v0002/model.txt").read_bytes()
+    assert v1 != v2
+    # the model binaries are in the DVC cache; git holds a pointer per file
+    assert sh(["git", "ls-files", "registry/credit/versions/v0002/model.txt"], root).stdout == ""
+    assert sh(["git", "ls-files", "registry/credit/versions/v0002/model.txt.dvc"], root).stdout.strip()
+    assert fetched(sh, root, tmp_path / "v1.txt", "--rev", "v0.0.1") == v1
+    assert fetched(sh, root, tmp_path / "prod.txt", "--stage", "prod") == v2
+
+    cli(["registry", "rollback", "credit"], root)  # the champion goes back to v0001, and so does GTO's prod
+    assert gto_show(root)["credit"]["stage"]["prod"] == "v0.0.1"
+    assert fetched(sh, root, tmp_path / "prod-after.txt", "--stage", "prod") == v1
