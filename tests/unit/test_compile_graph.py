@@ -317,3 +317,12 @@ def test_drift_plot_templates_filter_their_signals_and_keep_dvcs_anchors() -> No
         line = spec["spec"]["layer"][1]["encoding"]["stroke"]
         assert line["scale"]["domain"] == signals, "the legend lists only what this plot draws"
     assert sorted(drawn) == sorted(SIGNALS), "every signal of the history is drawn by exactly one plot"
+
+
+def test_artifact_names_follow_gto_rules() -> None:
+    from driftline.paths import PipelinePaths
+
+    assert PipelinePaths("credit").artifact == "credit"
+    assert PipelinePaths("my_pipe-2").artifact == "my_pipe-2"
+    assert PipelinePaths("x").artifact == "x-model"
+    assert PipelinePaths("_scores_").artifact == "scores-model"
