@@ -10,12 +10,13 @@ def planned(cli, root: Path) -> dict[str, dict]:
     return {p["stage"]: p for p in json.loads(cli(["plan", "--json"], root).stdout)}
 
 
-def test_after_repro_only_the_monitor_is_due(cli, built_project: Path) -> None:
+def test_after_repro_only_the_always_running_stages_are_due(cli, built_project: Path) -> None:
     plan = planned(cli, built_project)
-    assert {name for name, p in plan.items() if p["runs"]} == {"credit-monitor"}
-    assert plan["credit-monitor"]["reasons"] == ["always runs (always_changed)"]
+    always = {"credit-monitor", "credit-promote", "pricing-promote"}  # the monitor looks; promote writes the registry
+    assert {name for name, p in plan.items() if p["runs"]} == always
+    assert all(plan[name]["reasons"] == ["always runs (always_changed)"] for name in always)
     table = cli(["plan"], built_project).stdout
-    assert f"1 of {len(plan)} stage(s) run" in table
+    assert f"3 of {len(plan)} stage(s) run" in table
 
 
 def test_a_hyperparameter_edit_names_the_key_and_the_stages(cli, sh, edit, built_project: Path) -> None:

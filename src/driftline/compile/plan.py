@@ -138,7 +138,7 @@ def make_plan(
                 continue
             if any(_feeds(out, dep) for out in _out_paths(stages[upstream]) for dep in deps):
                 plans[name].after.append(upstream)
-        if plans[name].after:
+        if plans[name].after and name not in always:  # an always-running stage runs anyway: nothing to add
             plans[name].runs = True
             plans[name].reasons.append(f"after {', '.join(plans[name].after)} (DVC skips it if their outputs come out byte-identical)")
     return list(plans.values())
