@@ -46,12 +46,11 @@ def cycle_summary(root: Path, pipeline: str, mark: int) -> dict[str, Any]:
     records = [r for r in read(root)[mark:] if r["payload"].get("pipeline") == pipeline]
     decision = next((r["payload"] for r in reversed(records) if r["kind"] == "drift_decision"), None)
     verdict = next((r for r in reversed(records) if r["kind"] in ("promotion", "refusal")), None)
-    promote = next((r["payload"] for r in reversed(records)
-                    if r["kind"] == "stage_run" and r["payload"].get("stage") == f"{pipeline}-promote"), None)
+    trained = any(r["kind"] == "stage_run" and r["payload"].get("stage") == f"{pipeline}-train" for r in records)
     promotion = None
     if verdict is not None:
         promotion = "promoted" if verdict["kind"] == "promotion" else "refused"
-    elif promote is not None:
+    elif trained:  # promote runs on every repro; it only has news when a model was trained
         promotion = "unchanged"
     champion = Registry(root, pipeline).champion()
     return {
