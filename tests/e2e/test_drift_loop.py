@@ -203,7 +203,8 @@ def test_1_first_repro_registers_v0001_as_champion(first: Step) -> None:
 def test_2_batch_without_drift_runs_only_the_monitor(no_drift: Step) -> None:
     root = no_drift.root
     assert credit_only(no_drift.ran) == ALWAYS
-    assert read_json(root, PROMOTION)["decision"] == "unchanged"
+    promotion = read_json(root, PROMOTION)  # promote ran, found the model already judged, and wrote nothing
+    assert promotion["decision"] == "promoted" and promotion["champion_after"] == "v0001"
     report = read_json(root, DRIFT_JSON)
     assert report["decision"]["retrain"] is False, report["decision"]["reasons"]
     assert report["reference"]["version"] == "v0001"

@@ -189,21 +189,36 @@ def store_challenger_baseline(ctx: StageContext, registry: Registry, champion: V
         })
 
 
-def applied_experiment(ctx: StageContext, model_sha: str) -> dict | None:
-    """Adopt the audit records of the experiment `dvc exp apply` brought into this workspace.
+FINAL = ("promoted", "refused", "unchanged")  # decisions the main workspace made (not an experiment's candidate)
 
-    The experiment's promote stage left its journal in promotion.json (a kept output, so DVC does not
-    delete it before this run). Its records join the chain only if the model here is the one the
-    experiment trained; returns {name, baseline_rev, adopted} or None.
-    """
-    from driftline.audit.log import adopt
 
+def previous_report(ctx: StageContext) -> dict:
+    """The last promotion.json (a kept output: DVC does not delete it before this run), or {}."""
     path = ctx.path(ctx.paths.promotion)
     try:
         previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except (OSError, ValueError):
-        return None  # a damaged report from an earlier run: nothing to adopt, this run rewrites it
-    experiment = previous.get("experiment") if isinstance(previous, dict) else None
+        return {}  # a damaged report from an earlier run: this run rewrites it
+    return previous if isinstance(previous, dict) else {}
+
+
+def judged_with(ctx: StageContext) -> str:
+    """What a gate decision depends on besides the model: the stage's params (gate, card, task, target)."""
+    from driftline.registry.store import fingerprint_config
+
+    params = ctx.cfg.to_params()
+    return fingerprint_config({key: params.get(key) for key in ("gate", "card", "task", "target")})
+
+
+def applied_experiment(ctx: StageContext, previous: dict, model_sha: str) -> dict | None:
+    """Adopt the audit records of the experiment `dvc exp apply` brought into this workspace.
+
+    The experiment's promote stage left its journal in promotion.json. Its records join the chain
+    only if the model here is the one the experiment trained; returns {name, baseline_rev, adopted}.
+    """
+    from driftline.audit.log import adopt
+
+    experiment = previous.get("experiment")
     if not isinstance(experiment, dict) or previous.get("model_sha256") != model_sha:
         return None
     added = adopt(ctx.root, list(experiment.get("records") or []))
@@ -233,8 +248,16 @@ def run(ctx: StageContext) -> str:
     champion = registry.champion()
     model_sha = sha256_file(ctx.path(p.model))
     metric = gate_metric(cfg.gate, cfg.task)
-    report: dict = {"champion_before": champion.version if champion else None, "metric": metric, "model_sha256": model_sha}
-    if experiment is None and (applied := applied_experiment(ctx, model_sha)) is not None:
+    previous, judged = previous_report(ctx), judged_with(ctx)
+    if (previous.get("decision") in FINAL and previous.get("model_sha256") == model_sha
+            and previous.get("judged_with") == judged):
+        # Promote runs on every repro; a model is judged once per gate config. Judging it again would
+        # record the refusal again on every repro, and after a rollback would promote the model the
+        # rolled-back champion had beaten, behind the user's back.
+        return f"already judged: {previous['decision']} ({previous.get('reason', '')}); nothing new to register"
+    report: dict = {"champion_before": champion.version if champion else None, "metric": metric,
+                    "model_sha256": model_sha, "judged_with": judged}
+    if experiment is None and (applied := applied_experiment(ctx, previous, model_sha)) is not None:
         report["applied_experiment"] = applied
 
     if champion is not None:
