@@ -56,7 +56,7 @@ def test_tutorial_metrics_plots_dag(sh, quickstart: Quickstart, tmp_path: Path) 
     clone = quickstart.root  # read only
     assert "reports/credit/metrics.json" in sh(["dvc", "metrics", "show"], clone).stdout
     sh(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], clone)
-    assert "credit-roc" in (tmp_path / "plots" / "index.html").read_text()
+    assert "credit: ROC (test split)" in (tmp_path / "plots" / "index.html").read_text()
     assert "pricing-evaluate" in sh(["dvc", "dag"], clone).stdout
     assert "intact" in sh(["driftline", "audit", "verify"], clone).stdout
     assert "stage_run" in sh(["driftline", "audit", "log", "--kind", "stage_run"], clone).stdout
