@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -68,3 +69,20 @@ def test_dvclive_logs_every_round_but_syncs_only_on_schedule_and_at_the_end(tmp_
     final = json.loads(summary.read_text())
     assert final["step"] == 19 and final["valid"]["auc"] == pytest.approx(0.89), "DVCLive's last step, as it syncs every round"
     assert not (tmp_path / "dvc.yaml").exists(), "DVCLive never writes a dvc.yaml (the compiler declares its files)"
+
+
+def test_dvclive_logs_in_a_repository_without_a_commit_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git init`, `dvc init`, `dvc repro` before the first commit: DVCLive alone fails there ("Empty git repo")."""
+    import subprocess
+
+    from driftline.models.live import lightgbm_callback, training_logger
+
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(cmd, cwd=tmp_path, check=True, capture_output=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    monkeypatch.chdir(tmp_path)
+    live = training_logger("live")
+    callback = lightgbm_callback(live)
+    for i in range(3):
+        callback(round_env(i, 3, valid_auc=0.7))
+    live.end()
+    assert json.loads((tmp_path / "live/metrics.json").read_text())["valid"]["auc"] == 0.7

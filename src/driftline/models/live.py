@@ -38,6 +38,17 @@ class ThrottledLive(Live):
         self._last_sync = clock()
         super().__init__(*args, **kwargs)
 
+    def _init_dvc(self) -> None:
+        from scmrepo.exceptions import SCMError
+
+        try:
+            super()._init_dvc()
+        except SCMError:
+            # A git repository without a commit yet (`git init`, `dvc init`, `dvc repro`): DVCLive 3.49 asks
+            # git for HEAD before it checks for that case, and fails. Log without the experiment metadata.
+            self._dvc_file = self._init_dvc_file()
+            self._save_dvc_exp = False
+
     def next_step(self) -> None:
         self.summary["step"] = self.step  # what `sync` would record, and what `end()` resumes from
         now = self._clock()
