@@ -73,8 +73,8 @@ def main() -> None:
         "python": platform.python_version(),
         "retrain_seconds": retrain,
         "restore_seconds": restore,
-        "median_retrain_seconds": statistics.median(retrain),
-        "median_restore_seconds": statistics.median(restore),
+        "median_retrain_seconds": round(statistics.median(retrain), 3),
+        "median_restore_seconds": round(statistics.median(restore), 3),
         "ratio_retrain_over_restore": round(statistics.median(retrain) / statistics.median(restore), 2),
         "restored_model_bytes_identical": identical,
     }
