@@ -43,7 +43,8 @@ def run(ctx: StageContext) -> str:
         seconds = time.perf_counter() - started
         live.summary = training_summary(result, train_rows=len(train.X), valid_rows=len(valid.X),
                                         features=len(fitted.feature_columns), seconds=seconds)
-        live.end()  # writes the summary as metrics.json
+        live.end()  # the last sync: Studio's "done"; the summary's final form replaces DVCLive's file atomically below
+    write_json(ctx.path(p.train_summary), live.summary)
     save_model(result.booster, ctx.path(p.model))
     write_json(ctx.path(p.model_meta), {
         "task": cfg.task,

@@ -80,8 +80,8 @@ def experiment_files(params_text: str, pipeline: str, job_dir: Path) -> dict[str
     p = PipelinePaths(pipeline)
     return {
         PARAMS_FILE: PARAMS_HEADER + dump_yaml(params),
-        p.metrics: json.dumps(metrics["test"], indent=2) + "\n",
-        p.train_summary: json.dumps(training, indent=2) + "\n",
+        p.metrics: json.dumps(metrics["test"], indent=2, sort_keys=True) + "\n",  # as atomic.write_json writes them
+        p.train_summary: json.dumps(training, indent=2, sort_keys=True) + "\n",
     }
 
 
