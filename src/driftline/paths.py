@@ -133,12 +133,19 @@ class PipelinePaths:
         return f"{self.models}/model.json"
 
     @property
+    def live(self) -> str:
+        """DVCLive's folder for the train stage, written round by round while LightGBM trains."""
+        return f"{self.reports}/live"
+
+    @property
     def train_summary(self) -> str:
-        return f"{self.reports}/train.json"
+        """The training summary (DVCLive's metrics.json): metrics at the best iteration, rows, threads, time."""
+        return f"{self.live}/metrics.json"
 
     @property
     def training_curves(self) -> str:
-        return f"{self.reports}/plots/training_curves.csv"
+        """DVCLive's per-round curves: `<split>/<LightGBM metric>.tsv` (columns step, metric), split train or valid."""
+        return f"{self.live}/plots/metrics"
 
     @property
     def feature_importance(self) -> str:

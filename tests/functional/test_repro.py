@@ -38,8 +38,12 @@ def test_full_repro_leaves_model_metrics_and_plots(reproduced: Path) -> None:
     assert 0.65 < credit["roc_auc"] < 0.95
     pricing = json.loads((reproduced / "reports/pricing/metrics.json").read_text())
     assert pricing["r2"] > 0.5
-    for plot in ("roc", "precision_recall", "calibration", "training_curves", "feature_importance"):
+    for plot in ("roc", "precision_recall", "calibration", "feature_importance"):
         assert (reproduced / f"reports/credit/plots/{plot}.csv").stat().st_size > 0
+    training = json.loads((reproduced / "reports/credit/live/metrics.json").read_text())
+    assert training["best_iteration"] <= training["step"] and 0.5 < training["valid"]["auc"] <= 1.0
+    curve = (reproduced / "reports/credit/live/plots/metrics/valid/auc.tsv").read_text().splitlines()
+    assert curve[0] == "step\tauc" and curve[-1].startswith(f"{training['step']}\t"), "DVCLive: one row per boosting round"
     for plot in ("residuals", "predicted_vs_actual"):
         assert (reproduced / f"reports/pricing/plots/{plot}.csv").stat().st_size > 0
     card = json.loads((reproduced / "registry/credit/versions/v0001/model_card.json").read_text())
@@ -84,9 +88,12 @@ def test_dvc_metrics_plots_and_dag_work(sh, reproduced: Path, tmp_path: Path) ->
     out_dir = tmp_path / "plots"
     sh(["dvc", "plots", "show", "-o", str(out_dir)], reproduced)
     html = (out_dir / "index.html").read_text()
-    for plot in ("credit-roc", "credit-precision_recall", "credit-calibration", "credit-feature_importance",
-                 "credit-training_curves", "pricing-residuals", "pricing-predicted_vs_actual"):
-        assert plot in html, plot
+    for title in ("credit: ROC (test split)", "credit: precision-recall (test split)", "credit: calibration (test split)",
+                  "credit: feature importance (gain)", "pricing: residuals (test split)", "pricing: predicted vs actual (test split)",
+                  "reports/credit/live/plots/metrics/valid/auc.tsv", "reports/pricing/live/plots/metrics/valid/rmse.tsv"):
+        assert title in html, title
+    shown = json.loads(sh(["dvc", "plots", "show", "--json"], reproduced).stdout)["data"]
+    assert "reports/credit/plots/roc.csv" in shown and not [p for p in shown if "::" in p], "each plot drawn once"
 
     dag = sh(["dvc", "dag", "--dot"], reproduced).stdout.replace('"', "")
     chain = [f"credit-{a} -> credit-{b}" for a, b in zip(("monitor", *STEPS), STEPS, strict=False)]

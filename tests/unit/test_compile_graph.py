@@ -50,7 +50,7 @@ def variant(cfg: PipelineConfig, **changes: Any) -> PipelineConfig:
 
 def out_paths(stage: Mapping[str, Any]) -> list[str]:
     paths: list[str] = []
-    for field in ("outs", "metrics"):
+    for field in ("outs", "metrics", "plots"):
         for out in stage.get(field, []):
             paths.extend(out.keys() if isinstance(out, Mapping) else [out])
     return paths
@@ -278,6 +278,27 @@ def test_plot_files_are_not_cached_so_dvc_plots_can_read_them_from_git(compiled:
                         assert flags["cache"] is False and set(flags) <= {"cache", "persist"}, path
             else:
                 assert out not in plotted, f"{out} is plotted but cached by DVC"
+        for entry in stage.get("plots", []):
+            ((path, props),) = entry.items()
+            assert props["cache"] is False, f"{path}: a stage plot lives in git"
+            assert path not in plotted, f"{path} is a stage plot and a top-level plot: DVC would draw it twice"
+
+
+RUN_ALWAYS = ("monitor", "promote")  # always_changed / writes the registry: no cache may replay them
+
+
+def test_every_other_stage_can_be_restored_from_dvcs_run_cache(stages: dict) -> None:
+    """DVC skips its run cache for a stage with a persist out, or an uncached out that is not a metric or plot."""
+    checked = 0
+    for name, stage in stages.items():
+        if name.rsplit("-", 1)[-1] in RUN_ALWAYS:
+            continue
+        for out in stage.get("outs", []):
+            assert not isinstance(out, Mapping), f"{name}: {out} is an uncached plain out: the run cache would be off"
+        for entry in stage.get("metrics", []) + stage.get("plots", []):
+            assert not next(iter(entry.values())).get("persist"), f"{name}: {entry}"
+        checked += 1
+    assert checked >= 14
 
 
 # ---------------------------------------------------------------------------------------------

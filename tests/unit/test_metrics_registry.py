@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from driftline.compile.graph import pipeline_plots
+from driftline.compile.graph import evaluation_plots, training_plots
 from driftline.config import metrics
 from driftline.config.groups import GateSpec
 from driftline.config.model import ModelSpec
@@ -95,26 +94,34 @@ def test_every_compiled_plot_draws_columns_the_evaluate_tables_have(task: str) -
     tables = plot_tables(y, s, task)
     assert set(tables) == set(metrics.plot_names(task))
     drawn = {}
-    for entry in pipeline_plots("p", SimpleNamespace(task=task, monitor=None)):
-        (plot_id, spec), = entry.items()
-        drawn[plot_id.removeprefix("p-")] = spec
+    for entry in evaluation_plots("p", task):
+        (path, spec), = entry.items()
+        drawn[path.rsplit("/", 1)[-1].removesuffix(".csv")] = spec
+    assert set(drawn) == set(tables)
     for plot, table in tables.items():
-        (column,) = drawn[plot]["y"].values()
-        assert {drawn[plot]["x"], column} <= set(table.columns), plot
+        assert {drawn[plot]["x"], drawn[plot]["y"]} <= set(table.columns), plot
+        assert drawn[plot]["cache"] is False, "a plot, not a plain uncached out: DVC's run cache stays on"
 
 
 @pytest.mark.parametrize("task", metrics.TASKS)
-def test_training_curves_plot_the_metric_lightgbm_records(task: str) -> None:
+def test_training_curves_hold_every_metric_lightgbm_records_round_by_round(task: str, tmp_path, monkeypatch) -> None:
+    from driftline.models.live import lightgbm_callback, training_logger
     from driftline.models.train import train_model
 
     y, _ = scored(task)
     X = pd.DataFrame({"signal": y + RNG.normal(0, 0.5, N), "noise": RNG.random(N)})
     if task == "regression":
         X["signal"] = y + RNG.normal(0, 1, N)
-    result = train_model(X[:300], y[:300], X[300:], y[300:], task, ModelSpec(num_boost_round=5))
-    (curves,) = [e for e in pipeline_plots("p", SimpleNamespace(task=task, monitor=None)) if "p-training_curves" in e]
-    (columns,) = curves["p-training_curves"]["y"].values()
-    assert set(columns) <= set(result.curves.columns)
+    monkeypatch.chdir(tmp_path)
+    live = training_logger("live")
+    result = train_model(X[:300], y[:300], X[300:], y[300:], task, ModelSpec(num_boost_round=5, early_stopping_rounds=50),
+                         callbacks=[lightgbm_callback(live)])
+    live.end()
+    assert "reports/p/live/plots/metrics" in {path for entry in training_plots("p") for path in entry}, "what the train stage declares"
+    written = sorted(str(f.relative_to(tmp_path / "live/plots/metrics")) for f in (tmp_path / "live/plots/metrics").rglob("*.tsv"))
+    assert written == sorted(f"{split}/{m}.tsv" for split in ("train", "valid") for m in metrics.LIGHTGBM_METRICS[task])
+    curve = (tmp_path / f"live/plots/metrics/valid/{metrics.curve_metric(task)}.tsv").read_text().splitlines()
+    assert curve[0] == f"step\t{metrics.curve_metric(task)}" and len(curve) == 1 + len(result.curves) == 6
 
 
 # ------------------------------------------------------------------ the card and the sweep

@@ -85,7 +85,7 @@ def test_an_explicit_num_threads_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "[num_threads: 3]" in result.booster.model_to_string()
 
 
-def test_train_json_records_the_threads(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_training_summary_records_the_threads(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from driftline.paths import PipelinePaths
     from driftline.stages import train as stage
     from driftline.stages.context import StageContext

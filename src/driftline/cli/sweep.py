@@ -19,6 +19,7 @@ def sweep(
     ] = None,
     multirun: Annotated[bool, typer.Option("-m", "--multirun", help="Accepted as in Hydra; a sweep is always a multirun.")] = False,
     apply: Annotated[str | None, typer.Option("--apply", help="`best`: write the winning values into `pipelines/<p>.yaml` and recompile.")] = None,
+    dvc_exp: Annotated[bool, typer.Option("--dvc-exp", help="Record each finished job as a DVC experiment on the current commit.")] = False,
     show: Annotated[int, typer.Option(help="Rows of the leaderboard to print (all are in leaderboard.csv).")] = 20,
     project: Annotated[Path, typer.Option(help="Project root (holds conf/ and pipelines/).")] = Path("."),
 ) -> None:
@@ -28,7 +29,9 @@ def sweep(
     changes the `features` config), writes metrics.json, result.json and its resolved config in
     Hydra's job folder (`multirun/<date>/<time>/<n>/`, or `hydra.sweep.dir=...`), and returns the
     primary metric on the valid split (roc_auc: maximise; rmse, log_loss: minimise). At the end:
-    a leaderboard, leaderboard.csv and leaderboard.svg in the sweep folder.
+    a leaderboard, leaderboard.csv and leaderboard.svg in the sweep folder. With --dvc-exp, each
+    finished job is also a DVC experiment (its params in params.yaml, its test metrics and training
+    summary in the pipeline's metric files): `dvc exp show`, then `dvc exp apply <name>` and `dvc repro`.
 
     Exit codes: 0 ok; 1 the features are not prepared or a job failed; 2 bad arguments.
     """
@@ -55,10 +58,15 @@ def sweep(
         raise typer.Exit(EXIT_BAD_ARGS)
     from driftline.threads import usable_cpus
 
+    if dvc_exp:
+        from driftline.sweep.experiments import baseline
+
+        baseline(root)  # SweepError (exit 1) before any job runs when there is no commit to record on
     warning = runner.oversubscription(overrides, prep.base.to_params()["model"].get("params", {}).get("num_threads"), usable_cpus())
     if warning:
         typer.echo(f"driftline sweep: warning: {warning}", err=True)
-    sweep_dir = runner.sweep_dir_for(overrides, datetime.now())
+    started = datetime.now()
+    sweep_dir = runner.sweep_dir_for(overrides, started)
     code = runner.run(root, pipeline, runner.hydra_overrides(overrides, sweep_dir, direction(primary_metric(prep.base))))
     out = root / sweep_dir
     rows = leaderboard.rank(leaderboard.collect(out))
@@ -66,6 +74,11 @@ def sweep(
         _print_leaderboard(rows, show, out, root)
         leaderboard.write(out, rows, title=f"{pipeline}: {len(rows)} job(s)")
         typer.echo(f"leaderboard: {(out / leaderboard.LEADERBOARD_CSV).relative_to(root)}, {(out / leaderboard.LEADERBOARD_SVG).relative_to(root)}")
+        if dvc_exp:
+            from driftline.sweep.experiments import record
+
+            names = record(root, pipeline, rows, out, f"{started:%Y%m%d-%H%M%S}")
+            typer.echo(f"recorded {len(names)} DVC experiment(s): {', '.join(names)}; compare them with `dvc exp show`")
     if code != 0:
         typer.echo(f"driftline sweep {pipeline}: the Hydra multirun failed (exit {code}); see the messages above and {sweep_dir}/", err=True)
         raise typer.Exit(EXIT_FAILED)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from driftline.config.errors import ConfigProblem
-from driftline.config.metrics import curve_metric, plot_names, plots
+from driftline.config.metrics import plots
 from driftline.config.pipeline import PipelineConfig
 from driftline.paths import PipelinePaths
 
@@ -34,7 +34,7 @@ def stage_name(pipeline: str, step: str) -> str:
 
 
 def _stage(pipeline: str, step: str, *, deps: list[str], params: list[str], outs: list[Any],
-           metrics: list[Any] = (), always_changed: bool = False) -> dict[str, Any]:
+           metrics: list[Any] = (), plots: list[Any] = (), always_changed: bool = False) -> dict[str, Any]:
     """One dvc.yaml stage in DVC's own key order, empty fields dropped."""
     stage: dict[str, Any] = {"cmd": f"driftline run {step} {pipeline}"}
     if deps:
@@ -45,6 +45,8 @@ def _stage(pipeline: str, step: str, *, deps: list[str], params: list[str], outs
         stage["outs"] = outs
     if metrics:
         stage["metrics"] = list(metrics)
+    if plots:
+        stage["plots"] = list(plots)
     if always_changed:
         stage["always_changed"] = True
     return stage
@@ -86,12 +88,10 @@ def pipeline_stages(name: str, cfg: PipelineConfig) -> dict[str, dict[str, Any]]
                             outs=[p.features_dir, p.fitted_features]),
         "train": _stage(name, "train", deps=[p.features_dir, p.fitted_features],
                         params=[*(key(f"model.{f}") for f in TRAINING_KEYS), key("target"), key("task")],
-                        outs=[p.model, p.model_meta, {p.training_curves: NO_CACHE}, {p.feature_importance: NO_CACHE}],
-                        metrics=[{p.train_summary: NO_CACHE}]),
+                        outs=[p.model, p.model_meta], metrics=[{p.train_summary: NO_CACHE}], plots=training_plots(name)),
         "evaluate": _stage(name, "evaluate", deps=[p.features_dir, p.fitted_features, p.model, p.model_meta],
                            params=[key("model.threshold"), key("target"), key("task")],
-                           outs=[p.predictions, *({p.plot(n): NO_CACHE} for n in plot_names(cfg.task))],
-                           metrics=[{p.metrics: NO_CACHE}]),
+                           outs=[p.predictions], metrics=[{p.metrics: NO_CACHE}], plots=evaluation_plots(name, cfg.task)),
         "promote": _stage(name, "promote", deps=[p.model, p.model_meta, p.fitted_features, p.metrics, p.split_dir, p.predictions],
                           params=[key("gate"), key("card"), key("task"), key("target")], outs=[],
                           # kept: an applied experiment's report carries its audit journal to the next run;
@@ -107,22 +107,35 @@ def pipeline_steps(cfg: PipelineConfig) -> tuple[str, ...]:
     return tuple(step for step in STEPS if step != "monitor" or cfg.monitor is not None)
 
 
-def pipeline_plots(name: str, cfg: PipelineConfig) -> list[dict[str, Any]]:
-    """Top-level dvc.yaml plot definitions: the pictures `dvc plots show` draws."""
+def training_plots(name: str) -> list[dict[str, Any]]:
+    """The train stage's plots: DVCLive's per-round curves (one plot per split and metric) and feature importance."""
     p = PipelinePaths(name)
-    train_metric = curve_metric(cfg.task)
-    specs: dict[str, dict[str, Any]] = {
-        "training_curves": {"template": "linear", "x": "iteration",
-                            "y": {p.training_curves: [f"train_{train_metric}", f"valid_{train_metric}"]},
-                            "title": f"{name}: training curves ({train_metric})"},
-        "feature_importance": {"template": "bar_horizontal_sorted", "x": "gain",
-                               "y": {p.feature_importance: "feature"},
-                               "title": f"{name}: feature importance (gain)"},
-    }
-    for plot in plots(cfg.task):
-        spec = {"template": plot.template, "x": plot.x, "y": {p.plot(plot.name): plot.y},
-                "title": f"{name}: {plot.title} (test split)", "x_label": plot.x_label, "y_label": plot.y_label}
-        specs[plot.name] = {k: v for k, v in spec.items() if v is not None}
+    return [
+        {p.training_curves: {**NO_CACHE, "x": "step", "x_label": "boosting round"}},
+        {p.feature_importance: {**NO_CACHE, "template": "bar_horizontal_sorted", "x": "gain", "y": "feature",
+                                "title": f"{name}: feature importance (gain)"}},
+    ]
+
+
+def evaluation_plots(name: str, task: str) -> list[dict[str, Any]]:
+    """The evaluate stage's plots (config.metrics.PLOTS), each drawn as its stage declares it."""
+    p = PipelinePaths(name)
+    entries = []
+    for plot in plots(task):
+        props = {"template": plot.template, "x": plot.x, "y": plot.y, "title": f"{name}: {plot.title} (test split)",
+                 "x_label": plot.x_label, "y_label": plot.y_label}
+        entries.append({p.plot(plot.name): {**NO_CACHE, **{k: v for k, v in props.items() if v is not None}}})
+    return entries
+
+
+def pipeline_plots(name: str, cfg: PipelineConfig) -> list[dict[str, Any]]:
+    """Top-level dvc.yaml plot definitions: the drift history's pictures.
+
+    Every other plot is a stage's `plots:` output that carries its own template and axes: DVC draws
+    a stage's plot outputs anyway, so a top-level definition over the same file would draw it twice.
+    """
+    p = PipelinePaths(name)
+    specs: dict[str, dict[str, Any]] = {}
     if cfg.monitor is not None:
         for plot, (_, title) in DRIFT_PLOTS.items():
             specs[plot] = {"template": drift_plot_template(plot), "x": "batch", "y": {p.drift_history: "statistic"},
@@ -137,7 +150,7 @@ def drift_plot_template(plot: str) -> str:
 
 def _out_paths(stage: Mapping[str, Any]) -> list[str]:
     paths = []
-    for field in ("outs", "metrics"):
+    for field in ("outs", "metrics", "plots"):
         for out in stage.get(field, []):
             paths.extend(out.keys() if isinstance(out, Mapping) else [out])
     return paths
@@ -160,15 +173,15 @@ def check_graph(stages: Mapping[str, Mapping[str, Any]]) -> list[ConfigProblem]:
 def compile_project(configs: Mapping[str, PipelineConfig]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(dvc.yaml data, params.yaml data without the fingerprint) for every pipeline, in name order."""
     stages: dict[str, Any] = {}
-    plots: list[dict[str, Any]] = []
+    top_plots: list[dict[str, Any]] = []
     params: dict[str, Any] = {}
     artifacts: dict[str, Any] = {}
     for name in sorted(configs):
         stages.update(pipeline_stages(name, configs[name]))
-        plots.extend(pipeline_plots(name, configs[name]))
+        top_plots.extend(pipeline_plots(name, configs[name]))
         params[name] = configs[name].to_params()
         artifacts.update(pipeline_artifact(name, configs[name]))
-    return {"stages": stages, "plots": plots, "artifacts": artifacts}, params
+    return {"stages": stages, **({"plots": top_plots} if top_plots else {}), "artifacts": artifacts}, params
 
 
 def pipeline_artifact(name: str, cfg: PipelineConfig) -> dict[str, Any]:

@@ -7,7 +7,7 @@ Models are stored in LightGBM's own text format, never pickled.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,23 @@ class TrainResult:
     threads: int = 0  # the num_threads LightGBM trained with (the user's, or driftline.threads' default)
 
 
+def training_summary(result: TrainResult, *, train_rows: int, valid_rows: int, features: int, seconds: float) -> dict[str, Any]:
+    """What a training reports (the train stage's `reports/<p>/live/metrics.json`, a sweep job's too).
+
+    `{split: {metric: value}}` at the best iteration (the trees the saved model keeps), then
+    best_iteration, rows, features, num_threads, seconds, and `step`: DVCLive's step of the last
+    round trained (0-based, so rounds trained - 1, early stopping's patience included).
+    """
+    best = result.curves.iloc[max(result.best_iteration - 1, 0)].to_dict() if len(result.curves) else {}
+    metrics: dict[str, dict[str, float]] = {}
+    for column, value in best.items():
+        if column != "iteration":
+            split, _, metric = str(column).partition("_")
+            metrics.setdefault(split, {})[metric] = round(float(value), 6)
+    return {**metrics, "best_iteration": result.best_iteration, "train_rows": train_rows, "valid_rows": valid_rows,
+            "features": features, "num_threads": result.threads, "seconds": round(seconds, 3), "step": len(result.curves) - 1}
+
+
 class TrainingDataError(DriftlineError):
     """The labels cannot train a model (say, the valid split has classes train never saw)."""
 
@@ -57,6 +74,7 @@ def fit_model(
     spec: ModelSpec,
     feature_names: Sequence[str],
     categorical: Sequence[str] = (),
+    callbacks: Sequence[Callable[..., None]] = (),
 ) -> TrainResult:
     """A pipeline's model from its train and valid matrices and raw labels (classes learned here).
 
@@ -72,6 +90,7 @@ def fit_model(
     result = train_model(
         X_train, encode_target(y_train, task, classes), X_valid, encode_target(y_valid, task, classes),
         task, spec, num_class=len(classes) if classes else None, categorical=categorical, feature_names=feature_names,
+        callbacks=callbacks,
     )
     result.classes = classes
     return result
@@ -87,6 +106,7 @@ def train_model(
     num_class: int | None = None,
     categorical: Sequence[str] = (),
     feature_names: Sequence[str] | None = None,
+    callbacks: Sequence[Callable[..., None]] = (),
 ) -> TrainResult:
     """Train with early stopping on the valid split.
 
@@ -97,6 +117,8 @@ def train_model(
     Early stopping watches the task's first metric (auc, rmse, multi_logloss) unless the
     params set `first_metric_only: false`. For multiclass tasks the labels must be
     integers 0..k-1; `num_class` defaults to the largest label + 1.
+    `callbacks` are LightGBM callbacks called after each round, after the evaluation (say,
+    DVCLive's logger and `progress`).
     Threads: `model.params.num_threads` when set, else `driftline.threads.default_threads()`;
     OpenMP's waiting threads sleep (OMP_WAIT_POLICY=PASSIVE) unless the environment says otherwise.
     """
@@ -149,6 +171,7 @@ def train_model(
             verbose=False,
         ),
         lgb.record_evaluation(history),
+        *callbacks,
     ]
     booster = lgb.train(
         params,

@@ -80,7 +80,7 @@ def audit_stage_run(ctx: StageContext, step: str, *, status: str, summary: str) 
         "summary": summary,
         "params": slice_,
         "inputs": content_hashes(ctx.root, paths("deps")),
-        "outputs": content_hashes(ctx.root, paths("outs") + paths("metrics")),
+        "outputs": content_hashes(ctx.root, paths("outs") + paths("metrics") + paths("plots")),
         "git": git_state(ctx.root),
         "packages": package_versions(),
     })

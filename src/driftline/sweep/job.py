@@ -28,6 +28,7 @@ DATA_KEYS = ("task", "target", "dataset", "schema", "label", "split")
 ROOT_ENV = "DRIFTLINE_PROJECT"  # the project root, for jobs run in launcher worker processes
 RESULT_FILE = "result.json"
 METRICS_FILE = "metrics.json"
+TRAINING_FILE = "training.json"  # the training summary, as the train stage reports it (reports/<p>/live/metrics.json)
 CONFIG_FILE = "config.yaml"
 
 
@@ -136,7 +137,7 @@ def feature_matrices(root: Path, prep: Prepared, cfg: PipelineConfig) -> tuple[A
 def train_and_score(root: Path, prep: Prepared, cfg: PipelineConfig) -> dict[str, Any]:
     """Train on train (early stopping on valid); metrics on valid and test."""
     from driftline.models.evaluate import compute_metrics
-    from driftline.models.train import TrainingDataError, encode_target, fit_model, predict_scores
+    from driftline.models.train import TrainingDataError, encode_target, fit_model, predict_scores, training_summary
 
     fitted, data, refitted = feature_matrices(root, prep, cfg)
     (X_train, y_train), (X_valid, y_valid) = data["train"], data["valid"]
@@ -154,6 +155,8 @@ def train_and_score(root: Path, prep: Prepared, cfg: PipelineConfig) -> dict[str
         metrics[split] = compute_metrics(encode_target(y, cfg.task, result.classes), scores, cfg.task, threshold=cfg.model.threshold)
     return {
         "metrics": metrics,
+        "training": training_summary(result, train_rows=len(X_train), valid_rows=len(X_valid),
+                                     features=len(fitted.feature_columns), seconds=seconds),
         "best_iteration": result.best_iteration,
         "train_seconds": round(seconds, 3),
         "features": len(fitted.feature_columns),
@@ -179,7 +182,7 @@ def swept_values(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
 
 
 def run_job(root: Path, pipeline: str, data: dict[str, Any], out_dir: Path, overrides: list[str], job: int = 0) -> dict[str, Any]:
-    """Run one job; write result.json, metrics.json and the resolved config.yaml into `out_dir`."""
+    """Run one job; write result.json, metrics.json, training.json and the resolved config.yaml into `out_dir`."""
     import yaml
 
     from driftline.atomic import write_json, write_text
@@ -215,5 +218,6 @@ def run_job(root: Path, pipeline: str, data: dict[str, Any], out_dir: Path, over
     }
     write_text(out_dir / CONFIG_FILE, yaml.safe_dump({pipeline: cfg.to_params()}, sort_keys=False))
     write_json(out_dir / METRICS_FILE, scored["metrics"])
+    write_json(out_dir / TRAINING_FILE, scored["training"])
     write_json(out_dir / RESULT_FILE, result)
     return result
