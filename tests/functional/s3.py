@@ -55,6 +55,9 @@ class S3Server:
             "AWS_SHARED_CREDENTIALS_FILE": self.aws_config,  # ... nor their credentials
             "AWS_EC2_METADATA_DISABLED": "true",  # no credential look-up on 169.254.169.254
             "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "",  # empty counts as unset: none of the caller's own keys
+            "AWS_SECRET_ACCESS_KEY": "",
+            "AWS_SESSION_TOKEN": "",
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",
         }
