@@ -345,43 +345,32 @@ def test_7_noop_repro_runs_only_the_monitor(after_rollback: Loop) -> None:
     assert not read_json(root, DRIFT_JSON)["decision"]["retrain"]
 
 
-def test_forced_promote_with_an_identical_model_registers_nothing(after_rollback: Loop) -> None:
-    """`dvc repro -f` retrains the same model: no new version, no lost history, champion kept.
+def test_a_model_is_judged_once_so_a_rollback_stays(after_rollback: Loop) -> None:
+    """Promote runs on every repro but judges a model once per gate config.
 
-    Here the champion is v0001 (rolled back to) while the retrained model is byte-identical to the
-    latest version: promote must neither register a duplicate nor silently undo the rollback.
+    After a rollback to v0001, even `dvc repro -f` (which retrains the same model) neither registers
+    a duplicate nor re-gates the workspace model against the older champion, which would undo the
+    rollback behind the user's back. Deleting promotion.json asks for a new judgment.
     """
     loop, root = after_rollback, after_rollback.root
     champ = loop.champion()
-    if sha256_file(root / "models/credit/model.txt") != loop.versions()[-1]["files"]["model.txt"]:
-        # The gate refused the last drift retrain, so the workspace holds an unregistered challenger.
-        # Against the older champion it was rolled back to it passes: register it, then roll back
-        # again, which is the situation this test is about.
-        loop.repro("-f", "credit-promote")
-        assert read_json(root, PROMOTION)["decision"] == "promoted", read_json(root, PROMOTION)
-        loop.cli(["registry", "rollback", "credit", "--to", champ], root)
     names = [v["version"] for v in loop.versions()]
-    model_sha = loop.versions()[-1]["files"]["model.txt"]
-    history_before = history(root)
+    history_before, report_before = history(root), (root / PROMOTION).read_bytes()
+    model_before = sha256_file(root / "models/credit/model.txt")
 
     ran = loop.repro("-f", "credit-promote")
-    assert "credit-promote" in ran
-    assert sha256_file(root / "models/credit/model.txt") == model_sha, "retraining the same data gave a different model"
-    promotion = read_json(root, PROMOTION)
-    assert promotion["decision"] in ("unchanged", "refused"), promotion
-    assert [v["version"] for v in loop.versions()] == names
-    assert loop.champion() == champ
-    after = history(root)
-    assert_history_grew(history_before, after)
-
-    # with the identical model as champion, the plain "unchanged" path
-    if champ != names[-1]:
-        loop.cli(["registry", "promote", "credit", names[-1], "--reason", "e2e"], root)
-    history_before = history(root)
-    ran = loop.repro("-f", "-s", "credit-promote")
-    assert ran == {"credit-promote"}
-    promotion = read_json(root, PROMOTION)
-    assert promotion["decision"] == "unchanged", promotion
-    assert promotion["champion_after"] == names[-1]
-    assert [v["version"] for v in loop.versions()] == names
+    assert "credit-promote" in ran and "credit-train" in ran
+    assert sha256_file(root / "models/credit/model.txt") == model_before, "retraining the same data gave a different model"
+    assert (root / PROMOTION).read_bytes() == report_before  # judged before: nothing rewritten
+    assert [v["version"] for v in loop.versions()] == names and loop.champion() == champ
     assert history(root) == history_before
+
+    (root / PROMOTION).unlink()  # ask again
+    loop.repro("credit-promote")
+    promotion = read_json(root, PROMOTION)
+    assert promotion["model_sha256"] == model_before and promotion["decision"] in ("promoted", "refused", "unchanged")
+    registered = {v["files"]["model.txt"]: v["version"] for v in loop.versions()}
+    if promotion["decision"] == "promoted":  # the challenger the old champion refused beats v0001: the user asked
+        assert loop.champion() == registered[model_before] == promotion["champion_after"]
+    else:
+        assert [v["version"] for v in loop.versions()] == names and loop.champion() == champ
