@@ -379,6 +379,45 @@ def test_predict_reads_its_raw_body_yet_documents_it_and_reports_its_timing(serv
     assert text.status_code == 422 and empty.status_code == 422
 
 
+def test_openapi_types_every_record_field_and_validation_stays_the_schema_s(server: Server) -> None:
+    """/openapi.json documents each field with the schema's type, bounds and levels; requests are
+    still judged by the columnar check, with the same 422 answers as before the typed document."""
+    records = test_records(server.root, 2)
+    with server.client() as client:
+        openapi = client.get("/openapi.json").json()
+        required = client.get("/v1/model").json()["schema"]["required"]
+        wrong_type = client.post("/v1/predict", json={"records": [records[0], {**records[1], "age": "old", "region": "moon"}]})
+        missing = client.post("/v1/predict", json={"records": [{k: v for k, v in records[0].items() if k != "income"}]})
+        unknown_key = client.post("/v1/predict", json={"records": records[:1], "extras": 1})
+        unknown_field = client.post("/v1/predict", json={"records": [{**records[0], "favourite_color": "red"}]})
+    body = openapi["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"]["records"]["items"] == {"$ref": "#/components/schemas/CreditRecord"}
+    record = openapi["components"]["schemas"]["CreditRecord"]
+    fields = record["properties"]
+    assert set(fields) == set(required) | {"application_id"} and set(record["required"]) == set(required)
+    assert (fields["age"]["type"], fields["age"]["minimum"], fields["age"]["maximum"]) == ("integer", 18, 100)
+    assert fields["income"]["anyOf"] == [{"type": "number", "minimum": 0}, {"type": "null"}]  # nullable
+    assert fields["credit_score"]["anyOf"][0] == {"type": "integer", "minimum": 300, "maximum": 850}
+    assert fields["region"]["enum"] == required["region"]["isin"] and fields["term_months"]["enum"] == [36, 60]
+    assert fields["applied_at"]["type"] == "string" and "ISO 8601" in fields["applied_at"]["description"]
+    assert record["additionalProperties"] is True  # loans: extra_columns: drop
+
+    (example,) = body["example"]["records"]
+    with server.client() as client:
+        tried = client.post("/v1/predict", json=body["example"])  # what Swagger's "Try it out" sends
+    assert tried.status_code == 200, tried.text
+    assert tried.json()["predictions"][0]["model_version"] == "v0001" and example == record["examples"][0]
+
+    assert wrong_type.status_code == 422
+    assert wrong_type.json()["error"] == "1 of 2 record(s) break the schema; nothing was scored"
+    assert [(e["record"], e["field"], e["message"]) for e in wrong_type.json()["errors"]] == [
+        (1, "age", "not a valid int (a whole number within ±2^63)"),
+        (1, "region", "must be one of north, south, east, west, central, coastal, mountain, metro")]
+    assert missing.status_code == 422 and missing.json()["errors"] == [{"record": 0, "field": "income", "message": "field required"}]
+    assert unknown_key.status_code == 422 and [e["field"] for e in unknown_key.json()["errors"]] == ["extras"]
+    assert unknown_field.status_code == 200  # dropped, as the schema's extra_columns says
+
+
 def test_bearer_token_and_limits(serve_root: Path) -> None:
     srv = start_server(serve_root, "--max-records", "5", "--max-body-bytes", "20000", "--poll", "0",
                        env={"DRIFTLINE_API_TOKEN": "s3cret"})

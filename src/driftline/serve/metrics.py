@@ -79,6 +79,7 @@ class ServeMetrics:
         self.reload_failing = Gauge("driftline_model_reload_failing", "1 when the newest champion could not be loaded.",
                                     ("pipeline",), registry=own, multiprocess_mode="livemax")
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._version: str | None = None
         self.swaps.labels(pipeline)  # the series exist (at 0) from the start
         self.reload_failing.labels(pipeline).set(0)
@@ -91,16 +92,23 @@ class ServeMetrics:
         return child
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self._child(self.requests, method, route, status).inc()
-        self._child(self.latency, route).observe(seconds)
+        children = self._request_children.get((method, route, status))
+        if children is None:
+            children = self._request_children.setdefault(
+                (method, route, status), (self.requests.labels(method, route, status), self.latency.labels(route)))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_decisions(self, version: str, predictions: list, explained: int) -> None:
-        if all(type(v) is int for v in predictions):  # binary: count in C, then name the few keys
-            counted = Tally(predictions).items()
-        else:  # a number (regression) or a class: "value"; ints and bools by name
+        if len(predictions) == 1:  # the usual single-record request: no tally to build
+            value = predictions[0]
+            counted: Any = ((str(value) if isinstance(value, int) else "value", 1),)
+        elif all(type(v) is int for v in predictions):  # binary: count in C, then name the few keys
+            counted = [(str(value), n) for value, n in Tally(predictions).items()]
+        else:  # a number (regression) or a class: "value"; ints and bools by name (True and 1 apart)
             counted = Tally(str(value) if isinstance(value, int) else "value" for value in predictions).items()
-        for value, n in counted:  # labels as text: True and 1 are one key in a dict, two labels here
-            self._child(self.decisions, self.pipeline, version, str(value)).inc(n)
+        for label, n in counted:
+            self._child(self.decisions, self.pipeline, version, label).inc(n)
         if explained:
             self._child(self.explained, self.pipeline, version).inc(explained)
 
