@@ -1,6 +1,6 @@
 """What the endpoint's metrics cost: prometheus_client against the hand-written exposition it replaced, in one run.
 
-    python benchmarks/bench_serve_metrics.py [--old 41e32b8] [--rows 20000] [--requests 500] [--rounds 3] [--project PATH]
+    python benchmarks/bench_serve_metrics.py [--old 41e32b8] [--rows 20000] [--requests 500] [--rounds 4] [--project PATH]
 
 --old is the commit whose serving code had the hand-written `serve/metrics.py` (read from git).
 
@@ -10,9 +10,12 @@
   prometheus_client in multiprocess mode (PROMETHEUS_MULTIPROC_DIR, what `--workers N` uses);
 - over HTTP: the old code (that commit's src/ first on PYTHONPATH) and this one serve the same
   project, as one process and with `--workers 2`, alternately for --rounds rounds: single-record
-  latency (explain=declined, sequential, keep-alive) and batches of 1,000 from 2 clients. The
-  ratio new/old of the medians over rounds is the figure; the machine is shared, so rounds
-  alternate to spread its load over both.
+  latency (explain=declined, sequential, keep-alive) and batches of 1,000 from 2 clients, each
+  with the server processes' CPU time per request. Ratios new/old of the medians over rounds;
+  the machine is shared, so rounds alternate to spread its load over both, and CPU time (what
+  the metrics add) is the steadier figure than wall time (mostly the machine's load);
+- the metrics' share of a single-record request: their in-process cost over the server CPU
+  time of one request (old code, two workers).
 
 Results: benchmarks/results/serve_metrics.json.
 """
@@ -33,7 +36,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from _project import ENV, REPO, demo_project
-from bench_serve import batch_throughput, free_port, single_latency
+from bench_serve import batch_throughput, free_port, process_cpu_seconds, single_latency
 
 RESULTS = REPO / "benchmarks/results/serve_metrics.json"
 OLD = "41e32b8"  # main before prometheus_client: serve/metrics.py wrote the exposition by hand
@@ -133,25 +136,34 @@ def over_http(root: Path, old_src: Path, records: list[dict], requests: int, rou
             for variant, src in (("old", old_src), ("new", None)) if r % 2 == 0 else (("new", None), ("old", old_src)):
                 proc, url = start(root, src, *options)
                 try:
+                    cpu = process_cpu_seconds(proc.pid)
                     single, failed, _ = single_latency(url, records, requests, "declined")
-                    batch = batch_throughput(url, records, 2, 10)
+                    cpu_per_request = (process_cpu_seconds(proc.pid) - cpu) / (requests + 50) * 1e6
+                    batch = batch_throughput(url, records, 2, 10, proc.pid)
                 finally:
                     proc.terminate()
                     proc.wait(timeout=15)
                 assert failed == 0 and batch["failures"] == 0
-                run = runs.setdefault(f"{label}/{variant}", {"p50_ms": [], "p99_ms": [], "records_per_s": []})
+                run = runs.setdefault(f"{label}/{variant}", {"p50_ms": [], "p99_ms": [], "records_per_s": [],
+                                                             "server_cpu_us_per_single": [], "server_cpu_ms_per_batch": []})
                 run["p50_ms"].append(single["p50_ms"])
                 run["p99_ms"].append(single["p99_ms"])
                 run["records_per_s"].append(batch["records_per_s"])
+                run["server_cpu_us_per_single"].append(round(cpu_per_request, 1))
+                run["server_cpu_ms_per_batch"].append(batch["server_cpu_ms_per_batch"])
                 print(f"{label}, {variant}, round {r + 1}: p50 {single['p50_ms']} ms, p99 {single['p99_ms']} ms, "
-                      f"{batch['records_per_s']:,} records/s")
+                      f"server CPU {cpu_per_request:.0f} µs a single request; {batch['records_per_s']:,} records/s, "
+                      f"server CPU {batch['server_cpu_ms_per_batch']} ms a batch")
     medians = {key: {k: statistics.median(v) for k, v in run.items()} | {"rounds": run} for key, run in runs.items()}
     ratios = {}
     for label in ("one_process", "two_workers"):
         new, old = medians[f"{label}/new"], medians[f"{label}/old"]
         ratios[label] = {"single_p50_new_over_old": round(new["p50_ms"] / old["p50_ms"], 3),
                          "single_p99_new_over_old": round(new["p99_ms"] / old["p99_ms"], 3),
-                         "batch_records_per_s_new_over_old": round(new["records_per_s"] / old["records_per_s"], 3)}
+                         "batch_records_per_s_new_over_old": round(new["records_per_s"] / old["records_per_s"], 3),
+                         # CPU time is what the metrics add; wall time on a shared machine is mostly its load
+                         "server_cpu_single_new_over_old": round(new["server_cpu_us_per_single"] / old["server_cpu_us_per_single"], 3),
+                         "server_cpu_batch_new_over_old": round(new["server_cpu_ms_per_batch"] / old["server_cpu_ms_per_batch"], 3)}
     return {"medians": medians, "ratios": ratios}
 
 
@@ -160,7 +172,7 @@ def main() -> None:
     parser.add_argument("--old", default=OLD, help="The commit with the hand-written metrics.")
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--project", type=Path, help="Serve this built project instead of building a copy.")
     args = parser.parse_args()
 
@@ -191,11 +203,16 @@ def main() -> None:
                               "scrape_new_over_old": round(direct["new"]["scrape_ms"] / direct["old"]["scrape_ms"], 2)},
         "http": http,
     }
+    # What the metrics add to one single-record request, against that request's server CPU time.
+    single_cpu = http["medians"]["two_workers/old"]["server_cpu_us_per_single"]
+    result["metrics_share_of_a_single_request"] = {
+        variant: round(direct[variant]["per_request_us"] / single_cpu, 4) for variant in ("old", "new", "new_multiprocess")}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.replace(RESULTS)
-    print(json.dumps({"in_process": direct, "in_process_ratios": result["in_process_ratios"], "http": http["ratios"]}, indent=2))
+    print(json.dumps({"in_process": direct, "in_process_ratios": result["in_process_ratios"], "http": http["ratios"],
+                      "metrics_share_of_a_single_request": result["metrics_share_of_a_single_request"]}, indent=2))
     print(f"-> {RESULTS.relative_to(REPO)}")
     if not args.project:
         shutil.rmtree(root, ignore_errors=True)

@@ -15,6 +15,7 @@ import typer
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # as driftline.serve.metrics names it (importing that loads prometheus_client)
 
+
 def serve(
     pipeline: Annotated[str, typer.Argument(help="The pipeline whose champion to serve.")],
     host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the endpoint to the network.")] = "127.0.0.1",
