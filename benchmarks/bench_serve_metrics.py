@@ -8,6 +8,10 @@
   (`observe_request` + `observe_decisions` of one binary decision), in µs, and one scrape after
   10,000 requests over 8 routes, in ms — the old code, prometheus_client in one process, and
   prometheus_client in multiprocess mode (PROMETHEUS_MULTIPROC_DIR, what `--workers N` uses);
+- the whole app called as ASGI in one process per variant (no sockets, no client; the old code
+  from that commit's src/ on PYTHONPATH): server CPU time of a single-record request
+  (explain=declined) and of a 1,000-record batch, old, new, and new in multiprocess mode, and
+  the time spent inside the metrics calls during a single-record request (their share of it);
 - over HTTP: the old code (that commit's src/ first on PYTHONPATH) and this one serve the same
   project, as one process and with `--workers 2`, alternately for --rounds rounds: single-record
   latency (explain=declined, sequential, keep-alive) and batches of 1,000 from 2 clients, each
@@ -107,6 +111,116 @@ def in_process(old_metrics: Path, rounds: int = 3) -> dict:
     return out
 
 
+APP = """
+import asyncio, json, sys, threading, time
+from pathlib import Path
+from driftline.serve import metrics as metrics_module
+from driftline.serve.app import ServeSettings, create_app
+
+spent, lock = [0.0], threading.Lock()
+
+
+def timed(method):  # wall time inside the metrics calls the app makes (both versions have these two)
+    def call(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            with lock:
+                spent[0] += time.perf_counter() - start
+    return call
+
+
+for name in ("observe_request", "observe_decisions"):
+    setattr(metrics_module.ServeMetrics, name, timed(getattr(metrics_module.ServeMetrics, name)))
+
+root, records, folder = Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text()), sys.argv[3] or None
+app = create_app(root, "credit", ServeSettings(poll_seconds=0, log_sync="normal", metrics_dir=folder))
+singles = [json.dumps({"records": [r], "explain": "declined"}).encode() for r in records[:200]]
+batch = json.dumps({"records": records[:1000], "explain": "none"}).encode()
+
+
+async def call(body):
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/v1/predict", "raw_path": b"/v1/predict", "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    statuses = []
+
+    async def receive():
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    await app(scope, receive, send)
+    assert statuses == [200], statuses
+
+
+async def main():
+    for body in singles[:50]:
+        await call(body)
+    spent[0] = 0.0
+    start = time.process_time()
+    for i in range(1000):
+        await call(singles[i % len(singles)])
+    single = (time.process_time() - start) / 1000 * 1e6
+    in_metrics = spent[0] / 1000 * 1e6
+    for _ in range(3):
+        await call(batch)
+    spent[0] = 0.0
+    start = time.process_time()
+    for _ in range(30):
+        await call(batch)
+    batch_in_metrics = spent[0] / 30 * 1e6
+    print(json.dumps({"single_cpu_us": round(single, 1), "single_in_metrics_us": round(in_metrics, 1),
+                      "single_metrics_share": round(in_metrics / single, 4),
+                      "batch_cpu_ms": round((time.process_time() - start) / 30 * 1e3, 2),
+                      "batch_in_metrics_us": round(batch_in_metrics, 1)}))
+
+
+asyncio.run(main())
+"""
+
+
+def app_in_process(root: Path, old_src: Path, records: list[dict], rounds: int) -> dict:
+    """The whole app called as ASGI in one process (no sockets, no client): CPU time of a
+    single-record request and of a 1,000-record batch, old and new, alternating."""
+    data = Path(tempfile.mkdtemp(prefix="bench-serve-metrics-records-"))
+    (data / "records.json").write_text(json.dumps(records))
+    runs: dict[str, list[dict]] = {}
+    try:
+        for _ in range(rounds):
+            for variant in ("old", "new", "new_multiprocess"):
+                env = {k: v for k, v in ENV.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+                folder = ""
+                if variant == "old":
+                    env["PYTHONPATH"] = str(old_src)
+                elif variant == "new_multiprocess":
+                    folder = tempfile.mkdtemp(prefix="bench-serve-metrics-")
+                    env["PROMETHEUS_MULTIPROC_DIR"] = folder
+                try:
+                    proc = subprocess.run([sys.executable, "-c", APP, str(root), str(data / "records.json"), folder],
+                                          cwd=root, env=env, capture_output=True, text=True, check=False)
+                finally:
+                    if folder:
+                        shutil.rmtree(folder, ignore_errors=True)
+                if proc.returncode != 0:
+                    raise SystemExit(f"app in process, {variant} failed:\n{proc.stderr}")
+                runs.setdefault(variant, []).append(json.loads(proc.stdout.splitlines()[-1]))
+                print(f"app in process, {variant}: {runs[variant][-1]}")
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    out = {variant: {key: statistics.median(r[key] for r in results) for key in results[0]} | {"rounds": results}
+           for variant, results in runs.items()}
+    for variant in ("new", "new_multiprocess"):
+        out[f"{variant}_over_old"] = {key: round(out[variant][key] / out["old"][key], 3)
+                                      for key in ("single_cpu_us", "single_in_metrics_us", "batch_cpu_ms", "batch_in_metrics_us")}
+    return out
+
+
 def start(root: Path, src: Path | None, *options: str) -> tuple[subprocess.Popen, str]:
     """`driftline serve credit` from this checkout (src None) or from an old one's src/."""
     import httpx
@@ -189,6 +303,7 @@ def main() -> None:
         test = pd.read_parquet(root / "data/credit/split/test.parquet").drop(columns=["default"])
         records = json.loads(test.head(1000).to_json(orient="records", date_format="iso"))
         load_before = os.getloadavg()
+        app = app_in_process(root, old_src, records, args.rounds)
         http = over_http(root, old_src, records, args.requests, args.rounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -201,6 +316,7 @@ def main() -> None:
                               "per_request_multiprocess_over_old": round(direct["new_multiprocess"]["per_request_us"]
                                                                          / direct["old"]["per_request_us"], 2),
                               "scrape_new_over_old": round(direct["new"]["scrape_ms"] / direct["old"]["scrape_ms"], 2)},
+        "app_in_process": app,
         "http": http,
     }
     # What the metrics add to one single-record request, against that request's server CPU time.
@@ -211,7 +327,8 @@ def main() -> None:
     tmp = RESULTS.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.replace(RESULTS)
-    print(json.dumps({"in_process": direct, "in_process_ratios": result["in_process_ratios"], "http": http["ratios"],
+    print(json.dumps({"in_process": direct, "in_process_ratios": result["in_process_ratios"],
+                      "app_in_process": {k: v for k, v in app.items() if k.endswith("_over_old")}, "http": http["ratios"],
                       "metrics_share_of_a_single_request": result["metrics_share_of_a_single_request"]}, indent=2))
     print(f"-> {RESULTS.relative_to(REPO)}")
     if not args.project:

@@ -61,6 +61,8 @@ log = logging.getLogger("driftline.serve")
 TOKEN_ENV = "DRIFTLINE_API_TOKEN"
 OPEN_PATHS = frozenset({"/v1/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
 DOCS_ASSETS = "/docs/assets"  # Swagger UI's and ReDoc's files (fastapi-offline ships them); open like the pages
+# What /metrics labels requests by: anything else is "other", so a scanner cannot add series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 ROUTES = frozenset({"/v1/predict", "/v1/feedback", "/v1/health", "/v1/model", "/metrics", "/docs", "/redoc", "/openapi.json"})
 
 
@@ -231,7 +233,9 @@ class Guard:
         def count() -> None:
             status["counted"] = True
             route = path if path in ROUTES else "other"
-            self.metrics.observe_request(scope.get("method", ""), route, int(status["code"]), time.perf_counter() - started)
+            method = scope.get("method", "")
+            self.metrics.observe_request(method if method in METHODS else "other", route, int(status["code"]),
+                                         time.perf_counter() - started)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
