@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 BIN = Path(sys.executable).parent  # the venv's `driftline`
 
@@ -107,6 +108,38 @@ def batch_scores(root: Path) -> pd.Series:
 def logged(root: Path, sql: str, params: tuple = ()) -> list[tuple]:
     with sqlite3.connect(root / "logs/credit/predictions.sqlite") as db:
         return list(db.execute(sql, params))
+
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY = "driftline_http_request_duration_seconds"
+
+
+def scrape(client: httpx.Client) -> dict[str, dict[frozenset, float]]:
+    """GET /metrics, parsed by prometheus_client's own parser: {sample name: {labels: value}}."""
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"] == PROMETHEUS_TEXT
+    out: dict[str, dict[frozenset, float]] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            out.setdefault(sample.name, {})[frozenset(sample.labels.items())] = sample.value
+    return out
+
+
+def sample(parsed: dict, name: str, **labels: str) -> float:
+    return parsed.get(name, {}).get(frozenset(labels.items()), 0.0)
+
+
+def assert_histograms_cumulative(parsed: dict) -> None:
+    """Per route: bucket counts never go down as `le` grows, and +Inf equals the count."""
+    routes: dict[str, list[tuple[float, float]]] = {}
+    for labels, n in parsed[f"{LATENCY}_bucket"].items():
+        named = dict(labels)
+        routes.setdefault(named["route"], []).append((float(named["le"]), n))
+    assert routes
+    for route, buckets in routes.items():
+        counts = [n for _, n in sorted(buckets)]
+        assert counts == sorted(counts), (route, counts)
+        assert counts[-1] == sample(parsed, f"{LATENCY}_count", route=route), route
 
 
 # ----------------------------------------------------------------------------- 1 + 3: predictions
@@ -283,7 +316,7 @@ def test_health_model_metrics_and_docs(server: Server) -> None:
         client.post("/v1/predict", json={"records": test_records(server.root, 2)})
         health = client.get("/v1/health").json()
         model = client.get("/v1/model").json()
-        metrics = client.get("/metrics")
+        metrics = scrape(client)
         docs = client.get("/docs")
         openapi = client.get("/openapi.json").json()
     assert health["status"] == "ok" and health["model_version"] == "v0001"
@@ -292,13 +325,36 @@ def test_health_model_metrics_and_docs(server: Server) -> None:
     assert set(model["schema"]["required"]) >= {"age", "income", "applied_at"} and "default" not in model["schema"]["required"]
     assert model["schema"]["id_column"] == "application_id"
     assert len(model["fingerprints"]["data"]) == 64 and "model.txt" in model["fingerprints"]["files"]
-    assert metrics.headers["content-type"].startswith("text/plain")
-    text = metrics.text
-    assert 'driftline_http_requests_total{method="POST",route="/v1/predict",status="200"}' in text
-    assert 'driftline_http_request_duration_seconds_bucket{route="/v1/predict",le="+Inf"}' in text
-    assert 'driftline_model_info{pipeline="credit",version="v0001"} 1' in text
+    assert sample(metrics, "driftline_http_requests_total", method="POST", route="/v1/predict", status="200") >= 1
+    assert sample(metrics, f"{LATENCY}_bucket", route="/v1/predict", le="+Inf") >= 1
+    assert sample(metrics, "driftline_model_info", pipeline="credit", version="v0001") == 1
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert "/v1/predict" in openapi["paths"]
+
+
+def test_metrics_count_every_request_once_and_its_decisions(server: Server) -> None:
+    records = test_records(server.root, 5)
+    with server.client() as client:
+        before = scrape(client)
+        for _ in range(12):
+            assert client.post("/v1/predict", json={"records": records}).status_code == 200
+        assert client.post("/v1/predict", json={"records": [{"age": "old"}]}).status_code == 422
+        assert client.request("BREW", "/v1/health").status_code == 405
+        after = scrape(client)
+
+    def grew(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert grew("driftline_http_requests_total", method="POST", route="/v1/predict", status="200") == 12
+    assert grew("driftline_http_requests_total", method="POST", route="/v1/predict", status="422") == 1
+    assert grew(f"{LATENCY}_count", route="/v1/predict") == 13
+    assert grew("driftline_http_requests_total", method="GET", route="/metrics", status="200") == 1  # the first scrape
+    assert grew("driftline_http_requests_total", method="other", route="/v1/health", status="405") == 1
+    assert not [labels for labels in after["driftline_http_requests_total"] if dict(labels)["method"] == "BREW"]
+    decided = sum(n for labels, n in after["driftline_decisions_total"].items() if dict(labels)["version"] == "v0001") \
+        - sum(n for labels, n in before.get("driftline_decisions_total", {}).items() if dict(labels)["version"] == "v0001")
+    assert decided == 12 * 5
+    assert_histograms_cumulative(after)
 
 
 def test_predict_reads_its_raw_body_yet_documents_it_and_reports_its_timing(server: Server) -> None:
@@ -324,6 +380,45 @@ def test_predict_reads_its_raw_body_yet_documents_it_and_reports_its_timing(serv
     assert set(timing) == {"parse", "validate", "score", "log", "respond"} and all(float(v) >= 0 for v in timing.values())
     assert nan.status_code == 200, nan.text  # NaN, which Python's json writes, is a missing income as before
     assert text.status_code == 422 and empty.status_code == 422
+
+
+def test_openapi_types_every_record_field_and_validation_stays_the_schema_s(server: Server) -> None:
+    """/openapi.json documents each field with the schema's type, bounds and levels; requests are
+    still judged by the columnar check, with the same 422 answers as before the typed document."""
+    records = test_records(server.root, 2)
+    with server.client() as client:
+        openapi = client.get("/openapi.json").json()
+        required = client.get("/v1/model").json()["schema"]["required"]
+        wrong_type = client.post("/v1/predict", json={"records": [records[0], {**records[1], "age": "old", "region": "moon"}]})
+        missing = client.post("/v1/predict", json={"records": [{k: v for k, v in records[0].items() if k != "income"}]})
+        unknown_key = client.post("/v1/predict", json={"records": records[:1], "extras": 1})
+        unknown_field = client.post("/v1/predict", json={"records": [{**records[0], "favourite_color": "red"}]})
+    body = openapi["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"]["records"]["items"] == {"$ref": "#/components/schemas/CreditRecord"}
+    record = openapi["components"]["schemas"]["CreditRecord"]
+    fields = record["properties"]
+    assert set(fields) == set(required) | {"application_id"} and set(record["required"]) == set(required)
+    assert (fields["age"]["type"], fields["age"]["minimum"], fields["age"]["maximum"]) == ("integer", 18, 100)
+    assert fields["income"]["anyOf"] == [{"type": "number", "minimum": 0}, {"type": "null"}]  # nullable
+    assert fields["credit_score"]["anyOf"][0] == {"type": "integer", "minimum": 300, "maximum": 850}
+    assert fields["region"]["enum"] == required["region"]["isin"] and fields["term_months"]["enum"] == [36, 60]
+    assert fields["applied_at"]["type"] == "string" and "ISO 8601" in fields["applied_at"]["description"]
+    assert record["additionalProperties"] is True  # loans: extra_columns: drop
+
+    (example,) = body["example"]["records"]
+    with server.client() as client:
+        tried = client.post("/v1/predict", json=body["example"])  # what Swagger's "Try it out" sends
+    assert tried.status_code == 200, tried.text
+    assert tried.json()["predictions"][0]["model_version"] == "v0001" and example == record["examples"][0]
+
+    assert wrong_type.status_code == 422
+    assert wrong_type.json()["error"] == "1 of 2 record(s) break the schema; nothing was scored"
+    assert [(e["record"], e["field"], e["message"]) for e in wrong_type.json()["errors"]] == [
+        (1, "age", "not a valid int (a whole number within ±2^63)"),
+        (1, "region", "must be one of north, south, east, west, central, coastal, mountain, metro")]
+    assert missing.status_code == 422 and missing.json()["errors"] == [{"record": 0, "field": "income", "message": "field required"}]
+    assert unknown_key.status_code == 422 and [e["field"] for e in unknown_key.json()["errors"]] == ["extras"]
+    assert unknown_field.status_code == 200  # dropped, as the schema's extra_columns says
 
 
 def test_bearer_token_and_limits(serve_root: Path) -> None:
@@ -452,7 +547,7 @@ def test_hot_swap_without_restart_and_zero_failures_under_load(cli, server: Serv
 # ----------------------------------------------------------------------------- worker processes (swaps between v1 and v2)
 
 
-def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(cli, serve_root: Path) -> None:
+def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(cli, serve_root: Path, tmp_path: Path) -> None:
     from driftline.registry.store import Registry
 
     registry = Registry(serve_root, "credit")
@@ -461,7 +556,9 @@ def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(cli, s
         registry.rollback("v1", "test: v1 serves first")
     records = test_records(serve_root, 10)
     expected = batch_scores(serve_root)
-    server = start_server(serve_root, "--workers", "2", "--poll", "0.2")
+    temp = tmp_path / "tmp"  # where this server's private metrics folder is made (TMPDIR)
+    temp.mkdir()
+    server = start_server(serve_root, "--workers", "2", "--poll", "0.2", env={"TMPDIR": str(temp)})
     try:
         before = logged(serve_root, "SELECT count(*) FROM predictions")[0][0]  # the log exists once a server has started
         failures: list[str] = []
@@ -485,12 +582,16 @@ def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(cli, s
             t.join()
         assert not failures, failures[:5]
         assert logged(serve_root, "SELECT count(*) FROM predictions")[0][0] == before + 400
-        time.sleep(1.5)  # workers publish their counts once a second
-        with server.client() as client:
-            text = client.get("/metrics").text
-        assert 'driftline_http_requests_total{method="POST",route="/v1/predict",status="200"} 40' in text, text
-        served = sum(int(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("driftline_decisions_total"))
-        assert served == 400
+        for _ in range(4):  # any worker's answer holds every worker's counts, with no delay
+            with server.client() as client:
+                metrics = scrape(client)
+            assert sample(metrics, "driftline_http_requests_total", method="POST", route="/v1/predict", status="200") == 40
+            assert sample(metrics, f"{LATENCY}_count", route="/v1/predict") == 40
+            assert sum(metrics["driftline_decisions_total"].values()) == 400
+            assert_histograms_cumulative(metrics)
+            assert sample(metrics, "driftline_model_info", pipeline="credit", version="v0001") == 1
+        (folder,) = temp.iterdir()  # one private folder for the workers' files
+        assert folder.stat().st_mode & 0o777 == 0o700 and any(folder.glob("counter_*.db"))
         for line in server.log.read_text().splitlines():
             if "Started server process" in line:
                 pids.add(line.rsplit("[", 1)[1].rstrip("]"))
@@ -502,11 +603,17 @@ def test_worker_processes_share_the_port_the_log_the_metrics_and_the_swap(cli, s
             while True:  # every worker swaps: 20 answers in a row on new connections name v2
                 versions = {httpx.get(f"{server.url}/v1/model", timeout=10).json()["version"] for _ in range(20)}
                 if versions == {"v0002"}:
-                    break
+                    with server.client() as client:
+                        metrics = scrape(client)
+                    if sample(metrics, "driftline_model_swaps_total", pipeline="credit") == 2:  # one swap in each worker
+                        break
                 assert time.monotonic() < deadline, f"not every worker swapped: {versions}"
                 time.sleep(0.2)
+            assert sample(metrics, "driftline_model_info", pipeline="credit", version="v0002") == 1
+            assert sample(metrics, "driftline_model_info", pipeline="credit", version="v0001") == 0  # no worker serves it
         finally:
             cli(["registry", "rollback", "credit", "--to", "v1"], serve_root)
     finally:
         stop_server(server)
     assert "Traceback" not in server.log.read_text()
+    assert not list(temp.iterdir()), "the metrics folder outlived the server"

@@ -89,6 +89,7 @@ def test_swagger_ui_renders_offline_in_a_browser(browser, server: Server, tmp_pa
     title = re.search(r'<div class="info">.*?<h1[^>]*>([^<]*)', dom, re.S)  # `.swagger-ui .info h1`
     assert title is not None and title.group(1).strip() == TITLE, dom[:4000]
     assert 'data-path="/v1/predict"' in dom and "Unable to render this definition" not in dom
+    assert "CreditRecord" in dom  # the typed record, among the schemas
 
 
 def test_redoc_renders_offline_in_a_browser(browser, server: Server, tmp_path: Path) -> None:

@@ -7,7 +7,11 @@ import json
 import orjson
 import pytest
 
-from driftline.serve.app import PREDICT_REQUEST_BODY, parse_predict_body
+from driftline.config.groups import SchemaSpec
+from driftline.serve.app import PredictRequest, parse_predict_body
+from driftline.serve.bundle import request_schema
+from driftline.serve.openapi import example_record, predict_request_schema
+from driftline.serve.validation import check_records
 
 
 def answer(result: object) -> tuple[int, dict]:
@@ -58,10 +62,64 @@ def test_a_body_that_is_not_json_by_content_type_is_a_422() -> None:
     assert code == 422 and payload["errors"]
 
 
-def test_the_request_body_is_still_documented() -> None:
-    schema = PREDICT_REQUEST_BODY["requestBody"]["content"]["application/json"]["schema"]
-    assert set(schema["properties"]) == {"records", "explain"} and schema["required"] == ["records"]
-    assert schema["properties"]["explain"]["enum"] == ["none", "declined", "all"]
+COLUMNS = {
+    "id": {"dtype": "string", "unique": True},
+    "score": {"dtype": "float", "nullable": True, "ge": 0, "le": 1},
+    "age": {"dtype": "int", "ge": 18},
+    "term": {"dtype": "int", "isin": [36, 60]},
+    "flag": {"dtype": "binary"},
+    "member": {"dtype": "bool"},
+    "color": {"dtype": "category", "isin": ["red", "blue"]},
+    "note": {"dtype": "string", "nullable": True},
+    "seen_at": {"dtype": "datetime"},
+    "target": {"dtype": "binary"},
+}
+
+
+def documented(extra_columns: str = "drop") -> tuple[dict, dict, object]:
+    spec = SchemaSpec(columns=COLUMNS, extra_columns=extra_columns)
+    schema = request_schema(spec, target="target", label_column=None, id_column="id")
+    body, components = predict_request_schema("credit risk", schema, PredictRequest)
+    return body, components, schema
+
+
+def test_the_request_body_types_every_record_field_from_the_schema() -> None:
+    body, components, _ = documented()
+    assert set(body["properties"]) == {"records", "explain"} and body["required"] == ["records"]
+    assert body["properties"]["explain"]["enum"] == ["none", "declined", "all"]
+    assert body["properties"]["records"]["items"] == {"$ref": "#/components/schemas/CreditRiskRecord"}
+    record = components["CreditRiskRecord"]
+    fields = record["properties"]
+    assert set(fields) == set(COLUMNS) - {"target"}  # every input field and the id; never the target
+    assert set(record["required"]) == set(COLUMNS) - {"target", "id"}  # a nullable field is required too
+    assert fields["score"]["anyOf"] == [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}]
+    assert (fields["age"]["type"], fields["age"]["minimum"]) == ("integer", 18) and "maximum" not in fields["age"]
+    assert fields["term"]["enum"] == [36, 60] and fields["term"]["type"] == "integer"
+    assert fields["flag"]["enum"] == [0, 1]
+    assert fields["member"]["type"] == "boolean"
+    assert fields["color"]["enum"] == ["red", "blue"] and fields["color"]["type"] == "string"
+    assert fields["note"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert fields["seen_at"]["type"] == "string" and "ISO 8601" in fields["seen_at"]["description"]
+    assert fields["score"]["description"] == "float; >= 0; <= 1; may be null"
+    assert "optional" in fields["id"]["description"] and "type" not in fields["id"]
+    assert record["additionalProperties"] is True  # extra_columns: drop
+
+
+def test_a_schema_that_refuses_extra_fields_says_so() -> None:
+    _, components, _ = documented("error")
+    assert components["CreditRiskRecord"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("extra_columns", ["drop", "keep", "error"])
+def test_the_example_record_passes_the_endpoint_s_own_check(extra_columns: str) -> None:
+    _, components, schema = documented(extra_columns)
+    (example,) = components["CreditRiskRecord"]["examples"]
+    assert example == example_record(schema)
+    frame, errors = check_records([example], schema)
+    assert errors == [] and len(frame) == 1
+    for name, field in components["CreditRiskRecord"]["properties"].items():
+        if name != "id":
+            assert field["examples"] == [example[name]]
 
 
 def test_only_large_batches_are_predicted_on_more_than_one_thread() -> None:

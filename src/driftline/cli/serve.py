@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # as driftline.serve.metrics names it (importing that loads prometheus_client)
+
 
 def serve(
     pipeline: Annotated[str, typer.Argument(help="The pipeline whose champion to serve.")],
@@ -53,6 +55,9 @@ def serve(
     # LightGBM's default (all cores) costs milliseconds of thread wake-up on a one-row request.
     # Must be set before LightGBM loads; an explicit OMP_NUM_THREADS wins.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # prometheus_client picks its mode from this variable when first imported: one process keeps
+    # its metrics in memory (whatever the caller's environment says); workers get a folder below.
+    os.environ.pop(MULTIPROC_ENV, None)
     import uvicorn
 
     from driftline.serve.app import TOKEN_ENV, ServeSettings, create_app, worker_environment
@@ -73,12 +78,14 @@ def serve(
         return
     # Each worker builds its own app (champion, log connection, metrics) from the environment; the
     # one built above only checked, before any process started, that the champion and log open.
-    # They share the cores: one LightGBM thread each; /metrics adds up their counts.
+    # They share the cores: one LightGBM thread each. /metrics adds up their counts through
+    # prometheus_client's multiprocess mode, in a folder of this start's own (mkdtemp: mode 0700,
+    # a new name each time, so no other user and no earlier run can write into it).
     app.state.prediction_log.close()
     sock = listening_socket(host, port)
     metrics_dir = tempfile.mkdtemp(prefix=f"driftline-serve-{pipeline}-metrics-")
     settings = dataclasses.replace(settings, predict_threads=1, metrics_dir=metrics_dir)
-    os.environ.update(worker_environment(root, pipeline, settings))
+    os.environ.update(worker_environment(root, pipeline, settings))  # with PROMETHEUS_MULTIPROC_DIR, for the workers
     try:
         uvicorn.run("driftline.serve.app:app_from_environment", factory=True, workers=workers, fd=sock.fileno(),
                     **{k: v for k, v in options.items() if k not in ("host", "port")})

@@ -59,6 +59,18 @@ class ColumnRules:
                    "isin": self.allowed is not None, "unique": self.unique}
         return tuple(rule for rule in RULE_ORDER if present[rule])
 
+    def describe(self) -> str:
+        """What a value must be, in words (the endpoint's OpenAPI document shows it per field)."""
+        parts = [f"{self.kind}{_TYPE_HINTS.get(self.kind, '')}"]
+        if self.ge is not None:
+            parts.append(f">= {self.ge:g}")
+        if self.le is not None:
+            parts.append(f"<= {self.le:g}")
+        if self.allowed is not None and self.kind != "binary":
+            parts.append("one of " + ", ".join(str(v) for v in self.allowed))
+        parts.append("may be null" if self.nullable else "not null")
+        return "; ".join(parts)
+
     def message(self, rule: RuleName) -> str:
         """What a person reads when a value of this column breaks `rule`."""
         if rule == "type":

@@ -5,7 +5,9 @@
 - `validation.py` — request records checked against the pipeline's schema, with the semantics of
                     `driftline.schema.validate.validate_frame`.
 - `scoring.py`    — fitted transforms (`apply_features`), LightGBM scores, decisions, reason codes.
-- `metrics.py`    — request counters and latency histograms in Prometheus' text format.
+- `metrics.py`    — request counters, latency histograms and model gauges (prometheus_client;
+                    its multiprocess mode with `--workers N`).
+- `openapi.py`    — the OpenAPI document's typed request record, generated from the schema rules.
 - `app.py`        — the FastAPI application (`create_app`) and its limits, auth and error handling.
 
 The prediction log it writes lives in `driftline.predictions` (the monitor and `audit trace` read it too).

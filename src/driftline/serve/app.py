@@ -51,7 +51,8 @@ from starlette.requests import Request
 
 from driftline.predictions.log import LoggedRequest, PredictionLog, decision_id, log_path, parse_label
 from driftline.serve.bundle import DEFAULT_POLL_SECONDS, BundleHolder, ModelBundle
-from driftline.serve.metrics import CONTENT_TYPE, ServeMetrics
+from driftline.serve.metrics import MULTIPROC_ENV, ServeMetrics
+from driftline.serve.openapi import install as install_openapi
 from driftline.serve.scoring import BATCH_THREADS, score_frame
 from driftline.serve.validation import check_records
 
@@ -60,6 +61,8 @@ log = logging.getLogger("driftline.serve")
 TOKEN_ENV = "DRIFTLINE_API_TOKEN"
 OPEN_PATHS = frozenset({"/v1/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
 DOCS_ASSETS = "/docs/assets"  # Swagger UI's and ReDoc's files (fastapi-offline ships them); open like the pages
+# What /metrics labels requests by: anything else is "other", so a scanner cannot add series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 ROUTES = frozenset({"/v1/predict", "/v1/feedback", "/v1/health", "/v1/model", "/metrics", "/docs", "/redoc", "/openapi.json"})
 
 
@@ -73,7 +76,7 @@ class ServeSettings:
     poll_seconds: float = DEFAULT_POLL_SECONDS
     log_sync: str = "full"
     predict_threads: int = BATCH_THREADS  # LightGBM threads for a large batch (1 when workers share the cores)
-    metrics_dir: str | None = None  # where worker processes publish their counts (None: one process)
+    metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR of `--workers N` (None: one process)
 
 
 # ----------------------------------------------------------------------------- request / response models
@@ -141,13 +144,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-# The request body of POST /v1/predict as OpenAPI documents it (the route reads the raw body).
-PREDICT_REQUEST_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")}},
-    }
-}
 EXPLAIN_MODES = frozenset({"none", "declined", "all"})
 PREDICT_KEYS = frozenset({"records", "explain"})
 
@@ -232,12 +228,21 @@ class Guard:
             return
         started = time.perf_counter()
         path = scope.get("path", "")
-        status = {"code": 500, "started": False}
+        status = {"code": 500, "started": False, "counted": False}
+
+        def count() -> None:
+            status["counted"] = True
+            route = path if path in ROUTES else "other"
+            method = scope.get("method", "")
+            self.metrics.observe_request(method if method in METHODS else "other", route, int(status["code"]),
+                                         time.perf_counter() - started)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False) and not status["counted"]:
+                count()  # before the last byte leaves: a client that has its answer finds it counted
             await send(message)
 
         try:
@@ -253,8 +258,8 @@ class Guard:
             if not status["started"]:
                 await _error(500, "internal error; the server log has the details")(scope, receive, send_wrapper)
         finally:
-            route = path if path in ROUTES else "other"
-            self.metrics.observe_request(scope.get("method", ""), route, int(status["code"]), time.perf_counter() - started)
+            if not status["counted"]:  # no complete answer (a disconnect, an error mid-stream)
+                count()
 
     def _refuse(self, scope: Scope, path: str) -> JSONResponse | None:
         if self._token is None or path in OPEN_PATHS or path.startswith(DOCS_ASSETS + "/"):
@@ -314,18 +319,22 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
     """Load the champion and open the prediction log; raises BundleError / PredictionLogError."""
     settings = settings or ServeSettings()
     metrics = ServeMetrics(pipeline, Path(settings.metrics_dir) if settings.metrics_dir else None)
-    holder = BundleHolder(root, pipeline, settings.poll_seconds)
+
+    def model_changed(changed: BundleHolder, swapped: bool) -> None:
+        metrics.model_changed(changed.current.version, swapped=swapped, reload_failing=changed.last_error is not None)
+
+    holder = BundleHolder(root, pipeline, settings.poll_seconds, on_change=model_changed)
+    metrics.model_changed(holder.current.version)
     prediction_log = PredictionLog(log_path(root, pipeline), settings.log_sync)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         holder.start()
-        metrics.start_publishing()
         try:
             yield
         finally:
             holder.stop()
-            metrics.stop_publishing()
+            metrics.close()
             prediction_log.close()
 
     # FastAPI's recipe for self-hosted docs, as fastapi-offline packages it: the CDN pages off,
@@ -354,11 +363,11 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
         return _error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     # The body is read raw and parsed with orjson (FastAPI's json.loads plus a pydantic pass over
-    # every record cost about 5 ms a 1,000-record batch); PredictRequest still documents it
-    # (openapi_extra) and still decides — with pydantic's own messages — whenever the body is
-    # not the plain {"records": [{...}, ...], "explain": ...} shape.
+    # every record cost about 5 ms a 1,000-record batch); PredictRequest still decides — with
+    # pydantic's own messages — whenever the body is not the plain {"records": [{...}, ...],
+    # "explain": ...} shape. The OpenAPI document shows it with typed records (`openapi.install`).
     @app.post("/v1/predict", response_model=PredictResponse, responses=ERROR_RESPONSES,
-              summary="Score records with the champion", openapi_extra=PREDICT_REQUEST_BODY)
+              summary="Score records with the champion")
     async def predict(request: Request) -> Response:
         body = await request.body()
         return await run_in_threadpool(_predict, body, request.headers.get("content-type"))
@@ -431,10 +440,12 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
                              "files": info.get("files")},
         }
 
+    install_openapi(app, holder, PredictRequest)
+
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    def prometheus() -> Response:
-        text = metrics.render(holder.current.version, holder.swaps, holder.last_error is not None)
-        return Response(text, media_type=CONTENT_TYPE)
+    def prometheus(request: Request) -> Response:
+        body, content_type = metrics.render(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
 
     return app
 
@@ -443,11 +454,12 @@ WORKER_ENV = "DRIFTLINE_SERVE_WORKER"  # what each worker process of `driftline 
 
 
 def worker_environment(root: Path, pipeline: str, settings: ServeSettings) -> dict[str, str]:
-    """The environment variable that tells `app_from_environment` what to serve (the token is not
-    in it: workers read DRIFTLINE_API_TOKEN themselves)."""
+    """The environment variables that tell `app_from_environment` what to serve (the token is not
+    in them: workers read DRIFTLINE_API_TOKEN themselves), and prometheus_client where the workers'
+    metrics go (it reads that when the worker, a spawned process, first imports it)."""
     spec = {"root": str(root), "pipeline": pipeline,
             "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "token"}}
-    return {WORKER_ENV: json.dumps(spec)}
+    return {WORKER_ENV: json.dumps(spec), **({MULTIPROC_ENV: settings.metrics_dir} if settings.metrics_dir else {})}
 
 
 def app_from_environment() -> FastAPI:

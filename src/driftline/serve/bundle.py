@@ -30,6 +30,8 @@ from driftline.errors import DriftlineError
 from driftline.schema.rules import SchemaRules, rules_for
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import lightgbm
 
     from driftline.features.pipeline import FittedFeatures
@@ -174,13 +176,13 @@ class BundleHolder:
     """The current bundle, and the watcher that swaps in a newly promoted champion."""
 
     def __init__(self, root: Path, pipeline: str, poll_seconds: float = DEFAULT_POLL_SECONDS,
-                 on_swap: Any = None) -> None:
+                 on_change: Callable[[BundleHolder, bool], None] | None = None) -> None:
         from driftline.registry.store import Registry
 
         self.root = Path(root)
         self.pipeline = pipeline
         self.poll_seconds = poll_seconds
-        self.on_swap = on_swap  # called with (old, new) after a swap
+        self.on_change = on_change  # called with (self, swapped) after a swap or a refused champion
         self._pointer = Registry(self.root, pipeline).champion_file
         self._signature = _pointer_signature(self._pointer)
         self._current = load_bundle(self.root, pipeline)
@@ -216,15 +218,18 @@ class BundleHolder:
                 self._signature = signature  # retry only when the pointer changes again
                 self.last_error = f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}: {exc}"
                 log.error("keeping %s %s: the new champion cannot be served: %s", self.pipeline, self._current.version, exc)
-                return False
-            old, self._current = self._current, bundle  # the swap: one reference assignment
-            self._signature = signature
-            self.last_error = None
-            self.swaps += 1
-        log.info("%s: champion swapped %s -> %s", self.pipeline, old.version, bundle.version)
-        if self.on_swap is not None:
-            self.on_swap(old, bundle)
-        return True
+                refused = True
+            else:
+                refused = False
+                old, self._current = self._current, bundle  # the swap: one reference assignment
+                self._signature = signature
+                self.last_error = None
+                self.swaps += 1
+        if not refused:
+            log.info("%s: champion swapped %s -> %s", self.pipeline, old.version, bundle.version)
+        if self.on_change is not None:
+            self.on_change(self, not refused)
+        return not refused
 
     def start(self) -> None:
         """Poll in a daemon thread until `stop`."""
