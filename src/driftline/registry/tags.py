@@ -17,20 +17,16 @@ error), the registry event stands and a warning names the `gto` command to run b
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from driftline.paths import PipelinePaths
 from driftline.registry.store import EventListener, parse_version
+from driftline.snapshot import DRIFTLINE_IDENTITY, git, has_identity, snapshot
 
 CHAMPION_STAGE = "prod"
 SNAPSHOT_FILES = ("dvc.yaml", "dvc.lock", "params.yaml")
-_IDENTITY = {"GIT_AUTHOR_NAME": "driftline", "GIT_AUTHOR_EMAIL": "driftline@localhost",
-             "GIT_COMMITTER_NAME": "driftline", "GIT_COMMITTER_EMAIL": "driftline@localhost"}
 
 
 class TagError(Exception):
@@ -42,48 +38,19 @@ def gto_version(version: str) -> str:
     return f"v0.0.{parse_version(version)}"
 
 
-def _git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    try:
-        done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise TagError(f"git {args[0]}: {exc}") from exc
-    if done.returncode != 0:
-        raise TagError(f"git {args[0]}: {done.stderr.strip() or done.stdout.strip()}")
-    return done.stdout.strip()
-
-
-def _has_identity(root: Path) -> bool:
-    try:
-        _git(root, "var", "GIT_COMMITTER_IDENT")
-        return True
-    except TagError:
-        return False
-
-
-def _identity_env(root: Path) -> dict[str, str]:
-    """The environment for git commands that write objects: the user's identity, or driftline's."""
-    return dict(os.environ) if _has_identity(root) else {**os.environ, **_IDENTITY}
-
-
 def snapshot_commit(root: Path, pipeline: str, message: str) -> str:
     """A commit of HEAD plus the workspace's pipeline files and registry/<pipeline>/, on no branch."""
-    if Path(_git(root, "rev-parse", "--show-toplevel")).resolve() != Path(root).resolve():
+    if Path(git(root, "rev-parse", "--show-toplevel")).resolve() != Path(root).resolve():
         raise TagError("the project is not at the root of its git repository")
-    head = _git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}")
     paths = [p for p in (*SNAPSHOT_FILES, f"registry/{pipeline}") if (Path(root) / p).exists()]
-    with tempfile.TemporaryDirectory(prefix="driftline-index-") as tmp:
-        env = {**_identity_env(root), "GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        _git(root, "read-tree", head, env=env)  # a private index: the user's staging area is not touched
-        _git(root, "add", "-A", "--", *paths, env=env)  # honours .gitignore: binaries stay out, pointers go in
-        tree = _git(root, "write-tree", env=env)
-        return _git(root, "commit-tree", tree, "-p", head, "-m", message, env=env)
+    return snapshot(root, message, paths=paths)
 
 
 def _author(root: Path) -> dict[str, str]:
     """gto's author arguments: none (git's own identity) or driftline's when git has none."""
-    if _has_identity(root):
+    if has_identity(root):
         return {}
-    return {"author": _IDENTITY["GIT_AUTHOR_NAME"], "author_email": _IDENTITY["GIT_AUTHOR_EMAIL"]}
+    return {"author": DRIFTLINE_IDENTITY["GIT_AUTHOR_NAME"], "author_email": DRIFTLINE_IDENTITY["GIT_AUTHOR_EMAIL"]}
 
 
 def _md5s(root: Path, pipeline: str, version: str) -> tuple[str | None, str | None]:

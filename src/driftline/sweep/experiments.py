@@ -26,39 +26,25 @@ with a zero old value), so two sweeps cannot overwrite each other's experiments.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from driftline.paths import PipelinePaths
+from driftline.snapshot import GitError, git, head, snapshot
 from driftline.sweep.job import CONFIG_FILE, METRICS_FILE, TRAINING_FILE, SweepError
 
 PARAMS_FILE = "params.yaml"
 NO_REF = "0" * 40
 
 
-def _git(root: Path, *args: str, stdin: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    try:
-        proc = subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True, text=True,
-                              env={**os.environ, **(env or {})}, check=False)
-    except OSError as exc:
-        raise SweepError(f"--dvc-exp needs git: {exc}", hint="install git, or sweep without --dvc-exp") from None
-    if proc.returncode != 0:
-        raise SweepError(f"git {args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}",
-                         hint="--dvc-exp records experiments on the current commit of a git repository")
-    return proc.stdout.strip()
-
-
 def baseline(root: Path) -> str:
     """The commit the experiments hang off (HEAD); SweepError before anything runs when there is none."""
     try:
-        return _git(root, "rev-parse", "--verify", "HEAD^{commit}")
-    except SweepError:
+        return head(root)
+    except GitError:
         raise SweepError(f"--dvc-exp: {root} has no git commit to record experiments on",
                          hint="run `git init`, commit the project (`git add -A && git commit`), then sweep again") from None
 
@@ -90,20 +76,17 @@ def record(root: Path, pipeline: str, rows: Sequence[dict[str, Any]], sweep_dir:
     from dvc.repo.experiments.refs import ExpRefInfo
 
     base = baseline(root)
-    params_text = _git(root, "show", f"{base}:{PARAMS_FILE}")
-    names = []
-    with tempfile.TemporaryDirectory(prefix="driftline-exp-") as tmp:
-        index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}  # a private index: the user's staging area is untouched
+    try:
+        params_text = git(root, "show", f"{base}:{PARAMS_FILE}")
+        names = []
         for row in sorted(rows, key=lambda r: r["job"]):
             name = experiment_name(pipeline, stamp, int(row["job"]))
-            _git(root, "read-tree", base, env=index)
-            for rel, text in experiment_files(params_text, pipeline, sweep_dir / str(row["dir"])).items():
-                blob = _git(root, "hash-object", "-w", "--stdin", stdin=text)
-                _git(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=index)
-            tree = _git(root, "write-tree", env=index)
             message = (f"driftline sweep {pipeline} job {row['job']}: {' '.join(row['overrides']) or '(defaults)'}\n\n"
                        f"valid {row['metric']} {row['objective']:.6f} (objective, {row['direction']})\n")
-            commit = _git(root, "commit-tree", tree, "-p", base, stdin=message)
-            _git(root, "update-ref", str(ExpRefInfo(baseline_sha=base, name=name)), commit, NO_REF)
+            commit = snapshot(root, message, base=base,
+                              texts=experiment_files(params_text, pipeline, sweep_dir / str(row["dir"])))
+            git(root, "update-ref", str(ExpRefInfo(baseline_sha=base, name=name)), commit, NO_REF)
             names.append(name)
+    except GitError as exc:
+        raise SweepError(f"--dvc-exp: {exc}", hint="--dvc-exp records experiments on the current commit of a git repository") from None
     return names
