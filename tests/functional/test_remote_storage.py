@@ -133,7 +133,7 @@ def test_push_then_pull_in_a_fresh_clone_brings_back_every_tracked_file_and_the_
     assert json.loads(sh(["dvc", "data", "status", "--json"], clone).stdout) == {}
     status = json.loads(sh(["dvc", "status", "--json"], clone).stdout)
     assert status == json.loads(sh(["dvc", "status", "--json"], root).stdout)
-    assert all(changes == ["always changed"] for changes in status.values()), status  # the monitor stage, by design
+    assert all(changes == ["always changed"] for changes in status.values()), status  # monitor and promote, by design
     assert json.loads(sh(["dvc", "status", "--cloud", "--json"], clone, env=s3_server.env).stdout) == {}
 
     # the registry and the batch as driftline sees them, and the champion served from the clone
