@@ -34,7 +34,9 @@ def git(root: Path, *args: str, stdin: str | None = None, env: Mapping[str, str]
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GitError(f"git {args[0]}: {exc}", hint="install git, or run outside a git repository") from None
     if proc.returncode != 0:
-        raise GitError(f"git {args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        command = next((a for a in args if not a.startswith("-") and "=" not in a), "")
+        detail = " ".join((proc.stderr.strip() or proc.stdout.strip()).split())
+        raise GitError(f"git {command} failed: {detail}")
     return proc.stdout.strip()
 
 
@@ -68,8 +70,8 @@ def snapshot(root: Path, message: str, *, base: str | None = None, paths: Sequen
     with tempfile.TemporaryDirectory(prefix="driftline-index-") as tmp:
         env = {**identity(root), "GIT_INDEX_FILE": str(Path(tmp) / "index")}
         git(root, "read-tree", base, env=env)
-        if paths:
-            git(root, "add", "-A", "--", *paths, env=env)
+        if paths:  # an ignored path is refused, in one line (no advice): the caller names what to do
+            git(root, "-c", "advice.addIgnoredFile=false", "add", "-A", "--", *paths, env=env)
         for rel, text in (texts or {}).items():
             blob = git(root, "hash-object", "-w", "--stdin", stdin=text)
             git(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)
