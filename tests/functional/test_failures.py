@@ -20,17 +20,17 @@ from typer.testing import CliRunner
 
 from driftline.cli.main import app
 
-REPO = Path(__file__).resolve().parents[2]
 COPIED = ("conf", "pipelines", "params.yaml", "dvc.yaml", "registry", "audit",
           "data/credit/trigger.json", "data/credit/monitor_state.json")
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo project's config, registry and audit trail (no git, no DVC: no command here needs them)."""
+def template(projects, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A reproduced demo project's config, registry and audit trail (no git, no DVC: no command here needs them)."""
+    source = projects.reproduced()  # the repository does not commit the demo's registry (its binaries live in a DVC cache)
     root = tmp_path_factory.mktemp("template")
     for rel in COPIED:
-        src, dst = REPO / rel, root / rel
+        src, dst = source / rel, root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
     for path in (root / "registry").rglob("*"):  # registry versions are read-only; cases damage copies

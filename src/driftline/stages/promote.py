@@ -189,9 +189,6 @@ def store_challenger_baseline(ctx: StageContext, registry: Registry, champion: V
         })
 
 
-FINAL = ("promoted", "refused", "unchanged")  # decisions the main workspace made (not an experiment's candidate)
-
-
 def previous_report(ctx: StageContext) -> dict:
     """The last promotion.json (a kept output: DVC does not delete it before this run), or {}."""
     path = ctx.path(ctx.paths.promotion)
@@ -208,6 +205,18 @@ def judged_with(ctx: StageContext) -> str:
 
     params = ctx.cfg.to_params()
     return fingerprint_config({key: params.get(key) for key in ("gate", "card", "task", "target")})
+
+
+def already_refused(registry: Registry, previous: dict, model_sha: str, judged: str) -> bool:
+    """Whether the gate refused this very model, with these params, and the registry still says so.
+
+    The report alone is not enough: a clone may carry a committed promotion.json without the
+    registry events behind it.
+    """
+    if previous.get("decision") != "refused" or previous.get("model_sha256") != model_sha or previous.get("judged_with") != judged:
+        return False
+    return any(event.get("event") == "refused" and (event.get("details") or {}).get("gate") == previous.get("gate")
+               for event in registry.history())
 
 
 def applied_experiment(ctx: StageContext, previous: dict, model_sha: str) -> dict | None:
@@ -249,12 +258,12 @@ def run(ctx: StageContext) -> str:
     model_sha = sha256_file(ctx.path(p.model))
     metric = gate_metric(cfg.gate, cfg.task)
     previous, judged = previous_report(ctx), judged_with(ctx)
-    if (previous.get("decision") in FINAL and previous.get("model_sha256") == model_sha
-            and previous.get("judged_with") == judged):
-        # Promote runs on every repro; a model is judged once per gate config. Judging it again would
-        # record the refusal again on every repro, and after a rollback would promote the model the
-        # rolled-back champion had beaten, behind the user's back.
-        return f"already judged: {previous['decision']} ({previous.get('reason', '')}); nothing new to register"
+    if already_refused(registry, previous, model_sha, judged):
+        # Promote runs on every repro; a refused model is judged once per gate config. Judging it again
+        # would record the refusal again on every repro, and after a rollback would promote the model
+        # the rolled-back champion had beaten, behind the user's back. (A registered model is
+        # recognised by its hash below.)
+        return f"already judged: refused ({previous.get('reason', '')}); nothing new to register"
     report: dict = {"champion_before": champion.version if champion else None, "metric": metric,
                     "model_sha256": model_sha, "judged_with": judged}
     if experiment is None and (applied := applied_experiment(ctx, previous, model_sha)) is not None:
