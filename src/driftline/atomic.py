@@ -59,6 +59,22 @@ def repair_torn_tail(fd: int) -> None:
     os.fsync(fd)
 
 
+def append_line(path: str | os.PathLike[str], line: bytes) -> int:
+    """Append one whole line to a JSON-lines file, durably; the bytes written (short on a full disk).
+
+    The caller holds the file's lock. A torn tail is repaired first (`repair_torn_tail`), then the
+    line goes out in one write on an O_APPEND descriptor, then fsync.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        repair_torn_tail(fd)
+        written = os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return written
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""

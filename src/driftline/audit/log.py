@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftline.atomic import file_lock, repair_torn_tail, write_json, write_text
+from driftline.atomic import append_line, file_lock, repair_torn_tail, write_json, write_text
 from driftline.clock import now_utc
 from driftline.errors import DriftlineError
 from driftline.experiment import Experiment, current_experiment
@@ -111,13 +111,7 @@ def append(root: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
             "prev_hash": prev_hash,
         }
         record["hash"] = record_hash(record)
-        line = canonical(record) + b"\n"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(path, canonical(record) + b"\n")
         write_json(root / AUDIT_DIR / HEAD_FILE, {"seq": seq, "hash": record["hash"]})
     return record
 
@@ -129,13 +123,7 @@ def _journal(root: Path, kind: str, payload: dict[str, Any], experiment: Experim
     path = root / JOURNAL
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path.with_suffix(".lock")):
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            repair_torn_tail(fd)
-            os.write(fd, canonical(entry) + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(path, canonical(entry) + b"\n")
     return entry
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftline.atomic import atomic_path, file_lock, repair_torn_tail, write_json
+from driftline.atomic import append_line, atomic_path, file_lock, write_json
 from driftline.clock import now_utc
 from driftline.errors import DriftlineError
 from driftline.experiment import current_experiment
@@ -378,22 +378,16 @@ class Registry:
             yield
 
     def _append(self, event: str, version: str | None, reason: str, **extra: Any) -> dict[str, Any]:
-        """Append one event line: a single write on an O_APPEND file, then fsync. Caller holds the lock."""
+        """Append one event line (atomic.append_line). Caller holds the lock."""
         record = {"time": now_utc(), "event": event, "version": version, "reason": reason, **extra}
         try:
             text = json.dumps(record, sort_keys=True, ensure_ascii=False, allow_nan=False, default=json_default)
         except (TypeError, ValueError) as exc:
             raise RegistryError(f"cannot record the {event} event: {exc}; pass plain JSON data (no NaN)") from exc
         line = (text + "\n").encode("utf-8")
-        fd = os.open(self.history_file, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            repair_torn_tail(fd)
-            written = os.write(fd, line)
-            if written != len(line):
-                raise RegistryError(f"short write to {self.history_file} ({written} of {len(line)} bytes); check free disk space")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        written = append_line(self.history_file, line)
+        if written != len(line):
+            raise RegistryError(f"short write to {self.history_file} ({written} of {len(line)} bytes); check free disk space")
         if self.on_event is not None:
             self.on_event(self.pipeline, record)
         return record
