@@ -52,6 +52,14 @@ def pointer_text(md5: str, size: int, name: str) -> str:
     return yaml.safe_dump({"outs": [{"md5": md5, "size": size, "hash": "md5", "path": name}]}, sort_keys=False)
 
 
+def pointer_md5(path: Path) -> str | None:
+    """The md5 a file's `.dvc` pointer records (the file beside it), or None without a readable pointer."""
+    try:
+        return str(yaml.safe_load(path.with_name(path.name + POINTER_SUFFIX).read_text(encoding="utf-8"))["outs"][0]["md5"])
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
+
+
 def store(root: Path, folder: Path, names: Iterable[str]) -> dict[str, str]:
     """Put `names` (files in `folder`) into the DVC cache of the project at `root`.
 

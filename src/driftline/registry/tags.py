@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from driftline.paths import PipelinePaths
+from driftline.registry.binaries import pointer_md5
 from driftline.registry.store import EventListener, parse_version
 from driftline.snapshot import DRIFTLINE_IDENTITY, git, has_identity, snapshot
 
@@ -53,21 +54,15 @@ def _author(root: Path) -> dict[str, str]:
     return {"author": DRIFTLINE_IDENTITY["GIT_AUTHOR_NAME"], "author_email": DRIFTLINE_IDENTITY["GIT_AUTHOR_EMAIL"]}
 
 
-def _md5s(root: Path, pipeline: str, version: str) -> tuple[str | None, str | None]:
-    """(md5 of the version's model.txt from its `.dvc` pointer, md5 dvc.lock records for the artifact path)."""
+def _locked_md5(root: Path, path: str) -> str | None:
+    """The md5 dvc.lock records for an output path, or None."""
     import yaml
 
-    paths = PipelinePaths(pipeline)
-    pointer = Path(root) / "registry" / pipeline / "versions" / version / "model.txt.dvc"
-    lock = Path(root) / "dvc.lock"
     try:
-        registered = yaml.safe_load(pointer.read_text(encoding="utf-8"))["outs"][0]["md5"]
-        stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
-    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
-        return None, None
-    locked = next((out.get("md5") for stage in stages.values() for out in stage.get("outs", [])
-                   if out.get("path") == paths.model), None)
-    return registered, locked
+        stages = (yaml.safe_load((Path(root) / "dvc.lock").read_text(encoding="utf-8")) or {}).get("stages", {})
+    except (OSError, AttributeError, yaml.YAMLError):
+        return None
+    return next((out.get("md5") for stage in stages.values() for out in stage.get("outs", []) if out.get("path") == path), None)
 
 
 def tag_registered(root: Path, pipeline: str, version: str) -> str:
@@ -79,8 +74,8 @@ def tag_registered(root: Path, pipeline: str, version: str) -> str:
     from gto.api import register
 
     name, semver = PipelinePaths(pipeline).artifact, gto_version(version)
-    registered, locked = _md5s(root, pipeline, version)
-    if registered is None or registered != locked:
+    registered = pointer_md5(Path(root) / "registry" / pipeline / "versions" / version / "model.txt")
+    if registered is None or registered != _locked_md5(root, PipelinePaths(pipeline).model):
         raise TagError(f"dvc.lock does not pin {PipelinePaths(pipeline).model} to {version}'s model "
                        "(registered outside `dvc repro`, or not a DVC project)")
     commit = snapshot_commit(root, pipeline, f"driftline: register {pipeline} {version} ({name}@{semver})")
