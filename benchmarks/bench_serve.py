@@ -34,6 +34,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -41,7 +42,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the server does; must precede LightGBM's import
 
 import numpy as np
-from _project import BIN, ENV, REPO, demo_project
+from _project import ENV, REPO, demo_project
 
 RESULTS = REPO / "benchmarks/results/serve.json"
 TARGETS = {"single_p50_ms": 5.0, "single_p99_ms": 15.0, "batch_records_per_s": 100_000}
@@ -63,12 +64,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(root: Path, *options: str) -> tuple[subprocess.Popen, str]:
+def start_server(root: Path, *options: str, src: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """`driftline serve credit` from this checkout, or with `src` from an old checkout's src/ (A/B runs)."""
     import httpx
 
     port = free_port()
-    proc = subprocess.Popen([str(BIN / "driftline"), "serve", "credit", "--port", str(port), *options], cwd=root, env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**ENV, "PYTHONPATH": str(src)} if src else ENV
+    cmd = [sys.executable, "-c", "from driftline.cli.main import app; app()", "serve", "credit", "--port", str(port), *options]
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -34,13 +34,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from _project import ENV, REPO, demo_project
-from bench_serve import batch_throughput, free_port, process_cpu_seconds, single_latency
+from bench_serve import batch_throughput, process_cpu_seconds, single_latency, start_server
 
 RESULTS = REPO / "benchmarks/results/serve_metrics.json"
 OLD = "41e32b8"  # main before prometheus_client: serve/metrics.py wrote the exposition by hand
@@ -221,34 +220,12 @@ def app_in_process(root: Path, old_src: Path, records: list[dict], rounds: int) 
     return out
 
 
-def start(root: Path, src: Path | None, *options: str) -> tuple[subprocess.Popen, str]:
-    """`driftline serve credit` from this checkout (src None) or from an old one's src/."""
-    import httpx
-
-    port = free_port()
-    env = {**ENV, "PYTHONPATH": str(src)} if src else ENV
-    cmd = [sys.executable, "-c", "from driftline.cli.main import app; app()", "serve", "credit", "--port", str(port), *options]
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"driftline serve exited {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("driftline serve did not start within 60 s")
-
-
 def over_http(root: Path, old_src: Path, records: list[dict], requests: int, rounds: int) -> dict:
     runs: dict[str, dict[str, list]] = {}
     for label, options in (("one_process", ()), ("two_workers", ("--workers", "2"))):
         for r in range(rounds):
             for variant, src in (("old", old_src), ("new", None)) if r % 2 == 0 else (("new", None), ("old", old_src)):
-                proc, url = start(root, src, *options)
+                proc, url = start_server(root, *options, src=src)
                 try:
                     cpu = process_cpu_seconds(proc.pid)
                     single, failed, _ = single_latency(url, records, requests, "declined")
