@@ -13,22 +13,13 @@ from __future__ import annotations
 
 import filecmp
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pandas as pd
 
 from tests.conftest import commit_all
 from tests.functional.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, S3Server
-
-BIN = Path(sys.executable).parent
+from tests.functional.test_serve import start_server, stop_server
 
 
 def add_remote(sh, root: Path, s3: S3Server, bucket: str) -> None:
@@ -52,45 +43,6 @@ def pushed(output: str) -> int:
     """N from DVC's 'N files pushed' (0 for 'Everything is up to date.')."""
     words = output.split()
     return int(words[words.index("pushed") - 2]) if "pushed" in words else 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving(root: Path, pipeline: str) -> Iterator[str]:
-    """`driftline serve PIPELINE` as a real process on a free loopback port; yields its URL once healthy."""
-    port = free_port()
-    log = root.parent / f"serve-{port}.log"
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(BIN / "driftline"), "serve", pipeline, "--port", str(port)], cwd=root, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"driftline serve exited {proc.returncode} in the clone:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"driftline serve did not answer within 60 s:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_push_then_pull_in_a_fresh_clone_brings_back_every_tracked_file_and_the_clone_serves(
@@ -143,8 +95,12 @@ def test_push_then_pull_in_a_fresh_clone_brings_back_every_tracked_file_and_the_
     test = pd.read_parquet(clone / "data/credit/split/test.parquet").head(20)
     records = json.loads(test.drop(columns=["default"]).to_json(orient="records", date_format="iso"))
     expected = pd.read_parquet(clone / "data/credit/predictions/test.parquet").set_index("application_id")["score"]
-    with serving(clone, "credit") as url:
-        answer = httpx.post(f"{url}/v1/predict", json={"records": records}, timeout=30)
+    server = start_server(clone)
+    try:
+        with server.client() as client:
+            answer = client.post("/v1/predict", json={"records": records})
+    finally:
+        stop_server(server)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["model_version"] == champion
