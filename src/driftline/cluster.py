@@ -1,14 +1,15 @@
 """A dask.distributed client for work that scales out: the user's scheduler, or a local cluster.
 
 Without an address, a `LocalCluster` of worker processes starts on 127.0.0.1 (never another
-interface), its status page on a free loopback port, one thread per worker, and stops when the work is done. With an
-address, driftline connects to that scheduler and leaves it running. dask is an optional
+interface, its status page included, on free ports), one thread per worker, and stops when the
+work is done. With an address, driftline connects to that scheduler and leaves it running. dask is an optional
 dependency (`pip install 'driftline[dask]'`); asking for a cluster without it is one clear error.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
 LOOPBACK = "127.0.0.1"
-CONNECT_TIMEOUT = "10s"
+CONNECT_TIMEOUT = "5s"
 
 
 class ClusterError(DriftlineError):
@@ -33,6 +34,19 @@ def _distributed():
     except ImportError:
         raise ClusterError("dask.distributed is not installed", hint="pip install 'driftline[dask]'") from None
     return distributed
+
+
+@contextmanager
+def _environ_kept() -> Iterator[None]:
+    """Put os.environ back as it was: a LocalCluster's nanny writes its workers' settings
+    (OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, ...) into this process's environment, where they
+    would cap LightGBM's threads for the rest of the stage (`driftline.threads.default_threads`)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @contextmanager
@@ -55,13 +69,13 @@ def dask_client(address: str | None, *, workers: int | None = None, key: str = "
             yield client
         return
     n_workers = workers or usable_cpus()
-    with distributed.LocalCluster(
+    with _environ_kept(), distributed.LocalCluster(
         n_workers=n_workers,
         threads_per_worker=1,
         processes=True,
         host=LOOPBACK,
-        dashboard_address=":0",  # a free port (None means the default 8787, which parallel runs would share)
-        scheduler_kwargs={"dashboard": False},
+        # The scheduler's HTTP server always starts: a free loopback port (None means 0.0.0.0:8787).
+        dashboard_address=f"{LOOPBACK}:0",
         silence_logs=logging.ERROR,
     ) as cluster, distributed.Client(cluster) as client:
         yield client
