@@ -98,8 +98,8 @@ def test_merging_refuses_other_columns_or_another_k() -> None:
 
 
 def test_a_sketched_profile_round_trips_through_save_and_load(tmp_path, million: np.ndarray) -> None:
-    frame = pd.DataFrame({"x": million[:200_000], "region": np.where(million[:200_000] > 1, "n", "s")})
-    profiles = sketch_frame(frame, {"x": "numeric", "region": "categorical"})
+    frame = pd.DataFrame({"x": million[:200_000], "region": np.where(million[:200_000] > 1, "n", "s"), "empty": np.nan})
+    profiles = sketch_frame(frame, {"x": "numeric", "region": "categorical", "empty": "numeric"})
     save_profile(profiles, tmp_path / "profile.json", tmp_path / "profile.npz")
     loaded = load_profile(tmp_path / "profile.json", tmp_path / "profile.npz")
     x, back = profiles["x"], loaded["x"]
@@ -109,6 +109,7 @@ def test_a_sketched_profile_round_trips_through_save_and_load(tmp_path, million:
                   "quantiles", "psi_bin_counts", "iqr"):
         assert getattr(back, field) == getattr(x, field), field
     assert loaded["region"].counts == profiles["region"].counts  # categories stay exact
+    assert (loaded["empty"].n_missing, loaded["empty"].mean, loaded["empty"].quantiles) == (200_000, None, ())
     document = (tmp_path / "profile.json").read_text()
     assert '"error_bound"' in document and '"numeric_kll"' in document
     current = pd.DataFrame({"x": million[-5000:] * 1.1})

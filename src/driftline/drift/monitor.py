@@ -344,7 +344,7 @@ def prediction_report(profiles: Mapping[str, Profile], scores: np.ndarray | None
     if result is None or scores is None:
         return None
     profile = profiles[SCORE_COLUMN]
-    assert isinstance(profile, NumericProfile)
+    assert isinstance(profile, (NumericProfile, SketchProfile))
     return PredictionDrift(test="psi", statistic=_finite(result.statistic), threshold=spec.prediction_threshold,
                            drifted=bool(result.drifted), histogram=histogram(profile, pd.Series(scores, name=SCORE_COLUMN)),
                            reference_mean=_finite(profile.mean),
