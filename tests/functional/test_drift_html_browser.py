@@ -124,7 +124,7 @@ MEASURE = """<script>
   const box = (e) => { const r = e.getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height}; };
   const panel = document.getElementById("trend");
   const texts = [...document.querySelectorAll(
-    "svg text, h1, h2, h3, .spark-title, .spark-last, .cname, .kind, .cstat, .badge, .verdict-word, .fact span, .fact div")]
+    "svg text, h1, h2, h3, .spark-title, .spark-last, .cname, .kind, .cstat, .badge, .verdict-word, .fact span, .fact div, .note")]
     .filter((e) => e.checkVisibility({contentVisibilityAuto: true, opacityProperty: false, visibilityProperty: true}))
     .filter((e) => box(e).w > 0 && box(e).h > 0);
   const overlaps = [];
@@ -144,6 +144,8 @@ MEASURE = """<script>
       name: c.dataset.series, svg: box(c.querySelector("svg")), title: box(c.querySelector(".spark-title")),
       card: box(c), titleScroll: c.querySelector(".spark-title").scrollWidth})),
     decisions: document.querySelectorAll("#trend .decision").length,
+    sketchNotes: [...document.querySelectorAll(".card .sketch")].map((n) => ({
+      note: box(n), card: box(n.closest(".card")), scroll: n.scrollWidth, text: n.textContent})),
     texts: texts.length,
     overlaps: overlaps,
   };
@@ -184,9 +186,13 @@ def trend_history(columns: list[str], runs: int) -> list:
     return rows
 
 
+SKETCH = {"method": "kll", "k": 200, "rank_error": 0.013295, "statistic_error_bound": 0.124, "within_error_bound": True}
+
+
 def report_with_long_names(drift_reports) -> dict:
     report = drift_reports.sample(retrain=True)
     categories = [f"category_number_{i:02d}_with_a_long_label" for i in range(25)]
+    report["columns"].append(drift_reports.numeric("income_sketched", 2.5, True, sketch=SKETCH))
     report["columns"].append(drift_reports.categorical(LONG_NAME, 3.0, True, unseen_categories=[], histogram={
         "categories": categories, "reference": [0.04] * 25, "current": [0.04] * 25}))
     report["estimated"] = {
@@ -213,6 +219,10 @@ def test_trend_panel_renders_one_sparkline_per_column_and_nothing_overlaps(brows
     assert result["decisions"] == 12
     assert result["texts"] > 100, "the overlap check saw the page's titles and labels"
     assert result["overlaps"] == [], f"titles or labels overlap: {result['overlaps'][:10]}"
+    [sketch] = result["sketchNotes"]  # the sketched column's card is open (drifted): its bound is laid out
+    assert "KLL sketch (k=200), rank error ≤ 1.33%" in sketch["text"] and sketch["note"]["h"] > 0
+    assert sketch["note"]["x"] + sketch["note"]["w"] <= sketch["card"]["x"] + sketch["card"]["w"]
+    assert sketch["scroll"] <= sketch["note"]["w"] + 1, "the bound's text wraps inside its card"
 
 
 def test_thirty_columns_of_history_each_get_a_visible_sparkline(browser, drift_reports, tmp_path: Path) -> None:

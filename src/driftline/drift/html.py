@@ -623,6 +623,22 @@ def decision_timeline(trend: Trend) -> Markup:
 # --------------------------------------------------------------------------- page
 
 
+def sketch_text(column: ColumnDrift) -> str:
+    """What a sketched reference means for this column's verdict, e.g.
+    "Reference: KLL sketch (k=200), rank error ≤ 1.33%; wasserstein statistic ± 0.124 at most from it"."""
+    sketch = column.sketch
+    if sketch is None:
+        return ""
+    method = (f"KLL sketch (k={sketch.k}), rank error ≤ {sketch.rank_error:.2%}" if sketch.rank_error
+              else f"KLL sketch (k={sketch.k}), exact: it holds every value")
+    text = f"Reference: {method}"
+    if sketch.statistic_error_bound:
+        text += f"; {column.test} statistic ± {format_number(sketch.statistic_error_bound)} at most from it"
+    if sketch.within_error_bound:
+        text += ": within the error bound of the threshold, the exact reference could decide otherwise"
+    return text
+
+
 def columns_by_severity(columns: Sequence[ColumnDrift]) -> list[ColumnDrift]:
     """Drifted columns first, then by severity (highest first), then by name."""
     return sorted(columns, key=lambda c: (not c.drifted, -c.severity, c.name))
@@ -660,7 +676,7 @@ def _template() -> Any:
                        attr=lambda flag: "true" if flag else "false")
     env.globals.update(distribution_plot=distribution_plot, numeric_plot=numeric_plot, sparkline=sparkline,
                        performance_plot=performance_plot, auc_plot=auc_plot, trend_sparkline=trend_sparkline,
-                       decision_timeline=decision_timeline, estimate_plot=estimate_plot, DECISION_MARKS=DECISION_MARKS, DASH=DASH)
+                       decision_timeline=decision_timeline, estimate_plot=estimate_plot, sketch_text=sketch_text, DECISION_MARKS=DECISION_MARKS, DASH=DASH)
     return env.get_template("drift_report.html.j2")
 
 

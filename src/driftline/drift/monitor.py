@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.groups import ColumnPolicy, MonitorSpec
+from driftline.drift import sketch as kll
 from driftline.drift.history import batch_stem
-from driftline.drift.profile import CategoricalProfile, NumericProfile, Profile
+from driftline.drift.profile import CategoricalProfile, NumericProfile, Profile, SketchProfile
 from driftline.drift.report import (
     BatchQuality,
     CategoricalHistogram,
@@ -36,12 +37,15 @@ from driftline.drift.report import (
     Performance,
     PredictionDrift,
     ReferenceInfo,
+    SketchBound,
     TestOutcome,
 )
 from driftline.drift.stats import TESTS, DriftResult, adjust_p_values, default_test, prepare, run_tests
 
 SCORE_COLUMN = "__score__"
 HISTOGRAM_BINS = 20
+#: The reference quantiles the numeric histograms span (values beyond fall in the outer bins).
+HISTOGRAM_SPAN = (0.005, 0.995)
 INFORMATIVE = {"numeric": ("ks", "wasserstein", "psi"), "categorical": ("chi2", "jensen_shannon"),
                "binary": ("z_binary", "jensen_shannon")}
 #: Rows per side the domain classifier trains on (a sample keeps it to about a second).
@@ -312,8 +316,19 @@ def column_report(profiles: Mapping[str, Profile], current: pd.DataFrame, column
                          for r in results[column] if r.test not in (result.test, "missing_share")},
             histogram=histogram(profile, current[column]) if column in current else None,
             note=str(details.get("reason", "not computed")) if result.statistic is None else None,
+            sketch=sketch_bound(profile, details),
         ))
     return sorted(report, key=lambda c: (not c.drifted, -c.severity, c.name))
+
+
+def sketch_bound(profile: Profile, details: Mapping[str, object]) -> SketchBound | None:
+    """The error bound a sketched reference column carries into the report (None for an exact one)."""
+    if not isinstance(profile, SketchProfile):
+        return None
+    bound = details.get("statistic_error_bound")
+    return SketchBound(method="kll", k=profile.k, rank_error=round(profile.error_bound, 6),
+                       statistic_error_bound=_finite(bound) if isinstance(bound, float) else None,
+                       within_error_bound=bool(details.get("within_error_bound", False)))
 
 
 def prediction_psi(profiles: Mapping[str, Profile], scores: np.ndarray | None, spec: MonitorSpec) -> DriftResult | None:
@@ -329,7 +344,7 @@ def prediction_report(profiles: Mapping[str, Profile], scores: np.ndarray | None
     if result is None or scores is None:
         return None
     profile = profiles[SCORE_COLUMN]
-    assert isinstance(profile, NumericProfile)
+    assert isinstance(profile, (NumericProfile, SketchProfile))
     return PredictionDrift(test="psi", statistic=_finite(result.statistic), threshold=spec.prediction_threshold,
                            drifted=bool(result.drifted), histogram=histogram(profile, pd.Series(scores, name=SCORE_COLUMN)),
                            reference_mean=_finite(profile.mean),
@@ -494,13 +509,18 @@ def severity(result: DriftResult) -> float:
 
 def histogram(profile: Profile, current: pd.Series) -> Histogram | None:
     """Reference and current shares on shared bins, for the report's plots."""
-    if isinstance(profile, NumericProfile):
-        ref = profile.sorted_values
-        if ref.size == 0:
+    if isinstance(profile, (NumericProfile, SketchProfile)):
+        if profile.n_values == 0:
             return None
-        lo, hi = np.quantile(ref, [0.005, 0.995])
+        if isinstance(profile, SketchProfile):
+            lo, hi = kll.quantiles(profile, HISTOGRAM_SPAN)
+            first, last = profile.minimum, profile.maximum
+        else:
+            ref = profile.sorted_values
+            lo, hi = np.quantile(ref, HISTOGRAM_SPAN)
+            first, last = float(ref[0]), float(ref[-1])
         if not hi > lo:
-            lo, hi = float(ref[0]) - 0.5, float(ref[-1]) + 0.5
+            lo, hi = first - 0.5, last + 0.5
         edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
         cur = pd.to_numeric(current, errors="coerce").to_numpy(dtype=np.float64)
         cur = cur[np.isfinite(cur)]
@@ -512,7 +532,8 @@ def histogram(profile: Profile, current: pd.Series) -> Histogram | None:
             counts = np.bincount(idx, minlength=HISTOGRAM_BINS)
             return [round(float(c) / values.size, 6) for c in counts]
 
-        return NumericHistogram(edges=[round(float(e), 6) for e in edges], reference=shares(ref), current=shares(cur))
+        reference = kll.histogram_shares(profile, edges) if isinstance(profile, SketchProfile) else shares(profile.sorted_values)
+        return NumericHistogram(edges=[round(float(e), 6) for e in edges], reference=reference, current=shares(cur))
     assert isinstance(profile, CategoricalProfile)
     ref_counts = dict(profile.counts)
     cur_counts = dict(prepare(profile, current).counts)  # the reference's labels (one encoding for binaries)

@@ -9,6 +9,10 @@ new batch costs only the new data:
   are counted under "0" and "1" whether they arrive as booleans, 0/1 numbers or strings such as
   "True"/"false", so a reference and a batch that encode them differently show two categories.
 
+With ``monitor.sketch: kll`` a numeric column is summarised by a KLL quantile sketch instead
+(`SketchProfile`, built and merged in `driftline.drift.sketch`): its serialised bytes go to the
+``.npz`` as a uint8 array and its rank-error bound to the JSON.
+
 Storage is a deterministic JSON file plus an ``.npz`` holding the sorted arrays (read back
 with ``allow_pickle=False``). `profile_frame` and the dict conversions are pure; only
 `save_profile` and `load_profile` touch files.
@@ -94,7 +98,42 @@ class CategoricalProfile:
         return self.n - self.n_missing
 
 
-Profile = NumericProfile | CategoricalProfile
+@dataclass(frozen=True, eq=False)
+class SketchProfile:
+    """Reference summary of a numeric column as an Apache DataSketches KLL sketch (`monitor.sketch: kll`).
+
+    Built and merged by `driftline.drift.sketch`; this is the record only. `sketch` holds the
+    serialised ``kll_doubles_sketch`` (uint8). `error_bound` is the library's normalised rank error
+    for k (single query, 99% confidence), 0.0 when the sketch still holds every value. `mean`,
+    `std` and `m2` (the sum of squared deviations) are exact, from streaming sums; `quantiles`,
+    `psi_bin_counts` and `iqr` come from the sketch. The column kind stays "numeric": the tests
+    that apply and the report's kind do not change, only how the reference is read.
+    """
+
+    name: str
+    n: int
+    n_missing: int
+    sketch: np.ndarray
+    k: int
+    error_bound: float
+    mean: float | None
+    std: float | None
+    m2: float | None
+    minimum: float | None
+    maximum: float | None
+    quantiles: tuple[float, ...]
+    psi_bin_counts: tuple[int, ...]
+    iqr: float | None = None
+    kind: str = field(default="numeric", init=False)
+
+    @property
+    def n_values(self) -> int:
+        return self.n - self.n_missing
+
+
+Profile = NumericProfile | CategoricalProfile | SketchProfile
+#: JSON kind of a sketched numeric column (its `kind` attribute stays "numeric").
+SKETCH_KIND = "numeric_kll"
 
 
 # --------------------------------------------------------------------------- column readers
@@ -341,6 +380,26 @@ def profiles_to_dict(profiles: Mapping[str, Profile]) -> tuple[dict[str, Any], d
             }
             if profile.approximation is not None:
                 entry["approximation"] = dict(sorted(profile.approximation.items()))
+        elif isinstance(profile, SketchProfile):
+            key = f"s{index:04d}"
+            arrays[key] = profile.sketch
+            entry = {
+                "kind": SKETCH_KIND,
+                "n": profile.n,
+                "n_missing": profile.n_missing,
+                "mean": profile.mean,
+                "std": profile.std,
+                "m2": profile.m2,
+                "iqr": profile.iqr,
+                "min": profile.minimum,
+                "max": profile.maximum,
+                "quantiles": list(profile.quantiles),
+                "psi_bin_counts": list(profile.psi_bin_counts),
+                "sketch_key": key,
+                "sketch_bytes": int(profile.sketch.size),
+                "k": profile.k,
+                "error_bound": profile.error_bound,
+            }
         else:
             entry = {
                 "kind": profile.kind,
@@ -388,6 +447,32 @@ def profiles_from_dict(
                 psi_bin_counts=tuple(int(c) for c in entry["psi_bin_counts"]),
                 iqr=entry.get("iqr"),
                 approximation=dict(approximation) if approximation is not None else None,
+            )
+        elif kind == SKETCH_KIND:
+            key = entry["sketch_key"]
+            sketch = arrays.get(key)
+            if sketch is None:
+                problems.append(f"column {name!r}: sketch {key!r} missing from the .npz")
+                continue
+            if sketch.dtype != np.uint8 or sketch.ndim != 1 or sketch.size != entry["sketch_bytes"]:
+                problems.append(f"column {name!r}: stored sketch is {sketch.dtype} with {sketch.size} values, "
+                                f"the JSON says {entry['sketch_bytes']} bytes: JSON and .npz are from different runs")
+                continue
+            profiles[name] = SketchProfile(
+                name=name,
+                n=int(entry["n"]),
+                n_missing=int(entry["n_missing"]),
+                sketch=sketch,
+                k=int(entry["k"]),
+                error_bound=float(entry["error_bound"]),
+                mean=entry.get("mean"),
+                std=entry.get("std"),
+                m2=entry.get("m2"),
+                minimum=entry.get("min"),
+                maximum=entry.get("max"),
+                quantiles=tuple(float(q) for q in entry["quantiles"]),
+                psi_bin_counts=tuple(int(c) for c in entry["psi_bin_counts"]),
+                iqr=entry.get("iqr"),
             )
         elif kind in ("categorical", "binary"):
             profiles[name] = CategoricalProfile(

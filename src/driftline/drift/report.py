@@ -94,8 +94,21 @@ class TestOutcome(_Part):
     drifted: bool
 
 
+class SketchBound(_Part):
+    """A column whose reference is a KLL sketch (`monitor.sketch: kll`): how far its statistic can be off."""
+
+    method: Literal["kll"]
+    k: int
+    #: The sketch's normalised rank error (0 when it still holds every value).
+    rank_error: float
+    #: How far the deciding statistic can be from the exact reference's.
+    statistic_error_bound: float | None
+    #: The statistic is within that bound of the threshold: the exact reference might decide otherwise.
+    within_error_bound: bool
+
+
 class ColumnDrift(_Part):
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"note"})
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"note", "sketch"})
 
     name: str
     kind: ColumnKind
@@ -111,6 +124,8 @@ class ColumnDrift(_Part):
     other_tests: dict[str, TestOutcome]
     histogram: Histogram | None
     note: str | None = None
+    #: Only for a sketched reference column.
+    sketch: SketchBound | None = None
 
 
 class PredictionDrift(_Part):

@@ -20,6 +20,13 @@ Numbers match scipy (checked in tests/unit/test_drift_stats.py):
 ``missing_share``         rise in the missing share, one-sided two-proportion z-test.
 ========================  =====================================================================
 
+A sketched reference (`SketchProfile`, ``monitor.sketch: kll``) runs the same numeric tests from
+its KLL sketch (`driftline.drift.sketch`): the KS statistic is then within the sketch's rank error
+ε of the exact one, and each result's details carry ``sketch``, ``rank_error_bound``,
+``statistic_error_bound`` and ``within_error_bound`` (true when the statistic, or for KS the
+p-value range over D ± ε, is close enough to the threshold that the exact reference could decide
+otherwise).
+
 Data problems never raise: an empty or all-missing column, or a reference without values,
 gives a result with ``statistic=None``, ``drifted=False`` and the reason in ``details``
 (``missing_share`` then carries the signal). Wiring mistakes — a test on the wrong column
@@ -38,11 +45,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from driftline.drift import sketch as kll
 from driftline.drift.ecdf import EcdfDistances, ecdf_distances
 from driftline.drift.profile import (
     CategoricalProfile,
     NumericProfile,
     Profile,
+    SketchProfile,
     binary_counts,
     category_counts,
     finite_sorted,
@@ -60,6 +69,8 @@ SMALL_REFERENCE_MAX_ROWS = 1_000
 _FAST_SMIRNOV_MIN_N = 10_000
 _SCIPY_SMIRNOV_MAX_N = 1_000_000
 _MAX_LISTED_CATEGORIES = 20
+#: Profiles of numeric columns: every value (or a sample of order statistics), or a KLL sketch.
+NUMERIC_PROFILES = (NumericProfile, SketchProfile)
 
 
 class DriftTestError(DriftlineError, ValueError):
@@ -120,7 +131,7 @@ class NumericSample:
     n: int
     n_missing: int
     sorted_values: np.ndarray
-    _ecdf_cache: dict[int, tuple[NumericProfile, EcdfDistances]] = field(
+    _ecdf_cache: dict[int, tuple[NumericProfile | SketchProfile, EcdfDistances]] = field(
         default_factory=dict, init=False, repr=False
     )
 
@@ -128,12 +139,15 @@ class NumericSample:
     def n_values(self) -> int:
         return int(self.sorted_values.size)
 
-    def distances_to(self, reference: NumericProfile) -> EcdfDistances:
+    def distances_to(self, reference: NumericProfile | SketchProfile) -> EcdfDistances:
         """KS and Wasserstein against `reference`, computed once per (sample, reference)."""
         cached = self._ecdf_cache.get(id(reference))
         if cached is not None and cached[0] is reference:
             return cached[1]
-        result = ecdf_distances(reference.sorted_values, self.sorted_values)
+        if isinstance(reference, SketchProfile):
+            result = kll.sketch_distances(reference, self.sorted_values)
+        else:
+            result = ecdf_distances(reference.sorted_values, self.sorted_values)
         # Keeping `reference` in the value pins its id for as long as the entry lives.
         self._ecdf_cache[id(reference)] = (reference, result)
         return result
@@ -168,7 +182,7 @@ def categorical_sample(values: Any, *, binary: bool = False) -> CategoricalSampl
 
 def absent_sample(reference: Profile, n_rows: int) -> Sample:
     """The sample of a column that is missing from the current frame: all rows missing."""
-    if isinstance(reference, NumericProfile):
+    if isinstance(reference, NUMERIC_PROFILES):
         return NumericSample(n=n_rows, n_missing=n_rows, sorted_values=np.empty(0))
     return CategoricalSample(n=n_rows, n_missing=n_rows, counts={})
 
@@ -179,7 +193,7 @@ def prepare(reference: Profile, values: Any) -> Sample:
     For a binary reference the current labels take the binary encoding (see `binary_label`), so
     booleans, 0/1 numbers and "True"/"false" strings all count as the same two levels.
     """
-    if isinstance(reference, NumericProfile):
+    if isinstance(reference, NUMERIC_PROFILES):
         return values if isinstance(values, NumericSample) else numeric_sample(values)
     binary = reference.kind == "binary"
     if isinstance(values, CategoricalSample):
@@ -187,8 +201,8 @@ def prepare(reference: Profile, values: Any) -> Sample:
     return categorical_sample(values, binary=binary)
 
 
-def _numeric_pair(test: str, reference: Any, current: Any) -> tuple[NumericProfile, NumericSample]:
-    if not isinstance(reference, NumericProfile):
+def _numeric_pair(test: str, reference: Any, current: Any) -> tuple[NumericProfile | SketchProfile, NumericSample]:
+    if not isinstance(reference, NUMERIC_PROFILES):
         raise DriftTestError(f"{test} needs a numeric column, {reference.name!r} is {reference.kind}")
     sample = prepare(reference, current)
     if not isinstance(sample, NumericSample):
@@ -312,17 +326,35 @@ def ks(
         "statistic_location": gap.ks_location,
         "statistic_sign": gap.ks_sign,
     }
-    exact_possible = ref.approximation is None
+    every_value = _every_value(ref)
     use_exact = method == "exact" or (method == "auto" and max(n_ref, n_cur) <= KS_EXACT_MAX_N)
-    if use_exact and exact_possible:
-        p_value, used = _ks_exact_p_value(ref.sorted_values, cur.sorted_values)
+    if use_exact and every_value is not None:
+        p_value, used = _ks_exact_p_value(every_value, cur.sorted_values)
     else:
         p_value, used = ks_p_value(gap.ks_statistic, n_ref, n_cur), "asymp"
     details["method"] = used
-    if ref.approximation is not None:
+    if isinstance(ref, SketchProfile):
+        bound = ref.error_bound
+        high = ks_p_value(max(gap.ks_statistic - bound, 0.0), n_ref, n_cur) if bound else p_value
+        low = ks_p_value(min(gap.ks_statistic + bound, 1.0), n_ref, n_cur) if bound else p_value
+        details.update(_sketch_details(ref, bound, low < alpha <= high))
+        details["p_value_range"] = [low, high]
+    elif ref.approximation is not None:
         details["approximate"] = True
         details["statistic_error_bound"] = ref.approximation["ks"]
     return DriftResult("ks", ref.name, gap.ks_statistic, p_value, alpha, p_value < alpha, details)
+
+
+def _every_value(ref: NumericProfile | SketchProfile) -> np.ndarray | None:
+    """The reference's values, all of them, sorted (None for a sample of order statistics or a compacted sketch)."""
+    if isinstance(ref, SketchProfile):
+        return kll.exact_values(ref)
+    return ref.sorted_values if ref.approximation is None else None
+
+
+def _sketch_details(ref: SketchProfile, bound: float, within: bool) -> dict[str, Any]:
+    return {"sketch": "kll", "sketch_k": ref.k, "rank_error_bound": ref.error_bound,
+            "statistic_error_bound": bound, "within_error_bound": bool(within)}
 
 
 def _ks_exact_p_value(a: np.ndarray, b: np.ndarray) -> tuple[float, str]:
@@ -351,7 +383,12 @@ def wasserstein(reference: Profile, current: Any, *, threshold: float = 0.1) -> 
     distance = cur.distances_to(ref).wasserstein
     details: dict[str, Any] = {"distance": distance, "n_reference": ref.n_values, "n_current": cur.n_values}
     scale, normalised_by = _scale(ref)
-    if ref.approximation is not None:
+    if isinstance(ref, SketchProfile):
+        bound = kll.wasserstein_bound(ref) / (scale or 1.0)
+        statistic = distance / scale if scale else distance
+        near = abs(statistic - threshold) <= bound if scale else distance <= bound
+        details.update(_sketch_details(ref, bound, bound > 0.0 and near))
+    elif ref.approximation is not None:
         details["approximate"] = True
         bound = ref.approximation["wasserstein"]
         details["statistic_error_bound"] = bound / scale if scale else bound
@@ -363,7 +400,7 @@ def wasserstein(reference: Profile, current: Any, *, threshold: float = 0.1) -> 
     return DriftResult("wasserstein", ref.name, statistic, None, threshold, statistic >= threshold, details)
 
 
-def _scale(ref: NumericProfile) -> tuple[float | None, str]:
+def _scale(ref: NumericProfile | SketchProfile) -> tuple[float | None, str]:
     if ref.std is not None and ref.std > 0.0:
         return ref.std, "std"
     if ref.iqr is not None and ref.iqr > 0.0:
@@ -406,6 +443,9 @@ def psi(
         "reference_shares": [float(x) for x in expected],
         "current_shares": [float(x) for x in actual],
     }
+    if isinstance(ref, SketchProfile):
+        bound = kll.psi_bound(expected, actual, ref.error_bound)
+        details.update(_sketch_details(ref, bound, bound > 0.0 and abs(statistic - threshold) <= bound))
     return DriftResult("psi", ref.name, statistic, None, threshold, statistic >= threshold, details)
 
 

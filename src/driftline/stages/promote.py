@@ -40,7 +40,13 @@ def write_profile(ctx: StageContext, train: pd.DataFrame, folder: Path, scores: 
 
     kinds = monitored_kinds(ctx.cfg)
     frame = train[list(kinds)].copy()
-    profiles = profile_frame(frame, kinds, max_values=PROFILE_MAX_VALUES)
+    monitor = ctx.cfg.monitor
+    if monitor is not None and monitor.sketch == "kll":  # numeric columns as KLL sketches (drift.sketch), categories exact
+        from driftline.drift.sketch import sketch_frame
+
+        profiles = sketch_frame(frame, kinds, monitor.sketch_k)
+    else:
+        profiles = profile_frame(frame, kinds, max_values=PROFILE_MAX_VALUES)
     if scores is None:
         predictions = pd.read_parquet(ctx.path(ctx.paths.predictions))
         scores = predictions["score"].to_numpy() if "score" in predictions.columns else None
