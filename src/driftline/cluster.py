@@ -60,7 +60,7 @@ def dask_client(address: str | None, *, workers: int | None = None, key: str = "
         threads_per_worker=1,
         processes=True,
         host=LOOPBACK,
-        dashboard_address=":0",  # a free port (None means the default 8787, which parallel runs would share)
+        dashboard_address=f"{LOOPBACK}:0",  # a free loopback port (":0" serves on 0.0.0.0; None means 8787)
         scheduler_kwargs={"dashboard": False},
         silence_logs=logging.ERROR,
     ) as cluster, distributed.Client(cluster) as client:
