@@ -9,6 +9,7 @@ dependency (`pip install 'driftline[dask]'`); asking for a cluster without it is
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -55,13 +56,28 @@ def dask_client(address: str | None, *, workers: int | None = None, key: str = "
             yield client
         return
     n_workers = workers or usable_cpus()
-    with distributed.LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,
-        processes=True,
-        host=LOOPBACK,
-        dashboard_address=f"{LOOPBACK}:0",  # a free loopback port (":0" serves on 0.0.0.0; None means 8787)
-        scheduler_kwargs={"dashboard": False},
-        silence_logs=logging.ERROR,
-    ) as cluster, distributed.Client(cluster) as client:
-        yield client
+    saved = dict(os.environ)
+    try:
+        with distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host=LOOPBACK,
+            dashboard_address=f"{LOOPBACK}:0",  # a free loopback port (":0" serves on 0.0.0.0; None means 8787)
+            scheduler_kwargs={"dashboard": False},
+            silence_logs=logging.ERROR,
+        ) as cluster, distributed.Client(cluster) as client:
+            # The nannies wrote their workers' settings (OMP_NUM_THREADS=1, ...) into this process's
+            # environment; the workers have them, the caller must not (its own threads would drop to 1).
+            _restore_environ(saved)
+            yield client
+    finally:
+        _restore_environ(saved)
+
+
+def _restore_environ(saved: dict[str, str]) -> None:
+    for name in set(os.environ) - set(saved):
+        del os.environ[name]
+    for name, value in saved.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value

@@ -204,3 +204,18 @@ def test_dask_only_options_are_refused_at_compile_time_naming_the_key(projects, 
     assert "model.params.tree_learner" in out and "'serial'" in out
     assert "Traceback" not in out
     assert (root / "params.yaml").read_text() == compiled  # nothing written
+
+
+def test_a_scheduler_that_does_not_answer_fails_the_stage_naming_the_key(featurized: Path, tmp_path: Path) -> None:
+    from tests.functional.test_serve import free_port
+
+    root = copy_project(featurized, tmp_path / "proj")
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    edit_file(root, MODEL_CONF, "  address: null", f"  address: {address}")
+    run(root, "driftline", "compile")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([str(BIN / "driftline"), "run", "train", "credit"], cwd=root, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert f"model.cluster.address: no Dask scheduler answers at {address}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (root / "models/credit/model.txt").exists()

@@ -12,7 +12,8 @@ dask and lightgbm.dask are imported inside the function: importing them costs se
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from driftline.config.cluster import ClusterSpec
 
 if TYPE_CHECKING:
     import lightgbm
+    from distributed import Client
 
 CLUSTER_KEY = "model.cluster.address"
 # Settings lightgbm.dask writes into the model's parameters for one run's network; they name ports
@@ -43,16 +45,26 @@ class DaskFit:
     threads: int
 
 
+@contextmanager
+def training_cluster(cluster: ClusterSpec | None) -> Iterator[Client]:
+    """A client on `model.cluster` (its scheduler, or a local cluster of one-thread workers on 127.0.0.1).
+
+    Opened before anything else trains, so a scheduler that does not answer fails the run at once."""
+    cluster = cluster or ClusterSpec()
+    with dask_client(cluster.address, workers=cluster.workers, key=CLUSTER_KEY) as client:
+        yield client
+
+
 def fit_on_dask(
+    client: Client,
     X: pd.DataFrame,
     y: np.ndarray,
     task: str,
     params: dict[str, Any],
     rounds: int,
     categorical: Sequence[str],
-    cluster: ClusterSpec | None,
 ) -> DaskFit:
-    """Train `rounds` rounds of LightGBM on the cluster; the model comes back to this process.
+    """Train `rounds` rounds of LightGBM on the client's workers; the model comes back to this process.
 
     `params` are `driftline.config.model.lightgbm_params` (objective, metric, seed ...); the
     columns named in `categorical` are categorical features (integer codes, NaN for missing).
@@ -60,19 +72,16 @@ def fit_on_dask(
     import dask.dataframe as dd
     from lightgbm.dask import DaskLGBMClassifier, DaskLGBMRegressor
 
-    cluster = cluster or ClusterSpec()
     estimator_class = DaskLGBMRegressor if task == "regression" else DaskLGBMClassifier
     kwargs = {key: value for key, value in params.items() if key not in _SET_BY_DASK}
-    with dask_client(cluster.address, workers=cluster.workers, key=CLUSTER_KEY) as client:
-        nthreads = client.nthreads()
-        workers = max(len(nthreads), 1)
-        frame = X.reset_index(drop=True)
-        X_parts = dd.from_pandas(frame, npartitions=workers, sort=True)
-        y_parts = dd.from_pandas(pd.Series(y, index=frame.index, name="label"), npartitions=workers, sort=True)
-        estimator = estimator_class(client=client, n_estimators=rounds, **kwargs)
-        estimator.fit(X_parts, y_parts, categorical_feature=list(categorical) or "auto")
-        booster = estimator.booster_
-    return DaskFit(booster=_without_run_network(booster), workers=workers, threads=sum(nthreads.values()))
+    nthreads = client.nthreads()
+    workers = max(len(nthreads), 1)
+    frame = X.reset_index(drop=True)
+    X_parts = dd.from_pandas(frame, npartitions=workers, sort=True)
+    y_parts = dd.from_pandas(pd.Series(y, index=frame.index, name="label"), npartitions=workers, sort=True)
+    estimator = estimator_class(client=client, n_estimators=rounds, **kwargs)
+    estimator.fit(X_parts, y_parts, categorical_feature=list(categorical) or "auto")
+    return DaskFit(booster=_without_run_network(estimator.booster_), workers=workers, threads=sum(nthreads.values()))
 
 
 def _without_run_network(booster: lightgbm.Booster) -> lightgbm.Booster:

@@ -133,6 +133,9 @@ def train_model(
     DVCLive's logger and `progress`).
     Threads: `model.params.num_threads` when set, else `driftline.threads.default_threads()`;
     OpenMP's waiting threads sleep (OMP_WAIT_POLICY=PASSIVE) unless the environment says otherwise.
+    `spec.rounds: given` trains `num_boost_round` rounds without early stopping. `spec.engine: dask`
+    trains on a Dask cluster instead (see `_train_on_dask`): `curves` are then the sample run's,
+    and `metrics` the whole train and valid splits'.
     """
     with passive_wait():  # OpenMP reads its wait policy when LightGBM first loads
         import lightgbm as lgb
@@ -213,25 +216,26 @@ def _train_on_dask(
     num_class: int | None,
     callbacks: Sequence[Callable[..., None]],
 ) -> TrainResult:
-    """`model.engine: dask`: the rounds (given, or an early-stopped run on one machine over a seeded
-    sample of train), then lightgbm.dask on the cluster, then metrics on the whole splits here."""
-    from driftline.models.distributed import fit_on_dask
+    """`model.engine: dask`: reach the cluster, choose the rounds (given, or an early-stopped run on this
+    machine over a seeded sample of train), train with lightgbm.dask, then score the whole splits here."""
+    from driftline.models.distributed import fit_on_dask, training_cluster
     from driftline.models.evaluate import compute_metrics
 
-    if spec.rounds == "given":
-        rounds, curves = spec.num_boost_round, _curves({})
-        chosen: dict[str, Any] = {"rounds_from": "given", "curves": "none: lightgbm.dask reports no per-round metrics"}
-    else:
-        rows = sample_rows(len(y_train), spec.dask_sample_rows, seed=int(params.get("seed", 0)))
-        sampled = train_model(
-            _take(X_train, rows), y_train[rows], X_valid, y_valid, task, spec.model_copy(update={"engine": "local"}),
-            num_class=num_class, categorical=categorical, feature_names=names, callbacks=callbacks,
-        )
-        rounds, curves = sampled.best_iteration, sampled.curves
-        chosen = {"rounds_from": "early_stopping_on_sample", "sample_rows": len(rows),
-                  "curves": f"the sample run's ({len(rows)} train rows, one machine)"}
-    frame = X_train if isinstance(X_train, pd.DataFrame) else pd.DataFrame(X_train, columns=names)
-    fit = fit_on_dask(frame, y_train, task, params, rounds, categorical, spec.cluster)
+    with training_cluster(spec.cluster) as client:
+        if spec.rounds == "given":
+            rounds, curves = spec.num_boost_round, _curves({})
+            chosen: dict[str, Any] = {"rounds_from": "given", "curves": "none: lightgbm.dask reports no per-round metrics"}
+        else:
+            rows = sample_rows(len(y_train), spec.dask_sample_rows, seed=int(params.get("seed", 0)))
+            sampled = train_model(
+                _take(X_train, rows), y_train[rows], X_valid, y_valid, task, spec.model_copy(update={"engine": "local"}),
+                num_class=num_class, categorical=categorical, feature_names=names, callbacks=callbacks,
+            )
+            rounds, curves = sampled.best_iteration, sampled.curves
+            chosen = {"rounds_from": "early_stopping_on_sample", "sample_rows": len(rows),
+                      "curves": f"the sample run's ({len(rows)} train rows, one machine)"}
+        frame = X_train if isinstance(X_train, pd.DataFrame) else pd.DataFrame(X_train, columns=names)
+        fit = fit_on_dask(client, frame, y_train, task, params, rounds, categorical)
     metrics = {
         split: compute_metrics(y, predict_scores(fit.booster, X, task), task, threshold=spec.threshold)
         for split, X, y in ((TRAIN_NAME, X_train, y_train), (VALID_NAME, X_valid, y_valid))
