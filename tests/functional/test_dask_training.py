@@ -219,3 +219,37 @@ def test_a_scheduler_that_does_not_answer_fails_the_stage_naming_the_key(featuri
     assert f"model.cluster.address: no Dask scheduler answers at {address}" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (root / "models/credit/model.txt").exists()
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_other_tasks_and_pandas_categories_train_on_a_local_cluster(task: str) -> None:
+    from driftline.config.model import ModelSpec
+    from driftline.models.train import fit_model, predict_scores
+    from tests.unit.test_models import make_frame
+
+    X = make_frame(3000, seed=5)  # a pandas 'category' column among floats
+    rng = np.random.default_rng(6)
+    signal = 2 * X["driver"] + (X["segment"] == "c").to_numpy() * 1.5 + rng.normal(size=len(X)) * 0.3
+    y = pd.Series(np.digitize(signal, [-1.0, 1.0]).astype(str) if task == "multiclass" else signal)
+    spec = ModelSpec.model_validate({"engine": "dask", "cluster": {"workers": 2}, "dask_sample_rows": 1000,
+                                     "params": {"num_leaves": 7, "min_data_in_leaf": 20}})
+    result = fit_model(X.iloc[:2000], y.iloc[:2000], X.iloc[2000:], y.iloc[2000:], task, spec, feature_names=list(X.columns))
+    assert result.dask["workers"] == 2 and result.dask["sample_rows"] == 1000
+    assert result.booster.current_iteration() == result.dask["rounds"] >= 1
+    scores = predict_scores(result.booster, X.iloc[2000:], task)
+    if task == "multiclass":
+        assert result.classes == ["0", "1", "2"] and scores.shape == (1000, 3)
+        assert result.metrics["valid"]["accuracy"] > 0.6  # three bands of a strong signal: far above chance (1/3)
+    else:
+        assert result.metrics["valid"]["r2"] > 0.5
+        # the category was a categorical feature: the model splits on it by level
+        assert "segment" in result.booster.feature_name()
+        assert any(node.get("decision_type") == "==" for tree in result.booster.dump_model()["tree_info"]
+                   for node in _nodes(tree["tree_structure"]))
+
+
+def _nodes(node: dict) -> Iterator[dict]:
+    yield node
+    for child in ("left_child", "right_child"):
+        if child in node:
+            yield from _nodes(node[child])

@@ -12,6 +12,7 @@ dask and lightgbm.dask are imported inside the function: importing them costs se
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,7 +81,10 @@ def fit_on_dask(
     X_parts = dd.from_pandas(frame, npartitions=workers, sort=True)
     y_parts = dd.from_pandas(pd.Series(y, index=frame.index, name="label"), npartitions=workers, sort=True)
     estimator = estimator_class(client=client, n_estimators=rounds, **kwargs)
-    estimator.fit(X_parts, y_parts, categorical_feature=list(categorical) or "auto")
+    with warnings.catch_warnings():
+        # the scikit-learn wrapper's own n_jobs default, which lightgbm.dask replaces by each worker's threads
+        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored", category=UserWarning)
+        estimator.fit(X_parts, y_parts, categorical_feature=list(categorical) or "auto")
     return DaskFit(booster=_without_run_network(estimator.booster_), workers=workers, threads=sum(nthreads.values()))
 
 
