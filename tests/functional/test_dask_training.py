@@ -35,12 +35,10 @@ MODEL_CONF = "conf/model/lgbm.yaml"
 AUC_MARGIN = 0.03
 
 
-def use_dask(root: Path, address: str | None = None) -> None:
+def use_dask(root: Path) -> None:
     edit_file(root, MODEL_CONF, "engine: local", "engine: dask")
     edit_file(root, MODEL_CONF, "dask_sample_rows: 100000", f"dask_sample_rows: {SAMPLE_ROWS}")
     edit_file(root, MODEL_CONF, "  workers: null", "  workers: 2")
-    if address:
-        edit_file(root, MODEL_CONF, "  address: null", f"  address: {address}")
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +50,18 @@ def featurized(projects) -> Path:
     commit_all(root, "engine: dask")
     run(root, "dvc", "repro", "credit-featurize")
     return root
+
+
+def set_model_params(root: Path, **values: object) -> None:
+    """Set `credit.model.<key>` in params.yaml, as `dvc exp run -S` does (stages read params.yaml, not conf/)."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    model = params["credit"]["model"]
+    for key, value in values.items():
+        if key == "address":
+            model["cluster"]["address"] = value
+        else:
+            model[key] = value
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def run(root: Path, *cmd: str) -> subprocess.CompletedProcess:
@@ -142,7 +152,7 @@ def external_cluster(tmp_path: Path) -> Iterator[tuple[str, list[Path]]]:
         for log in logs[1:]:
             with open(log, "w") as out:
                 procs.append(subprocess.Popen([str(BIN / "dask"), "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
-                                               "--no-dashboard"], env=env, stdout=out, stderr=subprocess.STDOUT))
+                                               "--no-dashboard", "--no-nanny"], env=env, stdout=out, stderr=subprocess.STDOUT))
         from distributed import Client
 
         with Client(address, timeout="30s") as client:
@@ -159,37 +169,27 @@ def external_cluster(tmp_path: Path) -> Iterator[tuple[str, list[Path]]]:
                 proc.wait()
 
 
-def test_external_scheduler_trains_the_model_on_its_workers(featurized: Path, tmp_path: Path, external_cluster) -> None:
+def test_external_scheduler_trains_the_given_rounds_on_its_workers(featurized: Path, tmp_path: Path, external_cluster) -> None:
     address, worker_logs = external_cluster
     root = copy_project(featurized, tmp_path / "proj")
-    edit_file(root, MODEL_CONF, "  address: null", f"  address: {address}")
-    run(root, "driftline", "compile")
+    set_model_params(root, address=address, rounds="given", num_boost_round=40)
     trained = run(root, "dvc", "repro", "credit-train")
     assert "on Dask (2 workers)" in trained.stdout + trained.stderr
 
     summary = json.loads((root / "reports/credit/live/metrics.json").read_text())
     assert summary["dask"]["workers"] == 2
+    assert summary["dask"]["rounds_from"] == "given" and "sample_rows" not in summary["dask"]
     booster = lgb.Booster(model_file=str(root / "models/credit/model.txt"))
-    assert booster.current_iteration() == summary["dask"]["rounds"]
-    # LightGBM's network ran in the two worker processes started above, over loopback
+    assert booster.current_iteration() == summary["best_iteration"] == summary["dask"]["rounds"] == 40
+    # LightGBM's network ran in the two worker processes started above
     for log in worker_logs:
         text = log.read_text()
         assert "total number of machines: 2" in text, text
+    # no per-round curve from Dask: each declared curve file holds one point, the whole split's value
+    curve = pd.read_csv(root / "reports/credit/live/plots/metrics/valid/roc_auc.tsv", sep="\t")
+    assert curve["roc_auc"].tolist() == [summary["valid"]["roc_auc"]]
     _, X_valid, _ = features(root, "valid")
     assert np.isfinite(booster.predict(X_valid)).all()
-
-
-def test_rounds_given_trains_that_many_and_logs_the_whole_split_metrics(featurized: Path, tmp_path: Path) -> None:
-    root = copy_project(featurized, tmp_path / "proj")
-    edit_file(root, MODEL_CONF, "rounds: early_stopping", "rounds: given")
-    edit_file(root, MODEL_CONF, "num_boost_round: 1000", "num_boost_round: 40")
-    run(root, "driftline", "compile")
-    run(root, "dvc", "repro", "credit-train")
-    summary = json.loads((root / "reports/credit/live/metrics.json").read_text())
-    assert summary["dask"]["rounds_from"] == "given" and "sample_rows" not in summary["dask"]
-    assert lgb.Booster(model_file=str(root / "models/credit/model.txt")).current_iteration() == summary["best_iteration"] == 40
-    curve = pd.read_csv(root / "reports/credit/live/plots/metrics/valid/roc_auc.tsv", sep="\t")
-    assert curve["roc_auc"].tolist() == [summary["valid"]["roc_auc"]]  # one honest point, no per-round curve
 
 
 def test_dask_only_options_are_refused_at_compile_time_naming_the_key(projects, cli) -> None:
@@ -211,8 +211,7 @@ def test_a_scheduler_that_does_not_answer_fails_the_stage_naming_the_key(featuri
 
     root = copy_project(featurized, tmp_path / "proj")
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
-    edit_file(root, MODEL_CONF, "  address: null", f"  address: {address}")
-    run(root, "driftline", "compile")
+    set_model_params(root, address=address)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.run([str(BIN / "driftline"), "run", "train", "credit"], cwd=root, env=env, capture_output=True, text=True)
     assert proc.returncode != 0
