@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
 LOOPBACK = "127.0.0.1"
-CONNECT_TIMEOUT = "5s"
+CONNECT_TIMEOUT = "10s"
 
 
 class ClusterError(DriftlineError):
@@ -34,19 +34,6 @@ def _distributed():
     except ImportError:
         raise ClusterError("dask.distributed is not installed", hint="pip install 'driftline[dask]'") from None
     return distributed
-
-
-@contextmanager
-def _environ_kept() -> Iterator[None]:
-    """Put os.environ back as it was: a LocalCluster's nanny writes its workers' settings
-    (OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, ...) into this process's environment, where they
-    would cap LightGBM's threads for the rest of the stage (`driftline.threads.default_threads`)."""
-    saved = dict(os.environ)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @contextmanager
@@ -69,13 +56,27 @@ def dask_client(address: str | None, *, workers: int | None = None, key: str = "
             yield client
         return
     n_workers = workers or usable_cpus()
-    with _environ_kept(), distributed.LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,
-        processes=True,
-        host=LOOPBACK,
-        # The scheduler's HTTP server always starts: a free loopback port (None means 0.0.0.0:8787).
-        dashboard_address=f"{LOOPBACK}:0",
-        silence_logs=logging.ERROR,
-    ) as cluster, distributed.Client(cluster) as client:
-        yield client
+    saved = dict(os.environ)
+    try:
+        with distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host=LOOPBACK,
+            dashboard_address=f"{LOOPBACK}:0",  # a free loopback port (":0" serves on 0.0.0.0; None means 8787)
+            silence_logs=logging.ERROR,
+        ) as cluster, distributed.Client(cluster) as client:
+            # The nannies wrote their workers' settings (OMP_NUM_THREADS=1, ...) into this process's
+            # environment; the workers have them, the caller must not (its own threads would drop to 1).
+            _restore_environ(saved)
+            yield client
+    finally:
+        _restore_environ(saved)
+
+
+def _restore_environ(saved: dict[str, str]) -> None:
+    for name in set(os.environ) - set(saved):
+        del os.environ[name]
+    for name, value in saved.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value

@@ -111,7 +111,8 @@ def test_stage_names_are_valid_dvc_names(stages: dict) -> None:
 
 @pytest.mark.parametrize("pipeline", ["credit", "pricing"])
 def test_train_depends_on_exactly_the_training_keys_target_and_task(stages: dict, pipeline: str) -> None:
-    model = [f"{pipeline}.model.{k}" for k in ("early_stopping_rounds", "kind", "num_boost_round", "params")]
+    # not threshold (applied after training) nor cluster (where a Dask training runs, not what it learns)
+    model = [f"{pipeline}.model.{k}" for k in ("dask_sample_rows", "early_stopping_rounds", "engine", "kind", "num_boost_round", "params", "rounds")]
     assert stages[f"{pipeline}-train"]["params"] == [*model, f"{pipeline}.target", f"{pipeline}.task"]
 
 

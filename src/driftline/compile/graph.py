@@ -17,8 +17,9 @@ STEPS = ("monitor", "ingest", "validate", "label", "split", "featurize", "train"
 
 NO_CACHE = {"cache": False}
 KEPT = {"cache": False, "persist": True}  # committed to git and never deleted by DVC before a rerun
-# what training reads of the model group; the decision threshold is applied after training
-TRAINING_KEYS = ("kind", "params", "num_boost_round", "early_stopping_rounds")
+# what training reads of the model group; the decision threshold is applied after training, and
+# model.cluster says where a Dask training runs, not what it learns
+TRAINING_KEYS = ("kind", "engine", "rounds", "dask_sample_rows", "params", "num_boost_round", "early_stopping_rounds")
 #: The drift history's plots: name -> (the history's signals drawn, title). Each is drawn by its own
 #: copy of one Vega-Lite template (compile/templates/drift_history.json), which `driftline compile`
 #: writes to .dvc/plots/ with the signals filled in (DVC's templates cannot filter or facet by a column).

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from driftline.config.cluster import ClusterSpec
 from driftline.config.errors import KeyedErrors
 from driftline.config.metrics import LIGHTGBM_METRICS, check_task
 
@@ -179,16 +180,53 @@ def _unknown_message(key: str) -> str:
     return f"unknown LightGBM parameter '{key}'{hint}"
 
 
+# The tree learners lightgbm.dask accepts; it replaces any other (say "serial") with "data", with a warning.
+DASK_TREE_LEARNERS = ("data", "data_parallel", "feature", "feature_parallel", "voting", "voting_parallel")
+
+
 class ModelSpec(BaseModel):
-    """The `model` config group."""
+    """The `model` config group.
+
+    `engine: dask` trains with `lightgbm.dask` on the cluster `cluster` names (null: a local cluster
+    on 127.0.0.1). lightgbm.dask has no early stopping, so `rounds` says where the number of rounds
+    comes from: `early_stopping` (the default) trains one machine on `dask_sample_rows` rows of the
+    train split with early stopping on the valid split and keeps its best iteration (with the local
+    engine, early stopping runs on the whole train split); `given` trains `num_boost_round` rounds,
+    with either engine.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["lightgbm"] = "lightgbm"
+    engine: Literal["local", "dask"] = "local"
+    cluster: ClusterSpec | None = None
+    rounds: Literal["early_stopping", "given"] = "early_stopping"
+    dask_sample_rows: int = Field(100_000, ge=100)
     params: LightGBMParams = Field(default_factory=LightGBMParams)
     num_boost_round: int = Field(1000, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
     threshold: float = Field(0.5, gt=0, lt=1)  # decision threshold for binary tasks
+
+    @model_validator(mode="after")
+    def _check_engine(self) -> ModelSpec:
+        """What lightgbm.dask would silently override, refused up front with the key to change."""
+        if self.engine != "dask":
+            return self
+        errors: list[tuple[str, str]] = []
+        params = self.params.to_lightgbm()
+        if params.get("num_threads") is not None:
+            errors.append(("params.num_threads", "lightgbm.dask trains each worker with that worker's own threads and "
+                           "ignores num_threads with engine: dask; set the threads of the workers instead "
+                           "(a local cluster runs one thread per worker: model.cluster.workers)"))
+        if "num_machines" in params:
+            errors.append(("params.num_machines", "lightgbm.dask counts the machines from the cluster's workers; remove it"))
+        learner = params.get("tree_learner")
+        if learner is not None and learner not in DASK_TREE_LEARNERS:
+            errors.append(("params.tree_learner", f"lightgbm.dask trains with one of {', '.join(DASK_TREE_LEARNERS)}, "
+                           f"not '{learner}'"))
+        if errors:
+            raise KeyedErrors(errors)
+        return self
 
 
 def lightgbm_params(spec: ModelSpec, task: str, num_class: int | None, threads: int = 0) -> dict[str, Any]:

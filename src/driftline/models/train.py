@@ -42,6 +42,10 @@ class TrainResult:
     curves: pd.DataFrame
     classes: list[Any] | None = None  # multiclass: the class of each output column, in order
     threads: int = 0  # the num_threads LightGBM trained with (the user's, or driftline.threads' default)
+    # engine dask: {split: metrics} recomputed on the whole train and valid splits after training
+    # (driftline.models.evaluate), and how the rounds were chosen; `curves` are then the sample run's
+    metrics: dict[str, dict[str, float]] | None = None
+    dask: dict[str, Any] | None = None
 
 
 def training_summary(result: TrainResult, *, train_rows: int, valid_rows: int, features: int, seconds: float) -> dict[str, Any]:
@@ -50,15 +54,23 @@ def training_summary(result: TrainResult, *, train_rows: int, valid_rows: int, f
     `{split: {metric: value}}` at the best iteration (the trees the saved model keeps), then
     best_iteration, rows, features, num_threads, seconds, and `step`: DVCLive's step of the last
     round trained (0-based, so rounds trained - 1, early stopping's patience included).
+    A model trained on Dask reports the metrics recomputed on the whole splits (driftline's metric
+    names, as the evaluate stage writes them), and a `dask` block: where the rounds came from,
+    the sample's rows, the workers and what the curves (the `step`) are.
     """
-    best = result.curves.iloc[max(result.best_iteration - 1, 0)].to_dict() if len(result.curves) else {}
-    metrics: dict[str, dict[str, float]] = {}
-    for column, value in best.items():
-        if column != "iteration":
-            split, _, metric = str(column).partition("_")
-            metrics.setdefault(split, {})[metric] = round(float(value), 6)
+    if result.metrics is not None:
+        metrics = result.metrics
+    else:
+        metrics = {}
+        best = result.curves.iloc[max(result.best_iteration - 1, 0)].to_dict() if len(result.curves) else {}
+        for column, value in best.items():
+            if column != "iteration":
+                split, _, metric = str(column).partition("_")
+                metrics.setdefault(split, {})[metric] = round(float(value), 6)
+    extra = {"dask": result.dask} if result.dask is not None else {}
     return {**metrics, "best_iteration": result.best_iteration, "train_rows": train_rows, "valid_rows": valid_rows,
-            "features": features, "num_threads": result.threads, "seconds": round(seconds, 3), "step": len(result.curves) - 1}
+            "features": features, "num_threads": result.threads, "seconds": round(seconds, 3),
+            "step": max(len(result.curves) - 1, 0), **extra}
 
 
 class TrainingDataError(DriftlineError):
@@ -121,6 +133,9 @@ def train_model(
     DVCLive's logger and `progress`).
     Threads: `model.params.num_threads` when set, else `driftline.threads.default_threads()`;
     OpenMP's waiting threads sleep (OMP_WAIT_POLICY=PASSIVE) unless the environment says otherwise.
+    `spec.rounds: given` trains `num_boost_round` rounds without early stopping. `spec.engine: dask`
+    trains on a Dask cluster instead (see `_train_on_dask`): `curves` are then the sample run's,
+    and `metrics` the whole train and valid splits'.
     """
     with passive_wait():  # OpenMP reads its wait policy when LightGBM first loads
         import lightgbm as lgb
@@ -152,6 +167,10 @@ def train_model(
         _check_class_labels(y_train_arr, num_class, "y_train")
         _check_class_labels(y_valid_arr, num_class, "y_valid")
     params = lightgbm_params(spec, task, num_class, threads=default_threads())
+    if spec.engine == "dask":
+        names = [str(name) for name in feature_names] if isinstance(X_train, np.ndarray) else [str(c) for c in X_train.columns]
+        return _train_on_dask(X_train, y_train_arr, X_valid, y_valid_arr, task, spec, params, names,
+                              [names[j] if isinstance(j, int) else j for j in categorical_features], num_class, callbacks)
 
     train_set = lgb.Dataset(
         X_train,
@@ -163,16 +182,15 @@ def train_model(
     valid_set = lgb.Dataset(X_valid, label=y_valid_arr, reference=train_set)
 
     history: dict[str, dict[str, list[float]]] = {}
-    callbacks = [
+    stopping = [] if spec.rounds == "given" else [
         lgb.early_stopping(
             stopping_rounds=spec.early_stopping_rounds,
             first_metric_only=bool(params.get("first_metric_only", True)),
             min_delta=params.get("early_stopping_min_delta", 0.0),
             verbose=False,
         ),
-        lgb.record_evaluation(history),
-        *callbacks,
     ]
+    callbacks = [*stopping, lgb.record_evaluation(history), *callbacks]
     booster = lgb.train(
         params,
         train_set,
@@ -183,6 +201,58 @@ def train_model(
     )
     best_iteration = int(booster.best_iteration) or booster.current_iteration()
     return TrainResult(booster=booster, best_iteration=best_iteration, curves=_curves(history), threads=int(params["num_threads"]))
+
+
+def _train_on_dask(
+    X_train: pd.DataFrame | np.ndarray,
+    y_train: np.ndarray,
+    X_valid: pd.DataFrame | np.ndarray,
+    y_valid: np.ndarray,
+    task: str,
+    spec: ModelSpec,
+    params: dict[str, Any],
+    names: list[str],
+    categorical: list[str],
+    num_class: int | None,
+    callbacks: Sequence[Callable[..., None]],
+) -> TrainResult:
+    """`model.engine: dask`: reach the cluster, choose the rounds (given, or an early-stopped run on this
+    machine over a seeded sample of train), train with lightgbm.dask, then score the whole splits here."""
+    from driftline.models.distributed import fit_on_dask, training_cluster
+    from driftline.models.evaluate import compute_metrics
+
+    with training_cluster(spec.cluster) as client:
+        if spec.rounds == "given":
+            rounds, curves = spec.num_boost_round, _curves({})
+            chosen: dict[str, Any] = {"rounds_from": "given", "curves": "none: lightgbm.dask reports no per-round metrics"}
+        else:
+            rows = sample_rows(len(y_train), spec.dask_sample_rows, seed=int(params.get("seed", 0)))
+            sampled = train_model(
+                _take(X_train, rows), y_train[rows], X_valid, y_valid, task, spec.model_copy(update={"engine": "local"}),
+                num_class=num_class, categorical=categorical, feature_names=names, callbacks=callbacks,
+            )
+            rounds, curves = sampled.best_iteration, sampled.curves
+            chosen = {"rounds_from": "early_stopping_on_sample", "sample_rows": len(rows),
+                      "curves": f"the sample run's ({len(rows)} train rows, one machine)"}
+        frame = X_train if isinstance(X_train, pd.DataFrame) else pd.DataFrame(X_train, columns=names)
+        fit = fit_on_dask(client, frame, y_train, task, params, rounds, categorical)
+    metrics = {
+        split: compute_metrics(y, predict_scores(fit.booster, X, task), task, threshold=spec.threshold)
+        for split, X, y in ((TRAIN_NAME, X_train, y_train), (VALID_NAME, X_valid, y_valid))
+    }
+    return TrainResult(booster=fit.booster, best_iteration=fit.booster.current_iteration(), curves=curves, threads=fit.threads,
+                       metrics=metrics, dask={**chosen, "rounds": rounds, "workers": fit.workers})
+
+
+def sample_rows(n: int, size: int, seed: int) -> np.ndarray:
+    """Sorted positions of `size` of `n` rows drawn without replacement (all rows when n <= size)."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def _take(X: pd.DataFrame | np.ndarray, rows: np.ndarray) -> pd.DataFrame | np.ndarray:
+    return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
 
 
 def save_model(booster: lightgbm.Booster, path: str | os.PathLike[str]) -> None:
