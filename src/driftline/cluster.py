@@ -9,6 +9,7 @@ dependency (`pip install 'driftline[dask]'`); asking for a cluster without it is
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -55,7 +56,7 @@ def dask_client(address: str | None, *, workers: int | None = None, key: str = "
             yield client
         return
     n_workers = workers or usable_cpus()
-    with distributed.LocalCluster(
+    with _environ_restored(), distributed.LocalCluster(
         n_workers=n_workers,
         threads_per_worker=1,
         processes=True,
@@ -65,3 +66,16 @@ def dask_client(address: str | None, *, workers: int | None = None, key: str = "
         silence_logs=logging.ERROR,
     ) as cluster, distributed.Client(cluster) as client:
         yield client
+
+
+@contextmanager
+def _environ_restored() -> Iterator[None]:
+    """Put this process's environment back as it was: distributed's nannies set OMP_NUM_THREADS=1,
+    PYTHONHASHSEED and others in the parent to pass them to the workers they spawn, and leave them there
+    (which would cap LightGBM's threads in a process that trains after profiling)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

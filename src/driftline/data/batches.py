@@ -77,11 +77,14 @@ def read_batch_frame(path: Path) -> pd.DataFrame:
     """The rows of one batch, a file or a folder (its files in name order). Raises what pyarrow raises for a damaged file."""
     import pandas as pd
 
+    from driftline.data.sources import read_parquet_files
+
+    if path.is_file():
+        return pd.read_parquet(path, engine="pyarrow")
     parts = batch_parts(path)
     if not parts:
         raise BatchError(f"{path.name} is a folder with no Parquet file in it")
-    frames = [pd.read_parquet(part, engine="pyarrow") for part in parts]
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return read_parquet_files(parts, path.name)
 
 
 class TriggerError(DriftlineError):

@@ -124,11 +124,20 @@ def parquet_files(root: Path, rel: str, what: str) -> list[Path]:
 
 
 def read_parquet_files(files: list[Path], label: str) -> pd.DataFrame:
-    """The rows of every file, in order, in one frame (one file is read as it is)."""
+    """The rows of every file, in order, in one frame; one file is read as it is.
+
+    Files of one schema are read as one dataset, so a category column keeps the union of the files'
+    categories; files whose schemas differ (an int column in one, float in another) are concatenated.
+    """
     import pandas as pd
 
-    frames = [_read_parquet_file(path, label if len(files) == 1 else f"{label} ({path.name})") for path in files]
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if len(files) == 1:
+        return _read_parquet_file(files[0], label)
+    try:
+        return pd.read_parquet([str(f) for f in files], engine="pyarrow")
+    except (OSError, ValueError, TypeError):  # schemas differ (pyarrow's errors derive from these), or a file is damaged
+        frames = [_read_parquet_file(path, f"{label} ({path.name})") for path in files]
+        return pd.concat(frames, ignore_index=True)
 
 
 def read_generator(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
