@@ -32,6 +32,8 @@ def frame(rows: int, seed: int) -> pd.DataFrame:
     region[rng.random(rows) < 0.05] = pd.NA
     grade = pd.Categorical(rng.choice(["A", "B", "C"], rows), categories=["A", "B", "C", "D"])
     flag = rng.random(rows) < 0.3
+    amount[rng.random(rows) < 0.05] = -0.0  # a sort orders -0.0 and 0.0 as they come: stored as 0.0
+    amount[rng.random(rows) < 0.05] = 0.0
     return pd.DataFrame({"amount": amount, "rate": rate, "count": count, "empty": np.full(rows, np.nan),
                          "region": region, "grade": grade, "flag": flag})
 

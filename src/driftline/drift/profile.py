@@ -105,12 +105,15 @@ def finite_sorted(values: Any) -> tuple[np.ndarray, int, int]:
 
     NaN/None/pd.NA, ±inf and unparseable values count as missing. The finite values are a
     view into one sorted copy: NaN sorts last and ±inf sit at the ends, so no mask is built.
+    -0.0 becomes 0.0: the sort leaves the two zeros in an order that depends on the input's, so
+    without this, equal data cut into partitions could store different bytes (`merge_numeric`).
     """
     array = _as_float_array(values)
     ordered = np.sort(array)
     first_nan = int(ordered.searchsorted(np.nan, side="left"))
     lo = int(ordered[:first_nan].searchsorted(-np.inf, side="right"))
     hi = int(ordered[:first_nan].searchsorted(np.inf, side="left"))
+    ordered[int(ordered[:first_nan].searchsorted(0.0, side="left")):int(ordered[:first_nan].searchsorted(0.0, side="right"))] = 0.0
     n = int(array.size)
     return ordered[lo:hi], n, n - (hi - lo)
 
