@@ -52,7 +52,11 @@ def row_group_partitions(path: str | Path) -> list[Partition]:
 
 
 def read_partition(partition: Partition, columns: Sequence[str]) -> pd.DataFrame:
-    """The `columns` of one partition, as `pandas.read_parquet` gives them; a column the file lacks is all missing."""
+    """The `columns` of one partition; a column the file lacks is all missing (as `pandas.concat` fills it).
+
+    Row groups come back through pyarrow's own conversion (strings as object, not StringDtype):
+    the values are the same, and profiles do not depend on the dtype they arrive in.
+    """
     import pandas as pd
     import pyarrow.parquet as pq
 
@@ -61,10 +65,9 @@ def read_partition(partition: Partition, columns: Sequence[str]) -> pd.DataFrame
     if partition.row_groups is None:
         frame = pd.read_parquet(partition.path, engine="pyarrow", columns=present)
     else:
-        # strings may come back as object rather than StringDtype: profiles do not depend on the dtype
         frame = file.read_row_groups(list(partition.row_groups), columns=present).to_pandas()
     for column in columns:
-        if column not in frame.columns:  # as pandas.concat would fill it
+        if column not in frame.columns:
             frame[column] = pd.Series([None] * len(frame), dtype=object, index=frame.index)
     return frame
 

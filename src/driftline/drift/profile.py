@@ -110,10 +110,10 @@ def finite_sorted(values: Any) -> tuple[np.ndarray, int, int]:
     """
     array = _as_float_array(values)
     ordered = np.sort(array)
-    first_nan = int(ordered.searchsorted(np.nan, side="left"))
-    lo = int(ordered[:first_nan].searchsorted(-np.inf, side="right"))
-    hi = int(ordered[:first_nan].searchsorted(np.inf, side="left"))
-    ordered[int(ordered[:first_nan].searchsorted(0.0, side="left")):int(ordered[:first_nan].searchsorted(0.0, side="right"))] = 0.0
+    numbers = ordered[:int(ordered.searchsorted(np.nan, side="left"))]
+    lo = int(numbers.searchsorted(-np.inf, side="right"))
+    hi = int(numbers.searchsorted(np.inf, side="left"))
+    numbers[int(numbers.searchsorted(0.0, side="left")):int(numbers.searchsorted(0.0, side="right"))] = 0.0
     n = int(array.size)
     return ordered[lo:hi], n, n - (hi - lo)
 
@@ -306,7 +306,9 @@ def merge_numeric(parts: Sequence[NumericProfile], *, max_values: int | None = N
     if sketched:
         raise ProfileError(f"column {sketched[0]!r}: a part stores a sketch of its values, so it cannot be merged exactly",
                            hint="profile partitions without max_values, and apply it to the merged profile")
-    ordered = np.sort(np.concatenate([p.sorted_values for p in parts])) if parts else np.empty(0, dtype=np.float64)
+    # stable (timsort) finds the parts' sorted runs and merges them, about twice as fast as a fresh sort;
+    # the values are totally ordered (no NaN, one zero), so any sort gives the same array
+    ordered = np.sort(np.concatenate([p.sorted_values for p in parts]), kind="stable") if parts else np.empty(0, dtype=np.float64)
     return numeric_from_sorted(ordered, sum(p.n for p in parts), sum(p.n_missing for p in parts),
                                parts[0].name if parts else "", max_values=max_values)
 
