@@ -13,7 +13,7 @@ string columns) are written to `--files` Parquet files; then, each in its own fr
 
 Wall time is the call's (perf_counter, cluster start-up included for (b)); peak memory is the RSS of
 the process tree (the benchmark's child and, for (b), its worker processes), sampled every 20 ms by
-psutil, plus each process's own peak (ru_maxrss; the workers' through `client.run`-free sampling).
+psutil, with the driver's own peak (ru_maxrss) and the peak of the workers' summed RSS beside it.
 Both profiles are saved and compared byte for byte (JSON and .npz): the check is that they are equal.
 
 What this shows, honestly: the exact merge keeps every sorted value, so the driver ends up holding all
