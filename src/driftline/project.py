@@ -59,10 +59,10 @@ def inside_project(root: Path, rel: str | os.PathLike[str]) -> Path | None:
         return None
 
 
-def project_file_exists(root: Path, rel: str | os.PathLike[str]) -> bool:
-    """Whether `rel` is a file inside the project (the compile-time check of configured paths)."""
+def project_file_exists(root: Path, rel: str | os.PathLike[str], *, folder: bool = False) -> bool:
+    """Whether `rel` is a file (or, with `folder`, a file or folder) inside the project (the compile-time check of configured paths)."""
     target = inside_project(root, rel)
-    return target is not None and target.is_file()
+    return target is not None and (target.is_file() or (folder and target.is_dir()))
 
 
 def source_fingerprint(root: Path) -> str:

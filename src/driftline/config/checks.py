@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from driftline.config.groups import NUMERIC_KINDS, ColumnLabel, JoinLabel, RuleLabel, paired_test
+from driftline.config.groups import NUMERIC_KINDS, ColumnLabel, JoinLabel, RuleLabel, glob_folder, paired_test
 from driftline.config.metrics import UnknownMetricError, headline, ranking_metric
 from driftline.config.pipeline import PipelineConfig
 
@@ -24,8 +24,11 @@ def column_kinds(cfg: PipelineConfig) -> dict[str, str]:
     return {name: col.dtype for name, col in cfg.schema_.columns.items()}
 
 
-def check_pipeline(cfg: PipelineConfig, file_exists: Callable[[str], bool]) -> list[Problem]:
-    """Every problem of one pipeline, as (key path, message) pairs."""
+def check_pipeline(cfg: PipelineConfig, file_exists: Callable[..., bool]) -> list[Problem]:
+    """Every problem of one pipeline, as (key path, message) pairs.
+
+    `file_exists(path)` says whether a project file exists; `file_exists(path, folder=True)`, a file or folder.
+    """
     problems: list[Problem] = []
     kinds = column_kinds(cfg)
     known = ", ".join(sorted(kinds)) or "(none)"
@@ -46,7 +49,10 @@ def check_pipeline(cfg: PipelineConfig, file_exists: Callable[[str], bool]) -> l
     if ds.id is not None:
         need_column(("dataset", "id"), ds.id, "id column")
     source_path = getattr(ds.source, "path", None)
-    if source_path is not None and not file_exists(source_path):
+    if ds.source.kind == "parquet" and source_path is not None:  # a file, a folder of files, or a glob
+        if not file_exists(glob_folder(source_path), folder=True):
+            problems.append((("dataset", "source", "path"), f"source file or folder '{glob_folder(source_path)}' does not exist"))
+    elif source_path is not None and not file_exists(source_path):
         problems.append((("dataset", "source", "path"), f"source file '{source_path}' does not exist"))
     for i, col in enumerate(getattr(ds.source, "parse_dates", [])):
         need_column(("dataset", "source", "parse_dates", i), col, "date column")

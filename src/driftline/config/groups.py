@@ -7,9 +7,12 @@ Every model forbids unknown keys, so a misspelt key is an error, never silently 
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from driftline.config.cluster import ClusterSpec
 
 
 class Strict(BaseModel):
@@ -39,8 +42,27 @@ class CsvSource(Strict):
 
 
 class ParquetSource(Strict):
+    """A Parquet file, a folder of Parquet files (`data/parts`), or a glob (`data/parts/2026-*.parquet`)."""
+
     kind: Literal["parquet"]
     path: str
+
+
+_WILDCARDS = "*?["
+
+
+def is_glob(path: str) -> bool:
+    """Whether a source path is a glob pattern (`*`, `?` or `[` in it)."""
+    return any(char in path for char in _WILDCARDS)
+
+
+def glob_folder(path: str) -> str:
+    """The folder a glob searches (its parts before the first wildcard); `path` itself when it is no glob."""
+    if not is_glob(path):
+        return path
+    parts = PurePosixPath(path.replace("\\", "/")).parts
+    static = parts[:next(i for i, part in enumerate(parts) if is_glob(part))]
+    return PurePosixPath(*static).as_posix() if static else "."
 
 
 class SqlSource(Strict):
@@ -203,6 +225,9 @@ class MonitorSpec(Strict):
     #: sketch of `sketch_k` items per level (mergeable across partitions; rank error 1.33% at k=200).
     sketch: Literal["exact", "kll"] = "exact"
     sketch_k: int = Field(200, ge=8, le=65535)
+    #: The dask.distributed cluster that profiles partitioned data (a folder or glob source, a folder
+    #: batch) partition by partition; None: a local cluster on 127.0.0.1, started only for such data.
+    cluster: ClusterSpec | None = None
 
 
 # --- gate ------------------------------------------------------------------------------------

@@ -51,10 +51,40 @@ class Trigger:
 
 
 def incoming_batches(root: Path, incoming: str) -> list[Batch]:
+    """The batches in `incoming`: files `batch-NNNN.parquet`, or folders of that name holding Parquet files
+    (a partitioned batch, as Dask or Spark write one)."""
     folder = root / incoming
     if not folder.is_dir():
         return []
-    return [Batch(p.relative_to(root).as_posix(), sha256_file(p)) for p in sorted(folder.glob(BATCH_PATTERN))]
+    return [Batch(p.relative_to(root).as_posix(), batch_sha256(p)) for p in sorted(folder.glob(BATCH_PATTERN))]
+
+
+def batch_sha256(path: Path) -> str:
+    """A batch's content hash: the file's SHA-256, or one SHA-256 over a folder batch's files (names and bytes)."""
+    from driftline.hashing import fingerprint_files
+
+    return fingerprint_files([path]) if path.is_dir() else sha256_file(path)
+
+
+def batch_parts(path: Path) -> list[Path]:
+    """The Parquet files of a batch: itself, or a folder batch's files (see `data.sources.parquet_folder_files`)."""
+    from driftline.data.sources import parquet_folder_files
+
+    return parquet_folder_files(path) if path.is_dir() else [path]
+
+
+def read_batch_frame(path: Path) -> pd.DataFrame:
+    """The rows of one batch, a file or a folder (its files in name order). Raises what pyarrow raises for a damaged file."""
+    import pandas as pd
+
+    from driftline.data.sources import read_parquet_files
+
+    if path.is_file():
+        return pd.read_parquet(path, engine="pyarrow")
+    parts = batch_parts(path)
+    if not parts:
+        raise BatchError(f"{path.name} is a folder with no Parquet file in it")
+    return read_parquet_files(parts, path.name)
 
 
 class TriggerError(DriftlineError):
@@ -153,7 +183,7 @@ def stray_files(root: Path, incoming: str) -> list[str]:
         name = path.name
         if name in TRACKING_FILES or (name.startswith(".") and name.endswith(".tmp")):
             continue
-        if path.is_file() and (BATCH_NAME.fullmatch(name) or (name.endswith(".dvc") and BATCH_NAME.fullmatch(name[:-4]))):
+        if (path.is_file() or path.is_dir()) and (BATCH_NAME.fullmatch(name) or (name.endswith(".dvc") and BATCH_NAME.fullmatch(name[:-4]))):
             continue
         stray.append(path.relative_to(root).as_posix())
     return stray
@@ -197,7 +227,7 @@ def batch_statuses(root: Path, paths: PipelinePaths) -> list[BatchStatus]:
         for name in sorted(n for n in names if BATCH_NAME.fullmatch(n)):
             rel = f"{folder}/{name}"
             path = root / rel
-            key = (rel, sha256_file(path)) if path.is_file() else (rel, None)
+            key = (rel, batch_sha256(path)) if path.exists() else (rel, None)
             if folder == paths.retired:
                 status = "retired"
             elif key in absorbed:
@@ -215,10 +245,10 @@ def batch_statuses(root: Path, paths: PipelinePaths) -> list[BatchStatus]:
 def _rows(path: Path) -> int | None:
     import pyarrow.parquet as pq
 
-    if not path.is_file():
+    if not path.exists():
         return None
     try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        return sum(int(pq.ParquetFile(part).metadata.num_rows) for part in batch_parts(path))
     except Exception:  # noqa: BLE001 - pyarrow raises several unrelated types for a damaged file
         return None
 
@@ -232,7 +262,7 @@ def find_batch(root: Path, paths: PipelinePaths, name: str) -> str:
     if not base.endswith(".parquet"):
         base += ".parquet"
     rel = f"{paths.incoming}/{base}"
-    if not BATCH_NAME.fullmatch(base) or not ((root / rel).is_file() or (root / f"{rel}.dvc").is_file()):
+    if not BATCH_NAME.fullmatch(base) or not ((root / rel).exists() or (root / f"{rel}.dvc").is_file()):
         known = [s.file.rsplit("/", 1)[-1] for s in batch_statuses(root, paths) if s.status != "retired"]
         if (root / paths.retired / base).exists() or (root / paths.retired / f"{base}.dvc").exists():
             raise BatchError(f"{name!r} is already retired: {paths.retired}/{base}", hint=f"see `driftline batch list {paths.pipeline}`")
@@ -256,9 +286,9 @@ def retire_batch(root: Path, paths: PipelinePaths, name: str) -> Retired:
 
     rel = find_batch(root, paths, name)
     path = root / rel
-    if not path.is_file():
+    if not path.exists():
         raise BatchError(f"{rel} is tracked but not in the workspace", hint=f"bring it back with `dvc pull {rel}.dvc`, then retire it")
-    batch = Batch(rel, sha256_file(path))
+    batch = Batch(rel, batch_sha256(path))
     target = f"{paths.retired}/{path.name}"
     if (root / target).exists():
         raise BatchError(f"{target} already exists", hint="move it aside first: a retired batch is never overwritten")

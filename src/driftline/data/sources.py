@@ -14,6 +14,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from driftline.config.groups import glob_folder, is_glob
 from driftline.data.generator import generate_loans
 from driftline.errors import DriftlineError
 
@@ -61,15 +62,82 @@ def read_source(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
 
 
 def source_files(spec: Mapping[str, Any]) -> list[str]:
-    """Project-relative files the source reads, for DVC ``deps``; [] for generators and URLs."""
+    """Project-relative files the source reads, for DVC ``deps``; [] for generators and URLs.
+
+    A folder is one dep (DVC hashes its content). A glob's dep is the folder it searches (the part
+    before the first wildcard), so a file added there reruns ingest without a recompile; a file that
+    does not match reruns it too, which is harmless (ingest reads the matches only).
+    """
     kind = spec.get("kind")
     _reader(spec)  # unknown kinds fail here too
     if kind in ("csv", "parquet") or (kind == "sql" and spec.get("url") is None):
-        rel = posixpath.normpath(PurePath(_required(spec, "path")).as_posix())
+        path = _required(spec, "path")
+        rel = posixpath.normpath(PurePath(glob_folder(path) if kind == "parquet" else path).as_posix())
         if rel == ".." or rel.startswith("../"):
             raise SourceError(f"{kind} source: path {spec['path']!r} is outside the project root")
+        if rel == ".":  # the whole project as a dep would hold the stages' own outputs
+            raise SourceError(f"{kind} source: the glob {path!r} searches the project root",
+                              hint="keep the Parquet files in a folder and name it: data/parts/*.parquet")
         return [rel]
     return []
+
+
+# ------------------------------------------------------------------- partitioned Parquet data
+
+def parquet_folder_files(folder: Path) -> list[Path]:
+    """The Parquet files of a dataset folder, in name order, subfolders included; names starting with
+    "_" or "." (`_SUCCESS`, `.part.tmp`) are skipped, as pyarrow skips them."""
+    return sorted((p for p in folder.rglob("*.parquet") if p.is_file()
+                   and not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)),
+                  key=lambda p: p.relative_to(folder).as_posix())
+
+
+def parquet_files(root: Path, rel: str, what: str) -> list[Path]:
+    """Every Parquet file a `path` names: the file itself, the files of a folder, or a glob's matches.
+
+    Each file must be inside the project (symlinks followed). Raises `SourceError` naming `what`
+    and the path when nothing matches.
+    """
+    from driftline.project import OutsideProjectError, confine
+
+    root = Path(root)
+    if is_glob(rel):
+        base = resolve_inside(root, glob_folder(rel), what)
+        try:
+            matches = sorted(p for p in root.glob(rel) if p.is_file())
+        except (ValueError, NotImplementedError) as exc:  # an absolute or otherwise unusable pattern
+            raise SourceError(f"{what}: path {rel!r} is not a usable glob ({exc})") from None
+        hint = f"the glob searches {glob_folder(rel)}/; check the pattern and that the files are there"
+    else:
+        base = resolve_inside(root, rel, what)
+        if base.is_file():
+            return [base]
+        matches = parquet_folder_files(root / rel)
+        hint = "put the Parquet files (*.parquet) in that folder, or point `path` at one file"
+    try:
+        files = [confine(root, p, what) for p in matches]  # a symlink out of the project is refused
+    except OutsideProjectError as exc:
+        raise SourceError(str(exc), hint=exc.hint) from None
+    if not files:
+        raise SourceError(f"{what}: path {rel!r} matches no Parquet file", hint=hint)
+    return files
+
+
+def read_parquet_files(files: list[Path], label: str) -> pd.DataFrame:
+    """The rows of every file, in order, in one frame; one file is read as it is.
+
+    Files of one schema are read as one dataset, so a category column keeps the union of the files'
+    categories; files whose schemas differ (an int column in one, float in another) are concatenated.
+    """
+    import pandas as pd
+
+    if len(files) == 1:
+        return _read_parquet_file(files[0], label)
+    try:
+        return pd.read_parquet([str(f) for f in files], engine="pyarrow")
+    except (OSError, ValueError, TypeError):  # schemas differ (pyarrow's errors derive from these), or a file is damaged
+        frames = [_read_parquet_file(path, f"{label} ({path.name})") for path in files]
+        return pd.concat(frames, ignore_index=True)
 
 
 def read_generator(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
@@ -93,10 +161,17 @@ def read_csv(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
 
 
 def read_parquet(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
-    """Read a Parquet file (or dataset folder) inside the project."""
+    """Read a Parquet file, a folder of them, or a glob's matches, inside the project (see `parquet_files`)."""
 
     rel = _required(spec, "path")
-    return _read_parquet_file(resolve_inside(root, rel, "parquet source"), f"parquet source {rel!r}")
+    return read_parquet_files(parquet_files(root, rel, "parquet source"), f"parquet source {rel!r}")
+
+
+def is_partitioned(spec: Mapping[str, Any], root: Path) -> bool:
+    """Whether the source is partitioned data: a parquet source whose path is a glob or a folder."""
+    if spec.get("kind") != "parquet" or spec.get("path") is None:
+        return False
+    return is_glob(spec["path"]) or (Path(root) / spec["path"]).is_dir()
 
 
 def read_file(path: Path, spec: Mapping[str, Any], label: str) -> pd.DataFrame:

@@ -40,7 +40,7 @@ from driftline.drift.report import (
     SketchBound,
     TestOutcome,
 )
-from driftline.drift.stats import TESTS, DriftResult, adjust_p_values, default_test, prepare, run_tests
+from driftline.drift.stats import TESTS, DriftResult, Sample, adjust_p_values, default_test, prepare, run_tests
 
 SCORE_COLUMN = "__score__"
 HISTOGRAM_BINS = 20
@@ -95,6 +95,9 @@ class Batch:
     quality: Sequence[BatchQuality] = ()
     #: The last drift retrain's challenger was refused by the gate (see `monitor.on_refusal`).
     after_refusal: bool = False
+    #: `frame`'s monitored columns as prepared samples, when computed elsewhere (partitioned batches
+    #: profiled on a cluster: `drift.partitioned`); equal to what `frame` gives, so used in its place.
+    samples: Mapping[str, Sample] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ def build_report(pipeline: str, reference: Reference | None, batch: Batch, polic
     share_drifted, dataset_drift = 0.0, False
     prediction = multivariate = performance = estimated = None
     if len(current):
-        drift = column_report(profiles, current, columns, spec)
+        drift = column_report(profiles, current, columns, spec, batch.samples)
         share_drifted = round(sum(c.drifted for c in drift) / len(columns), 6) if columns else 0.0
         dataset_drift = bool(columns) and share_drifted >= spec.drift_share
         prediction = prediction_report(profiles, batch.scores, spec)
@@ -182,7 +185,7 @@ def monitored_columns(profiles: Mapping[str, Profile], policy: Policy) -> list[s
 
 
 def _deciding(profiles: Mapping[str, Profile], current: pd.DataFrame, columns: list[str], spec: MonitorSpec,
-              *, informative: bool) -> tuple[dict[str, list[DriftResult]], list[DriftResult]]:
+              *, informative: bool, samples: Mapping[str, Sample] | None = None) -> tuple[dict[str, list[DriftResult]], list[DriftResult]]:
     """Every planned test's results per column, and each column's deciding result (overrides and
     multiple-testing adjustment applied), in `columns` order."""
     plan: dict[str, tuple[str, ...]] = {}
@@ -193,7 +196,7 @@ def _deciding(profiles: Mapping[str, Profile], current: pd.DataFrame, columns: l
         test = (override.test if override and override.test else None) or default_test(profile.kind, profile.n - profile.n_missing)
         deciding[column] = test
         plan[column] = tuple(dict.fromkeys((test, *(INFORMATIVE[profile.kind] if informative else ()), "missing_share")))
-    results = run_tests({c: profiles[c] for c in columns}, current, plan)
+    results = run_tests({c: profiles[c] for c in columns}, current, plan, samples=samples)
     chosen = [_with_override(next(r for r in results[c] if r.test == deciding[c]), spec.overrides.get(c)) for c in columns]
     if spec.multiple_testing != "none":
         chosen = adjust_p_values(chosen, "bh" if spec.multiple_testing == "benjamini_hochberg" else "bonferroni")
@@ -290,9 +293,9 @@ def _realised(scores: np.ndarray, labels: np.ndarray, policy: Policy) -> float |
 
 
 def column_report(profiles: Mapping[str, Profile], current: pd.DataFrame, columns: list[str],
-                  spec: MonitorSpec) -> list[ColumnDrift]:
+                  spec: MonitorSpec, samples: Mapping[str, Sample] | None = None) -> list[ColumnDrift]:
     """Each column's deciding test (the policy's, or the default for its kind and size), drifted first."""
-    results, chosen = _deciding(profiles, current, columns, spec, informative=True)
+    results, chosen = _deciding(profiles, current, columns, spec, informative=True, samples=samples)
     report = []
     for column, result in zip(columns, chosen):
         missing = next(r for r in results[column] if r.test == "missing_share")

@@ -28,7 +28,7 @@ import io
 import math
 import os
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -144,12 +144,15 @@ def finite_sorted(values: Any) -> tuple[np.ndarray, int, int]:
 
     NaN/None/pd.NA, ±inf and unparseable values count as missing. The finite values are a
     view into one sorted copy: NaN sorts last and ±inf sit at the ends, so no mask is built.
+    -0.0 becomes 0.0: the sort leaves the two zeros in an order that depends on the input's, so
+    without this, equal data cut into partitions could store different bytes (`merge_numeric`).
     """
     array = _as_float_array(values)
     ordered = np.sort(array)
-    first_nan = int(ordered.searchsorted(np.nan, side="left"))
-    lo = int(ordered[:first_nan].searchsorted(-np.inf, side="right"))
-    hi = int(ordered[:first_nan].searchsorted(np.inf, side="left"))
+    numbers = ordered[:int(ordered.searchsorted(np.nan, side="left"))]
+    lo = int(numbers.searchsorted(-np.inf, side="right"))
+    hi = int(numbers.searchsorted(np.inf, side="left"))
+    numbers[int(numbers.searchsorted(0.0, side="left")):int(numbers.searchsorted(0.0, side="right"))] = 0.0
     n = int(array.size)
     return ordered[lo:hi], n, n - (hi - lo)
 
@@ -251,6 +254,16 @@ def _as_float_array(values: Any) -> np.ndarray:
 def profile_numeric(values: Any, name: str = "", *, max_values: int | None = None) -> NumericProfile:
     """Profile one numeric column (see `profile_frame` for `max_values`)."""
     ordered, n, n_missing = finite_sorted(values)
+    return numeric_from_sorted(ordered, n, n_missing, name, max_values=max_values)
+
+
+def numeric_from_sorted(ordered: np.ndarray, n: int, n_missing: int, name: str = "", *,
+                        max_values: int | None = None) -> NumericProfile:
+    """The profile of a column whose finite values, sorted, are `ordered` (see `finite_sorted`).
+
+    The one place a numeric profile's statistics are computed: from one column in memory
+    (`profile_numeric`) or from partitions merged (`merge_numeric`), so both give the same floats.
+    """
     if ordered.size == 0:
         return NumericProfile(
             name=name, n=n, n_missing=n_missing, sorted_values=np.empty(0, dtype=np.float64),
@@ -315,6 +328,72 @@ def profile_frame(
         else:
             profiles[column] = profile_categorical(df[column], column, kind=kind)
     return profiles
+
+
+# ------------------------------------------------------------------------- merging (pure)
+
+
+def merge_numeric(parts: Sequence[NumericProfile], *, max_values: int | None = None) -> NumericProfile:
+    """The exact profile of the rows of every part together, from the parts' full sorted values.
+
+    Bit for bit the profile `profile_numeric` gives on the concatenated column: the merged sorted
+    array is the same array, and mean, std, quantiles and PSI bins are computed from it by
+    `numeric_from_sorted`, never combined from the parts' own (their float sums would round
+    differently). A part stored as a sketch (`max_values`) has lost values: refused.
+    """
+    sketched = [p.name for p in parts if p.approximation is not None]
+    if sketched:
+        raise ProfileError(f"column {sketched[0]!r}: a part stores a sketch of its values, so it cannot be merged exactly",
+                           hint="profile partitions without max_values, and apply it to the merged profile")
+    # stable (timsort) finds the parts' sorted runs and merges them, about twice as fast as a fresh sort;
+    # the values are totally ordered (no NaN, one zero), so any sort gives the same array
+    ordered = np.sort(np.concatenate([p.sorted_values for p in parts]), kind="stable") if parts else np.empty(0, dtype=np.float64)
+    return numeric_from_sorted(ordered, sum(p.n for p in parts), sum(p.n_missing for p in parts),
+                               parts[0].name if parts else "", max_values=max_values)
+
+
+def merge_categorical(parts: Sequence[CategoricalProfile]) -> CategoricalProfile:
+    """The profile of the rows of every part together: counts, rows and missing values added up."""
+    counts: dict[str, int] = {}
+    for part in parts:
+        for label, count in part.counts.items():
+            counts[label] = counts.get(label, 0) + int(count)
+    first = parts[0]
+    return CategoricalProfile(name=first.name, n=sum(p.n for p in parts), n_missing=sum(p.n_missing for p in parts),
+                              counts=dict(sorted(counts.items())), kind=first.kind)
+
+
+def merge_profiles(parts: Sequence[Mapping[str, Profile]], *, max_values: int | None = None,
+                   merge_sketched: Callable[[list[SketchProfile]], SketchProfile] | None = None) -> dict[str, Profile]:
+    """Merge per-partition profiles (one dict per partition, the same columns in each) column by column.
+
+    Dispatches on the profile type: `merge_numeric` for exact numeric profiles, `merge_categorical`
+    for categorical and binary ones, `merge_sketched` (`driftline.drift.sketch.merge_sketches`,
+    which builds on this module) for KLL-sketched ones. `max_values` applies to the merged exact
+    numeric profiles, as in `profile_frame`. Raises `ProfileError` when the parts disagree on
+    columns or kinds.
+    """
+    if not parts:
+        raise ProfileError("no partitions to merge", hint="check that the data source lists at least one file")
+    columns = sorted(parts[0])
+    problems = [f"partition {i} has columns {sorted(p)}, partition 0 has {columns}" for i, p in enumerate(parts) if sorted(p) != columns]
+    merged: dict[str, Profile] = {}
+    for column in columns if not problems else ():
+        column_parts = [p[column] for p in parts]
+        kinds = {(type(p), p.kind) for p in column_parts}
+        if len(kinds) > 1:
+            problems.append(f"column {column!r}: partitions disagree on its kind ({', '.join(sorted(k for _, k in kinds))})")
+        elif isinstance(column_parts[0], NumericProfile):
+            merged[column] = merge_numeric(column_parts, max_values=max_values)  # type: ignore[arg-type]
+        elif isinstance(column_parts[0], CategoricalProfile):
+            merged[column] = merge_categorical(column_parts)  # type: ignore[arg-type]
+        elif isinstance(column_parts[0], SketchProfile) and merge_sketched is not None:
+            merged[column] = merge_sketched(column_parts)  # type: ignore[arg-type]
+        else:
+            problems.append(f"column {column!r}: no merge for a {type(column_parts[0]).__name__}")
+    if problems:
+        raise ProfileError("; ".join(problems))
+    return merged
 
 
 def psi_bin_counts(sorted_values: np.ndarray, edges: Iterable[float]) -> tuple[int, ...]:

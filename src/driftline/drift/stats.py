@@ -690,13 +690,15 @@ def run_tests(
     *,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     n_threads: int = 1,
+    samples: Mapping[str, Sample] | None = None,
 ) -> dict[str, list[DriftResult]]:
     """Run the planned tests of every column of `frame` against its profile.
 
     `plan` maps column → test names (default: `default_plan`); `params` maps test name →
     keyword arguments (thresholds). A column absent from `frame` is tested as all-missing and
     its results carry ``details["column_absent"] = True``. numpy releases the GIL in the
-    sorts and merges, so `n_threads` > 1 runs columns in parallel.
+    sorts and merges, so `n_threads` > 1 runs columns in parallel. `samples` holds columns already
+    prepared elsewhere (partitioned data, profiled on a cluster); they stand in for `frame`'s.
     """
     plan = default_plan(profiles) if plan is None else plan
     check_plan(profiles, plan)
@@ -705,7 +707,8 @@ def run_tests(
     def run_column(column: str) -> list[DriftResult]:
         profile = profiles[column]
         absent = column not in frame.columns
-        sample = absent_sample(profile, len(frame)) if absent else prepare(profile, frame[column])
+        values = samples[column] if samples and column in samples else None if absent else frame[column]
+        sample = absent_sample(profile, len(frame)) if absent else prepare(profile, values)
         results = [TESTS[name](profile, sample, **params.get(name, {})) for name in plan[column]]
         if absent:
             results = [replace(r, details={**r.details, "column_absent": True}) for r in results]

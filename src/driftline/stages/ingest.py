@@ -17,21 +17,20 @@ from driftline.stages.context import StageContext, StageError
 
 def absorbed_batches(ctx: StageContext) -> list[tuple[str, pd.DataFrame]]:
     """The batches listed in the trigger file (file, rows), each checked against the hash it was absorbed with."""
-    from driftline.data.batches import read_trigger
-    from driftline.hashing import sha256_file
+    from driftline.data.batches import batch_sha256, read_batch_frame, read_trigger
 
     frames = []
     retire = f"take it out of the loop with `driftline batch retire {ctx.pipeline} BATCH --reason ...`"
     for batch in read_trigger(ctx.root, ctx.paths.trigger).absorbed:
         path = ctx.path(batch.file)
-        if not path.is_file():
+        if not path.exists():
             raise StageError(f"{ctx.paths.trigger} lists {batch.file}, which is missing",
                              hint=f"restore it (`dvc pull {batch.file}.dvc` or git), or {retire}")
-        if sha256_file(path) != batch.sha256:
+        if batch_sha256(path) != batch.sha256:
             raise StageError(f"{batch.file} changed after it was absorbed into training; batches are immutable",
                              hint=f"restore it (`dvc checkout {batch.file}.dvc`), or {retire} and add the corrected file as a new batch")
         try:
-            frames.append((batch.file, pd.read_parquet(path)))
+            frames.append((batch.file, read_batch_frame(path)))
         except Exception as exc:  # noqa: BLE001 - pyarrow raises several unrelated types for a damaged file
             raise StageError(f"{batch.file} is not a readable Parquet file ({type(exc).__name__})", hint=retire) from None
     return frames

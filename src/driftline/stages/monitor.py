@@ -110,9 +110,11 @@ def export_served_decisions(ctx: StageContext, state: dict[str, Any]) -> str | N
 
 
 def read_batch(ctx: StageContext, rel: str) -> pd.DataFrame | str:
-    """One incoming batch, or why it cannot be read (a damaged file is rejected, never fatal)."""
+    """One incoming batch (a file, or a folder of files), or why it cannot be read (a damaged file is rejected, never fatal)."""
+    from driftline.data.batches import read_batch_frame
+
     try:
-        return pd.read_parquet(ctx.path(rel))
+        return read_batch_frame(ctx.path(rel))
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several unrelated types for a damaged file
         return f"not a readable Parquet file ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
 
@@ -144,6 +146,30 @@ def read_batches(ctx: StageContext, batches: list[Batch]) -> pd.DataFrame:
     """The rows of batches accepted on earlier runs, in order (an empty frame for none)."""
     frames = [frame for frame in (read_batch(ctx, b.file) for b in batches) if not isinstance(frame, str)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def current_samples(ctx: StageContext, accepted: list[Batch], profiles: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The new rows' statistics per monitored column, built on the Dask cluster (`monitor.cluster`)
+    one task per Parquet file, when a new batch is a folder of files; None (in process) otherwise.
+
+    The exact merge gives the samples the in-memory frame would, so the report is the same either way.
+    """
+    from driftline.data.batches import batch_parts
+    from driftline.drift.partitioned import file_partitions, profile_partitions
+    from driftline.drift.profile import NumericProfile
+    from driftline.drift.stats import CategoricalSample, NumericSample
+
+    cfg = ctx.cfg
+    assert cfg.monitor is not None
+    paths = [ctx.path(b.file) for b in accepted]
+    if not any(path.is_dir() for path in paths):
+        return None
+    kinds = {c: profiles[c].kind for c in policy_of(ctx).kinds if c in profiles}
+    if not kinds:
+        return None
+    merged = profile_partitions(file_partitions([part for path in paths for part in batch_parts(path)]), kinds, cluster=cfg.monitor.cluster)
+    return {c: NumericSample(n=p.n, n_missing=p.n_missing, sorted_values=p.sorted_values) if isinstance(p, NumericProfile)
+            else CategoricalSample(n=p.n, n_missing=p.n_missing, counts=p.counts) for c, p in merged.items()}
 
 
 def stray_note(ctx: StageContext) -> str:
@@ -300,7 +326,7 @@ def run(ctx: StageContext) -> str:
         scores, labels = score_champion(ctx, champion, current)
         batch = Current(frame=current, scores=scores, labels=labels, parts=[(b.file, len(frames[b])) for b in accepted],
                         earlier=read_batches(ctx, [b for b in pending if b not in new]),
-                        after_refusal=refused_last(ctx), **bookkeeping)
+                        after_refusal=refused_last(ctx), samples=current_samples(ctx, accepted, reference.profiles), **bookkeeping)
     report = build_report(ctx.pipeline, reference, batch, policy)
 
     document = report.to_json()

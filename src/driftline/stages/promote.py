@@ -30,21 +30,33 @@ PROFILE_MAX_VALUES = 10_000
 VERSION_FILES = ("model.txt", "features.json", "model.json", "metrics.json")
 
 
-def write_profile(ctx: StageContext, train: pd.DataFrame, folder: Path, scores: np.ndarray | None = None) -> list[str]:
+def write_profile(ctx: StageContext, train: pd.DataFrame, folder: Path, scores: np.ndarray | None = None,
+                  train_file: Path | None = None) -> list[str]:
     """The reference profile the monitor compares new data with, computed once per version.
 
     The score profile (prediction drift) is of this version's scores on the test split, or of
     `scores` when given (a baseline: the champion's scores on the refused challenger's test split).
+    When the dataset source is partitioned (a folder or glob of Parquet files) and `train_file` holds
+    `train`, the columns are profiled on the Dask cluster, one task per row group of that file, and
+    merged exactly: the same profile, bit for bit.
     """
+    from driftline.data.sources import is_partitioned
     from driftline.drift.profile import monitored_kinds, profile_frame, save_profile
 
     kinds = monitored_kinds(ctx.cfg)
     frame = train[list(kinds)].copy()
     monitor = ctx.cfg.monitor
-    if monitor is not None and monitor.sketch == "kll":  # numeric columns as KLL sketches (drift.sketch), categories exact
+    sketch_k = monitor.sketch_k if monitor is not None and monitor.sketch == "kll" else None  # numeric columns as KLL sketches
+    if train_file is not None and is_partitioned(ctx.cfg.dataset.source.model_dump(), ctx.root):
+        from driftline.drift.partitioned import profile_partitions, row_group_partitions
+
+        cluster = monitor.cluster if monitor is not None else None
+        profiles = profile_partitions(row_group_partitions(train_file), kinds, cluster=cluster, max_values=PROFILE_MAX_VALUES,
+                                      sketch_k=sketch_k)
+    elif sketch_k is not None:
         from driftline.drift.sketch import sketch_frame
 
-        profiles = sketch_frame(frame, kinds, monitor.sketch_k)
+        profiles = sketch_frame(frame, kinds, sketch_k)
     else:
         profiles = profile_frame(frame, kinds, max_values=PROFILE_MAX_VALUES)
     if scores is None:
@@ -137,12 +149,12 @@ def card_writer(ctx: StageContext, meta: dict, metrics: dict, gate: dict, test: 
 
 def absorbed_since(ctx: StageContext, registry: Registry, champion: VersionInfo) -> tuple[pd.DataFrame, list[str]]:
     """The rows of the batches absorbed into training since the champion was trained, and their files."""
-    from driftline.data.batches import read_trigger
+    from driftline.data.batches import read_batch_frame, read_trigger
 
     training = json.loads(registry.file(champion.version, "training.json").read_text(encoding="utf-8"))
     before = {(b["file"], b["sha256"]) for b in training.get("absorbed_batches", [])}
     batches = [b for b in read_trigger(ctx.root, ctx.paths.trigger).absorbed if (b.file, b.sha256) not in before]
-    frames = [pd.read_parquet(ctx.path(b.file)) for b in batches if ctx.path(b.file).is_file()]
+    frames = [read_batch_frame(ctx.path(b.file)) for b in batches if ctx.path(b.file).exists()]
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), [b.file for b in batches]
 
 
@@ -325,7 +337,7 @@ def run(ctx: StageContext) -> str:
         folder = Path(tmp)
         files = {name: ctx.path(f"{p.models}/{name}") for name in VERSION_FILES if name != "metrics.json"}
         files["metrics.json"] = ctx.path(p.metrics)
-        for name in write_profile(ctx, train, folder):
+        for name in write_profile(ctx, train, folder, train_file=ctx.path(p.split("train"))):
             files[name] = folder / name
         for name in write_estimator(ctx, test, scores, y, folder):
             files[name] = folder / name
