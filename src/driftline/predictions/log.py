@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from driftline.clock import now_utc
+from driftline.config.serve import LOG_URL_ENV, check_log_url
 from driftline.predictions.layout import (
     INSERT_REQUEST,
     LAYOUT_VERSION,
@@ -64,8 +65,6 @@ from driftline.predictions.layout import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LAYOUT_VERSION", "LoggedRequest", "PredictionLogError", "decision_id", "split_decision_id"]
-
 LOGS_DIR = "logs"
 LOG_FILE = "predictions.sqlite"
 SYNC_MODES = ("full", "normal")
@@ -84,8 +83,6 @@ def log_path(root: Path, pipeline: str) -> Path:
 def log_location(root: Path, pipeline: str, url: str | None) -> Location:
     """Where `pipeline` logs its decisions: DRIFTLINE_LOG_URL when set, else the pipeline's
     `serve.log.url`, else its SQLite file under logs/."""
-    from driftline.config.serve import LOG_URL_ENV, check_log_url
-
     override = os.environ.get(LOG_URL_ENV, "").strip()
     if override:
         try:
