@@ -2,7 +2,7 @@
 
 Chosen with `serve.log.url: postgresql://user@host:port/database` (or DRIFTLINE_LOG_URL); reached
 through SQLAlchemy with psycopg 3 (`pip install 'driftline[postgres]'`). The tables, views and
-queries are the SQLite log's (`driftline.predictions.layout`), with JSONB for the JSON columns.
+queries are the SQLite log's (`driftline.predictions.layout`), with PostgreSQL's JSON types.
 
 Durability: each request is one transaction, committed before the HTTP response is sent, with
 `synchronous_commit=on` set on every connection (whatever the server's default): the commit
@@ -96,9 +96,20 @@ def ensure_layout(db: Engine, url: str) -> None:
         if version is None and conn.exec_driver_sql("SELECT to_regclass('requests') IS NOT NULL").scalar():
             raise PredictionLogError(f"{url} already has a table `requests` that driftline did not create",
                                      hint="give the log a database (or a schema, ?options=-csearch_path%3D...) of its own")
+        lz4 = " COMPRESSION lz4" if _has_lz4(conn) else ""
         for statement in POSTGRES_SCHEMA:
-            conn.exec_driver_sql(statement)
+            conn.exec_driver_sql(statement.replace("{lz4}", lz4))
         conn.execute(sa.text("INSERT INTO log_layout (version) VALUES (:version)"), {"version": LAYOUT_VERSION})
+
+
+def _has_lz4(conn: sa.Connection) -> bool:
+    """Whether the server was built with lz4 (PostgreSQL 14+ with --with-lz4, as Debian's is)."""
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql("SET LOCAL default_toast_compression = 'lz4'")
+    except SQLAlchemyError:
+        return False
+    return True
 
 
 class PostgresLog:
