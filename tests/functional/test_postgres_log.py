@@ -162,6 +162,25 @@ def test_the_environment_overrides_the_configured_log(monkeypatch: pytest.Monkey
         log_location(tmp_path, "credit", None)
 
 
+@pytest.mark.parametrize("url, problem", [
+    ("postgresql://app:s3cret@db:5432/decisions", "password"),
+    ("postgresql://app@db:5432/decisions?password=s3cret", "password"),
+    ("postgresql://app@db:5432/", "names no database"),
+    ("mysql://app@db/decisions", "not a PostgreSQL URL"),
+    ("sqlite:///logs/x.sqlite", "not a PostgreSQL URL"),
+], ids=["userinfo-password", "query-password", "no-database", "mysql", "sqlite-url"])
+def test_log_urls_that_are_refused(url: str, problem: str) -> None:
+    from pydantic import ValidationError
+
+    from driftline.config.serve import ServeLogSpec
+
+    with pytest.raises(ValidationError, match=problem) as caught:
+        ServeLogSpec(url=url)
+    assert "s3cret" not in caught.value.errors()[0]["msg"], "the message never repeats a password (compile prints it)"
+    assert ServeLogSpec(url=" postgresql+psycopg://app@db:6432/decisions?sslmode=verify-full ").url == \
+        "postgresql+psycopg://app@db:6432/decisions?sslmode=verify-full"
+
+
 # ----------------------------------------------------------------------------- 2: two hosts, one log
 
 
@@ -274,3 +293,30 @@ def test_label_import_monitor_export_and_trace_use_the_shared_log(shared_log: Sh
     assert f"Decision {request_id}" in text and "ground truth: 1 (from import:labels.csv" in text
     missing = run_cli(["audit", "trace", "f" * 32 + "-0"], root, check=False)
     assert missing.returncode == 1 and url in missing.stderr
+
+
+def test_a_decision_whose_commit_fails_is_never_answered(projects, postgres: PostgresServer, tmp_path: Path) -> None:
+    import psycopg
+
+    root = projects.reproduced(tmp_path / "proj")
+    url = postgres.new_database("failing_commit")
+    use_log_url(root, url)
+    server = start_server(root, "--poll", "0")
+    admin = psycopg.connect(host=postgres.host, port=postgres.port, user=postgres.user, dbname="failing_commit", autocommit=True)
+    try:
+        records = test_records(root, 2)
+        with server.client() as client:
+            before = client.post("/v1/predict", json={"records": records})
+            admin.execute("ALTER TABLE requests ADD CONSTRAINT refuse_all CHECK (size < 0) NOT VALID")
+            refused = client.post("/v1/predict", json={"records": records})
+            admin.execute("ALTER TABLE requests DROP CONSTRAINT refuse_all")
+            after = client.post("/v1/predict", json={"records": records})
+        logged = {row[0] for row in admin.execute("SELECT request_id FROM predictions")}
+    finally:
+        admin.close()
+        stop_server(server)
+    assert before.status_code == 200 and after.status_code == 200
+    assert refused.status_code == 500 and "predictions" not in refused.json()
+    answered = {d["request_id"] for response in (before, after) for d in response.json()["predictions"]}
+    assert logged == answered
+    assert "refuse_all" in server.log.read_text(), "the server's log says why"
