@@ -22,7 +22,8 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted (413 beyond).")] = 16 * 1024 * 1024,
     max_records: Annotated[int, typer.Option(help="Most records in one predict request (422 beyond).")] = 10_000,
-    log_sync: Annotated[str, typer.Option(help="Prediction-log durability: full (fsync every commit; survives power loss) or normal.")] = "full",
+    log_sync: Annotated[str, typer.Option(help="Prediction-log durability: full (fsync every commit; survives power loss) or normal "
+                                              "(SQLite synchronous=NORMAL; PostgreSQL synchronous_commit=off).")] = "full",
     poll: Annotated[float, typer.Option(help="Seconds between checks for a new champion (0: never swap).")] = 1.0,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="One log line per request.")] = False,
     workers: Annotated[int, typer.Option(help="Server processes sharing the port (and the prediction log); one per core "
@@ -31,8 +32,9 @@ def serve(
     """Serve the champion of a pipeline: **POST /v1/predict**, /v1/feedback, /v1/health, /v1/model, /metrics, docs at /docs.
 
     Requests are validated against the pipeline's schema, scored through the training's fitted
-    transforms, explained with reason codes and logged to `logs/<pipeline>/predictions.sqlite`
-    before the answer. A newly promoted champion is swapped in without a restart. Set
+    transforms, explained with reason codes and logged before the answer to
+    `logs/<pipeline>/predictions.sqlite`, or to the PostgreSQL database of the pipeline's
+    `serve.log.url` (DRIFTLINE_LOG_URL overrides it), which several hosts can share. A newly promoted champion is swapped in without a restart. Set
     DRIFTLINE_API_TOKEN to require `Authorization: Bearer <token>`. For throughput, run one
     worker process per core (`--workers 2` on two cores): one process is bound to one core.
     """
@@ -71,7 +73,7 @@ def serve(
     auth = "bearer token required" if settings.token else "no auth (set DRIFTLINE_API_TOKEN to require a token)"
     processes = f"; {workers} worker processes" if workers > 1 else ""
     typer.echo(f"serving {pipeline} {bundle.version} at http://{host}:{port} (docs: /docs; {auth}{processes}); "
-               f"decisions logged to {app.state.prediction_log.path}", err=True)
+               f"decisions logged to {app.state.prediction_log.where}", err=True)
     options = {"host": host, "port": port, "log_level": "info", "access_log": access_log, "timeout_graceful_shutdown": 5}
     if workers == 1:
         uvicorn.run(app, **options)

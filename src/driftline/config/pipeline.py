@@ -10,6 +10,7 @@ from pydantic import Field
 from driftline.config.features import FeaturePlan
 from driftline.config.groups import CardSpec, DatasetSpec, GateSpec, LabelSpec, MonitorSpec, SchemaSpec, SplitSpec, Strict
 from driftline.config.model import ModelSpec
+from driftline.config.serve import ServeSpec
 
 Task = Literal["binary", "regression", "multiclass"]
 PIPELINE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -30,6 +31,7 @@ class PipelineConfig(Strict):
     gate: GateSpec = GateSpec()
     card: CardSpec = CardSpec()
     monitor: MonitorSpec | None = None
+    serve: ServeSpec = ServeSpec()
 
     def to_params(self) -> dict:
         """Plain data for params.yaml: defaults filled in, unset optionals left out."""

@@ -20,15 +20,18 @@ class TraceError(DriftlineError):
 
 
 def find_decision(root: Path, request_id: str) -> dict[str, Any]:
-    """The logged decision with this request id, from any pipeline's prediction log."""
-    from driftline.predictions.log import LOG_FILE, LOGS_DIR, read_decision
+    """The logged decision with this request id, from any pipeline's prediction log: the SQLite files
+    under logs/ and the PostgreSQL databases the pipelines' `serve.log.url` name."""
+    from driftline.predictions.log import LOG_FILE, LOGS_DIR, is_server, log_locations, read_decision
 
-    for db in sorted((root / LOGS_DIR).glob(f"*/{LOG_FILE}")):
+    searched = log_locations(root)
+    for db in searched:
         decision = read_decision(db, request_id)
         if decision is not None:
-            decision["log"] = db.relative_to(root).as_posix()
+            decision["log"] = str(db) if is_server(db) else Path(db).relative_to(root).as_posix()
             return decision
-    raise TraceError(f"no decision with request id '{request_id}' in {LOGS_DIR}/*/{LOG_FILE}")
+    where = ", ".join([f"{LOGS_DIR}/*/{LOG_FILE}", *(str(db) for db in searched if is_server(db))])
+    raise TraceError(f"no decision with request id '{request_id}' in {where}")
 
 
 def trace(root: Path, request_id: str) -> dict[str, Any]:

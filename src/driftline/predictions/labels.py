@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from driftline.errors import DriftlineError
-from driftline.predictions.log import PredictionLog, parse_label
+from driftline.predictions.log import Location, is_server, open_log, parse_label
 
 REQUIRED = ("request_id", "label")
 MAX_PROBLEMS_SHOWN = 20
@@ -36,10 +36,12 @@ class LabelImport:
     unknown: list[str] = field(default_factory=list)
 
 
-def import_labels_csv(db: Path, path: Path, task: str, classes: list | None) -> LabelImport:
-    """Read, check and store labels in the prediction log `db`; raises LabelImportError (nothing
-    written) on any bad row. `task` and the champion's `classes` say what a valid label is."""
-    if not db.is_file():
+def import_labels_csv(db: Location, path: Path, task: str, classes: list | None) -> LabelImport:
+    """Read, check and store labels in the prediction log `db` (a SQLite file or a PostgreSQL URL);
+    raises LabelImportError (nothing written) on any bad row. `task` and the champion's `classes` say
+    what a valid label is."""
+    if not is_server(db) and not Path(db).is_file():
+        db = Path(db)
         raise LabelImportError(f"no prediction log at {db}: labels join served decisions, "
                                f"so run `driftline serve {db.parent.name}` first")
     try:
@@ -68,7 +70,7 @@ def import_labels_csv(db: Path, path: Path, task: str, classes: list | None) -> 
         shown = problems[:MAX_PROBLEMS_SHOWN] + ([f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more"] if len(problems) > MAX_PROBLEMS_SHOWN else [])
         raise LabelImportError(f"{len(problems)} bad row(s) in {path}; nothing was imported", shown)
 
-    log = PredictionLog(db)
+    log = open_log(db)
     try:
         known = log.known(labels)
         log.add_labels([(rid, label) for rid, label in labels.items() if rid in known], source=f"import:{Path(path).name}")

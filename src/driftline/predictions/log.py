@@ -1,13 +1,12 @@
-"""The prediction log: every served decision in SQLite (WAL mode), durable before the answer.
+"""The prediction log: every served decision, durable before the answer; SQLite by default.
 
-`logs/<pipeline>/predictions.sqlite` (git-ignored: a `.gitignore` is written beside it) holds
-
-    requests(batch_id PK, time, pipeline, model_version, size, record_ids, inputs, outputs, reasons)
-                                          -- one row per HTTP request; the last four are JSON arrays
-                                             with one element per decision (null when none has one)
-    labels(request_id PK, label, time, source)           -- ground truth that arrived later
-    predictions                           -- a view: one row per decision, keyed by request_id
-    labelled_predictions                  -- the view joining predictions and labels
+A pipeline's log is `logs/<pipeline>/predictions.sqlite` (WAL mode; git-ignored: a `.gitignore` is
+written beside it) unless its `serve.log.url` (or DRIFTLINE_LOG_URL) names a PostgreSQL database,
+which several serving hosts can share (`driftline.predictions.postgres`). `open_log(location)` gives
+either backend behind one API (record, known, add_labels, query, close); `read_decisions` and
+`read_decision` read either. Both hold the same tables and views (`driftline.predictions.layout`):
+`requests` (one row per HTTP request, JSON arrays with one element per decision), `labels`, and the
+views `predictions` (one row per decision) and `labelled_predictions`.
 
 A decision's `request_id` is `<batch_id>-<index>`: the request's row and the decision's position
 in it. One row per request rather than per decision is what lets a 1,000-record batch commit in
@@ -18,7 +17,7 @@ rows and index entries); the `predictions` view still shows one row per decision
 
 `read_decisions` gives the log back as a frame (inputs, score, prediction, label) for the monitor.
 
-One request is one transaction; it commits before the HTTP response is sent. WAL checkpoints run
+One request is one transaction; it commits before the HTTP response is sent. In SQLite, WAL checkpoints run
 on a background thread (with a connection of its own), not inside a request's commit.
 
 Durability: WAL with `synchronous=FULL` (the default here) fsyncs the WAL at every commit, so a
@@ -35,17 +34,33 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from driftline.clock import now_utc
-from driftline.errors import DriftlineError
+from driftline.config.serve import LOG_URL_ENV, check_log_url
+from driftline.predictions.layout import (
+    INSERT_REQUEST,
+    LAYOUT_VERSION,
+    SELECT_DECISION,
+    SELECT_LABEL,
+    SELECT_LABELS,
+    SQLITE_SCHEMA,
+    UPSERT_LABEL,
+    LoggedRequest,
+    PredictionLogError,
+    decision_id,
+    known_ids,
+    request_params,
+    requests_query,
+    split_decision_id,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,81 +68,59 @@ if TYPE_CHECKING:
 LOGS_DIR = "logs"
 LOG_FILE = "predictions.sqlite"
 SYNC_MODES = ("full", "normal")
-LAYOUT_VERSION = 2  # PRAGMA user_version: 2 = one row per request (1, unversioned: one row per decision)
 CHECKPOINT_ROWS = 5_000  # decisions written since the last checkpoint that wake the checkpointer
 CHECKPOINT_SECONDS = 1.0  # ...or this long after the last, if anything was written
 log = logging.getLogger("driftline.serve")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
-    batch_id      TEXT PRIMARY KEY,
-    time          TEXT NOT NULL,
-    pipeline      TEXT NOT NULL,
-    model_version TEXT NOT NULL,
-    size          INTEGER NOT NULL,
-    record_ids    TEXT,
-    inputs        TEXT NOT NULL,
-    outputs       TEXT NOT NULL,
-    reasons       TEXT
-);
-CREATE TABLE IF NOT EXISTS labels (
-    request_id TEXT PRIMARY KEY,
-    label      NOT NULL,
-    time       TEXT NOT NULL,
-    source     TEXT NOT NULL
-);
-CREATE VIEW IF NOT EXISTS predictions AS
-    SELECT r.batch_id || '-' || d.key AS request_id, r.time AS time, r.pipeline AS pipeline,
-           r.model_version AS model_version,
-           CAST(json_extract(r.record_ids, '$[' || d.key || ']') AS TEXT) AS record_id,
-           d.value AS inputs,
-           json_extract(r.outputs, '$[' || d.key || ']') AS outputs,
-           json_extract(r.reasons, '$[' || d.key || ']') AS reasons,
-           r.batch_id AS batch_id, d.key AS position
-    FROM requests r, json_each(r.inputs) d;
-CREATE VIEW IF NOT EXISTS labelled_predictions AS
-    SELECT p.*, l.label AS label, l.time AS label_time
-    FROM predictions p JOIN labels l USING (request_id);
-"""
-
-
-def decision_id(batch_id: str, index: int) -> str:
-    """The request id of the `index`-th decision of a logged request."""
-    return f"{batch_id}-{index}"
-
-
-def split_decision_id(request_id: str) -> tuple[str, int] | None:
-    """(batch_id, index) of a decision's request id, or None when it cannot be one."""
-    batch_id, dash, index = request_id.rpartition("-")
-    if not dash or not batch_id or not index.isdigit() or (len(index) > 1 and index[0] == "0"):
-        return None
-    return batch_id, int(index)
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    """One HTTP request's decisions as the log stores them: JSON arrays, one element per decision."""
-
-    batch_id: str
-    time: str
-    model_version: str
-    size: int
-    inputs: str  # the records as sent
-    outputs: str  # {"score", "prediction"[, "scores"]} per decision
-    record_ids: str | None = None  # the records' id field; None when no record had one
-    reasons: str | None = None  # reason codes per decision (null where not asked for); None when none were
-
-
-class PredictionLogError(DriftlineError):
-    """The prediction log cannot be opened or written; the message says why."""
+#: Where a log is: a SQLite file, or the URL of a PostgreSQL database (`serve.log.url`).
+Location = Path | str
 
 
 def log_path(root: Path, pipeline: str) -> Path:
     return Path(root) / LOGS_DIR / pipeline / LOG_FILE
 
 
+def log_location(root: Path, pipeline: str, url: str | None) -> Location:
+    """Where `pipeline` logs its decisions: DRIFTLINE_LOG_URL when set, else the pipeline's
+    `serve.log.url`, else its SQLite file under logs/."""
+    override = os.environ.get(LOG_URL_ENV, "").strip()
+    if override:
+        try:
+            return check_log_url(override)
+        except ValueError as exc:
+            raise PredictionLogError(f"{LOG_URL_ENV}: {exc}", hint=f"fix or unset {LOG_URL_ENV}") from None
+    return url if url is not None else log_path(root, pipeline)
+
+
+def is_server(location: Location) -> bool:
+    """True for a database server's URL, False for a SQLite file."""
+    return isinstance(location, str) and "://" in location
+
+
+class DecisionLog(Protocol):
+    """What the endpoint and label import use, whichever backend holds the log."""
+
+    def record(self, entry: LoggedRequest, pipeline: str) -> None: ...
+    def known(self, request_ids: Iterable[str]) -> set[str]: ...
+    def add_labels(self, labels: Sequence[tuple[str, Any]], source: str) -> None: ...
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]: ...
+    def close(self) -> None: ...
+
+    @property
+    def where(self) -> str: ...
+
+
+def open_log(location: Location, synchronous: str = "full") -> DecisionLog:
+    """The log at `location`, created when missing: SQLite for a path, PostgreSQL for a URL."""
+    if is_server(location):
+        from driftline.predictions.postgres import PostgresLog
+
+        return PostgresLog(str(location), synchronous)
+    return PredictionLog(Path(location), synchronous)
+
+
 class PredictionLog:
-    """One SQLite connection shared by the server's threads; writes are serialised by a lock."""
+    """The SQLite backend: one connection shared by the server's threads; writes are serialised by a lock."""
 
     def __init__(self, path: Path, synchronous: str = "full") -> None:
         if synchronous not in SYNC_MODES:
@@ -147,7 +140,7 @@ class PredictionLog:
                 raise
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SQLITE_SCHEMA)
             self._db.execute(f"PRAGMA user_version={LAYOUT_VERSION}")
             # Checkpoints (copying the WAL into the database file, and its fsync) run on a thread
             # of their own instead of inside whichever request's commit crosses SQLite's
@@ -164,6 +157,10 @@ class PredictionLog:
         self.checkpoints = 0  # completed background checkpoints (for tests and curiosity)
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="prediction-log-checkpoint", daemon=True)
         self._checkpointer.start()
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
 
     def close(self) -> None:
         self._closing = True
@@ -194,12 +191,7 @@ class PredictionLog:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
-                    "INSERT INTO requests (batch_id, time, pipeline, model_version, size, record_ids, inputs, outputs, reasons) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (entry.batch_id, entry.time, pipeline, entry.model_version, entry.size, entry.record_ids,
-                     entry.inputs, entry.outputs, entry.reasons),
-                )
+                self._db.execute(INSERT_REQUEST, request_params(entry, pipeline))
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
@@ -211,20 +203,11 @@ class PredictionLog:
 
     def known(self, request_ids: Iterable[str]) -> set[str]:
         """The request ids that are in the log."""
-        wanted: dict[str, list[tuple[str, int]]] = {}
-        for request_id in dict.fromkeys(request_ids):
-            parts = split_decision_id(request_id)
-            if parts is not None:
-                wanted.setdefault(parts[0], []).append((request_id, parts[1]))
-        batches = list(wanted)
-        found: set[str] = set()
-        with self._lock:
-            for start in range(0, len(batches), 500):
-                chunk = batches[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for batch_id, size in self._db.execute(f"SELECT batch_id, size FROM requests WHERE batch_id IN ({marks})", chunk):
-                    found.update(request_id for request_id, index in wanted[batch_id] if index < size)
-        return found
+        def sizes(sql: str, params: dict[str, str]) -> list[tuple[str, int]]:
+            with self._lock:
+                return self._db.execute(sql, params).fetchall()
+
+        return known_ids(request_ids, sizes)
 
     def add_labels(self, labels: Sequence[tuple[str, Any]], source: str) -> None:
         """Store ground truth by request id (a later label for the same decision replaces the earlier)."""
@@ -232,11 +215,8 @@ class PredictionLog:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(
-                    "INSERT INTO labels (request_id, label, time, source) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(request_id) DO UPDATE SET label = excluded.label, time = excluded.time, source = excluded.source",
-                    [(rid, label, now, source) for rid, label in labels],
-                )
+                self._db.executemany(UPSERT_LABEL, [{"request_id": rid, "label": label, "time": now, "source": source}
+                                                    for rid, label in labels])
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
@@ -244,7 +224,7 @@ class PredictionLog:
                 raise
             self._unchecked_rows += len(labels)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
         """Read-only helper for tests and tools."""
         with self._lock:
             return list(self._db.execute(sql, params))
@@ -284,32 +264,31 @@ def dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode("utf-8")
 
 
-def read_decisions(path: Path, since: str | None = None, model_version: str | None = None) -> pd.DataFrame:
+def read_decisions(location: Location, since: str | None = None, model_version: str | None = None,
+                   pipeline: str | None = None) -> pd.DataFrame:
     """The logged decisions as a frame, for the monitor (endpoint monitoring) and for people.
 
     One row per decision: the input fields as sent (one column each), `score`, `prediction`,
     `model_version`, `time`, `request_id`, and `label` (missing until ground truth joins).
-    Opened read-only, so a running server is never blocked. `since` is an ISO time (inclusive).
+    A SQLite log is opened read-only, so a running server is never blocked. `since` is an ISO time
+    (inclusive); `pipeline` keeps one pipeline's decisions (a PostgreSQL log may hold several).
     """
     import pandas as pd
 
-    where, params = [], []
-    if since is not None:
-        where.append("time >= ?")
-        params.append(since)
-    if model_version is not None:
-        where.append("model_version = ?")
-        params.append(model_version)
-    sql = ("SELECT batch_id, time, model_version, size, inputs, outputs FROM requests"
-           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY rowid")
-    db = _open_read_only(path)
-    try:
-        requests = db.execute(sql, params).fetchall()
-        labels = dict(db.execute("SELECT request_id, label FROM labels").fetchall())
-    except sqlite3.Error as exc:
-        raise PredictionLogError(f"cannot read the prediction log {path}: {exc}") from exc
-    finally:
-        db.close()
+    if is_server(location):
+        from driftline.predictions.postgres import fetch_requests
+
+        requests, labels = fetch_requests(str(location), since=since, model_version=model_version, pipeline=pipeline)
+    else:
+        sql, params = requests_query("rowid", since=since, model_version=model_version, pipeline=pipeline)
+        db = _open_read_only(Path(location))
+        try:
+            requests = db.execute(sql, params).fetchall()
+            labels = dict(db.execute(SELECT_LABELS).fetchall())
+        except sqlite3.Error as exc:
+            raise PredictionLogError(f"cannot read the prediction log {location}: {exc}") from exc
+        finally:
+            db.close()
     inputs: list[Any] = []
     outputs: list[Any] = []
     request_ids, times, versions = [], [], []
@@ -330,21 +309,25 @@ def read_decisions(path: Path, since: str | None = None, model_version: str | No
     return pd.concat([pd.DataFrame(inputs).reset_index(drop=True), meta], axis=1)
 
 
-def read_decision(path: Path, request_id: str) -> dict[str, Any] | None:
+def read_decision(location: Location, request_id: str) -> dict[str, Any] | None:
     """One logged decision (inputs, outputs and reasons parsed) with its label, or None."""
     parts = split_decision_id(request_id)
     if parts is None:
         return None
     batch_id, index = parts
-    db = _open_read_only(path)
-    try:
-        row = db.execute("SELECT time, pipeline, model_version, size, record_ids, inputs, outputs, reasons "
-                         "FROM requests WHERE batch_id = ?", (batch_id,)).fetchone()
-        label = db.execute("SELECT label, time, source FROM labels WHERE request_id = ?", (request_id,)).fetchone()
-    except sqlite3.Error as exc:
-        raise PredictionLogError(f"cannot read the prediction log {path}: {exc}") from exc
-    finally:
-        db.close()
+    if is_server(location):
+        from driftline.predictions.postgres import fetch_decision
+
+        row, label = fetch_decision(str(location), batch_id, request_id)
+    else:
+        db = _open_read_only(Path(location))
+        try:
+            row = db.execute(SELECT_DECISION, {"batch_id": batch_id}).fetchone()
+            label = db.execute(SELECT_LABEL, {"request_id": request_id}).fetchone()
+        except sqlite3.Error as exc:
+            raise PredictionLogError(f"cannot read the prediction log {location}: {exc}") from exc
+        finally:
+            db.close()
     if row is None or index >= row[3]:
         return None
     time, pipeline, version, _, record_ids, inputs, outputs, reasons = row
@@ -356,6 +339,27 @@ def read_decision(path: Path, request_id: str) -> dict[str, Any] | None:
         "reasons": None if reasons is None else orjson.loads(reasons)[index],
         "label": None if label is None else {"label": label[0], "time": label[1], "source": label[2]},
     }
+
+
+def log_locations(root: Path) -> list[Location]:
+    """Every prediction log of the project: the SQLite files under logs/, then each PostgreSQL URL that
+    a pipeline's `serve.log.url` (or DRIFTLINE_LOG_URL) names, once each."""
+    from driftline.project import ProjectError, read_params
+
+    found: list[Location] = list(sorted(Path(root, LOGS_DIR).glob(f"*/{LOG_FILE}")))
+    try:
+        params = read_params(root)
+    except ProjectError:
+        params = {}
+    urls: dict[str, None] = {}
+    for name, cfg in params.items():
+        if name.startswith("_") or not isinstance(cfg, dict):
+            continue
+        url = ((cfg.get("serve") or {}).get("log") or {}).get("url")
+        location = log_location(root, name, url if isinstance(url, str) else None)
+        if is_server(location):
+            urls[str(location)] = None
+    return [*found, *urls]
 
 
 def _text_or_none(value: Any) -> str | None:

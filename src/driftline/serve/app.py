@@ -49,7 +49,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
-from driftline.predictions.log import LoggedRequest, PredictionLog, decision_id, log_path, parse_label
+from driftline.predictions.log import DecisionLog, LoggedRequest, decision_id, log_location, open_log, parse_label
 from driftline.serve.bundle import DEFAULT_POLL_SECONDS, BundleHolder, ModelBundle
 from driftline.serve.metrics import MULTIPROC_ENV, ServeMetrics
 from driftline.serve.openapi import install as install_openapi
@@ -325,7 +325,10 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
 
     holder = BundleHolder(root, pipeline, settings.poll_seconds, on_change=model_changed)
     metrics.model_changed(holder.current.version)
-    prediction_log = PredictionLog(log_path(root, pipeline), settings.log_sync)
+    from driftline.config.params import load_pipeline
+
+    log_url = load_pipeline(pipeline, root).serve.log.url  # null: the SQLite file under logs/
+    prediction_log = open_log(log_location(root, pipeline, log_url), settings.log_sync)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -471,7 +474,7 @@ def app_from_environment() -> FastAPI:
     return create_app(Path(spec["root"]), spec["pipeline"], settings)
 
 
-def _decide(bundle: ModelBundle, records: list[dict[str, Any]], scored: Any, prediction_log: PredictionLog,
+def _decide(bundle: ModelBundle, records: list[dict[str, Any]], scored: Any, prediction_log: DecisionLog,
             metrics: ServeMetrics) -> Response:
     """Build the decisions, commit them to the log, then answer.
 

@@ -85,16 +85,18 @@ def export_served_decisions(ctx: StageContext, state: dict[str, Any]) -> str | N
     The batch holds the inputs as served and, as the target, the ground truth known at export
     time (`driftline labels import`, POST /v1/feedback); later labels do not reach it.
     """
+    from pathlib import Path
+
     from driftline.atomic import write_parquet
     from driftline.data.batches import batch_file, next_batch_number
-    from driftline.predictions.log import PredictionLogError, log_path, read_decisions
+    from driftline.predictions.log import PredictionLogError, is_server, log_location, read_decisions
 
-    path = log_path(ctx.root, ctx.pipeline)
-    if not path.is_file():
+    location = log_location(ctx.root, ctx.pipeline, ctx.cfg.serve.log.url)
+    if not is_server(location) and not Path(location).is_file():
         return None
     since = state.get("log_exported_until")
     try:
-        frame = read_decisions(path, since=since)
+        frame = read_decisions(location, since=since, pipeline=ctx.pipeline)
     except PredictionLogError as exc:
         raise StageError(str(exc)) from None
     if since is not None:
