@@ -9,16 +9,21 @@ string columns) are written to `--files` Parquet files; then, each in its own fr
 
 (a) in memory, today's path: read every file into one frame, `profile_frame`;
 (b) partitioned: `drift.partitioned.profile_partitions`, one task per file on a local dask.distributed
-    cluster of `--workers` worker processes on 127.0.0.1, merged exactly in the driver.
+    cluster of `--workers` worker processes on 127.0.0.1, merged exactly in the driver;
+(c) partitioned-kll: the same with `monitor.sketch: kll` (k=200): each task returns KLL sketches of its
+    numeric columns, which the driver merges.
 
 Wall time is the call's (perf_counter, cluster start-up included for (b)); peak memory is the RSS of
 the process tree (the benchmark's child and, for (b), its worker processes), sampled every 20 ms by
 psutil, with the driver's own peak (ru_maxrss) and the peak of the workers' summed RSS beside it.
-Both profiles are saved and compared byte for byte (JSON and .npz): the check is that they are equal.
+The exact profiles are saved and compared byte for byte (JSON and .npz): the check is that they are
+equal. The sketched profile is checked against the exact one: counts equal, and every numeric column's
+ranks at 99 quantiles within the sketch's stated rank-error bound.
 
 What this shows, honestly: the exact merge keeps every sorted value, so the driver ends up holding all
 of them (the parts as they arrive, then the merged array): it spreads the reading and sorting over
-workers but does not bound the driver's memory. Bounded memory is what KLL sketches are for.
+workers but does not bound the driver's memory. Bounded memory is what KLL sketches are for: (c)
+shows the driver's peak with them.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results" / "drift_partitioned.json"
+MODES = ("in-memory", "partitioned", "partitioned-kll")
 KINDS = {"num_0": "numeric", "num_1": "numeric", "num_2": "numeric", "num_3": "numeric",
          "cat_0": "categorical", "cat_1": "categorical"}
 
@@ -85,7 +91,8 @@ def child(mode: str, files: list[str], out: Path, workers: int) -> dict:
         from driftline.config.cluster import ClusterSpec
         from driftline.drift.partitioned import file_partitions, profile_partitions
 
-        profiles = profile_partitions(file_partitions(files), KINDS, cluster=ClusterSpec(workers=workers))
+        sketch_k = 200 if mode == "partitioned-kll" else None
+        profiles = profile_partitions(file_partitions(files), KINDS, cluster=ClusterSpec(workers=workers), sketch_k=sketch_k)
     seconds = time.perf_counter() - start
     save_profile(profiles, out / f"{mode}.json", out / f"{mode}.npz")
     return {"seconds": seconds, "own_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -129,7 +136,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--child", choices=("in-memory", "partitioned"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -146,12 +153,13 @@ def main() -> int:
         write_seconds = time.perf_counter() - start
         data_mb = sum(f.stat().st_size for f in files) / 2**20
         load_before = os.getloadavg()[0]
-        runs = {mode: measure(mode, files, folder, args.workers) for mode in ("in-memory", "partitioned")}
+        runs = {mode: measure(mode, files, folder, args.workers) for mode in MODES}
         load_after = os.getloadavg()[0]
         same = all((folder / f"in-memory{ext}").read_bytes() == (folder / f"partitioned{ext}").read_bytes() for ext in (".json", ".npz"))
         profile_mb = (folder / "in-memory.npz").stat().st_size / 2**20
+        sketch = sketch_check(folder)
 
-    memory, partitioned = runs["in-memory"], runs["partitioned"]
+    memory, partitioned, kll = runs["in-memory"], runs["partitioned"], runs["partitioned-kll"]
     results = {
         "_generated_by": "benchmarks/bench_drift_partitioned.py — regenerate with `python benchmarks/bench_drift_partitioned.py`",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_before": load_before, "load_after": load_after},
@@ -165,7 +173,13 @@ def main() -> int:
             "tree_peak_rss": partitioned["tree_peak_rss_mb"] / memory["tree_peak_rss_mb"],
             "driver_peak_rss": partitioned["own_peak_rss_mb"] / memory["own_peak_rss_mb"],
         },
-        "checks": {"profiles_byte_identical": same},
+        "partitioned_kll": kll,
+        "ratio_partitioned_kll_over_in_memory": {
+            "seconds": kll["seconds"] / memory["seconds"],
+            "tree_peak_rss": kll["tree_peak_rss_mb"] / memory["tree_peak_rss_mb"],
+            "driver_peak_rss": kll["own_peak_rss_mb"] / memory["own_peak_rss_mb"],
+        },
+        "checks": {"profiles_byte_identical": same, "kll": sketch},
         "note": "the exact merge holds every sorted value in the driver at the end (parts, then the merged array), "
                 "so it spreads reading and sorting over workers without bounding the driver's memory; KLL sketches bound it",
     }
@@ -176,7 +190,33 @@ def main() -> int:
         print(f"{mode:<14}{run['seconds']:>10.2f}{run['tree_peak_rss_mb']:>15.0f}{run['own_peak_rss_mb']:>17.0f}"
               f"{run.get('workers_peak_rss_mb_sum', 0):>13.0f}")
     print(f"profiles byte-identical: {same}\nwrote {args.output}")
-    return 0 if same else 1
+    print(f"KLL: counts equal {sketch['counts_equal']}, max rank error {sketch['max_rank_error']:.4f} "
+          f"(bound {sketch['error_bound']:.4f}), sketched profile {sketch['profile_kb']:.0f} kB")
+    return 0 if same and sketch["within_bound"] and sketch["counts_equal"] else 1
+
+
+def sketch_check(folder: Path) -> dict:
+    """The sketched profile against the exact one: counts, and ranks at 99 quantiles within the bound."""
+    from driftline.drift.profile import NumericProfile, load_profile
+    from driftline.drift.sketch import sorted_view
+
+    exact = load_profile(folder / "in-memory.json", folder / "in-memory.npz")
+    sketched = load_profile(folder / "partitioned-kll.json", folder / "partitioned-kll.npz")
+    counts_equal, worst, bound = True, 0.0, 0.0
+    for name, reference in exact.items():
+        got = sketched[name]
+        counts_equal &= (got.n, got.n_missing) == (reference.n, reference.n_missing)
+        if not isinstance(reference, NumericProfile):
+            counts_equal &= dict(got.counts) == dict(reference.counts)
+            continue
+        values, view = reference.sorted_values, sorted_view(got)
+        points = np.quantile(values, np.linspace(0.01, 0.99, 99))
+        ranks = view.count_at_most(points) / view.n
+        worst = max(worst, float(np.abs(ranks - values.searchsorted(points, side="right") / values.size).max()))
+        bound = max(bound, got.error_bound)
+    size = sum((folder / f"partitioned-kll{ext}").stat().st_size for ext in (".json", ".npz")) / 1024
+    return {"counts_equal": bool(counts_equal), "max_rank_error": worst, "error_bound": bound,
+            "within_bound": worst <= bound, "profile_kb": round(size, 1)}
 
 
 if __name__ == "__main__":
