@@ -12,9 +12,11 @@ from hydra.core.config_store import ConfigStore
 
 @dataclass
 class RayConf:
-    # Arguments of ray.init. Without an address the launcher starts Ray on this machine, listening
-    # on 127.0.0.1 only, without its dashboard, with the CPUs this process may use.
-    init: dict[str, Any] = field(default_factory=lambda: {"address": None})
+    # Arguments of ray.init; null ones are not passed (add others with `+hydra.launcher.ray.init.<name>=`).
+    # Without an address the launcher starts Ray on this machine, listening on 127.0.0.1 only, without
+    # its dashboard, with the CPUs this process may use. With one, it joins that cluster, whose
+    # resources are its own: num_cpus, num_gpus and object_store_memory are then ignored.
+    init: dict[str, Any] = field(default_factory=lambda: {"address": None, "num_cpus": None, "num_gpus": None, "object_store_memory": None})
     # Options of each job's remote task (ray.remote(**remote)), e.g. num_cpus, memory, max_retries.
     remote: dict[str, Any] = field(default_factory=dict)
 
