@@ -146,17 +146,20 @@ def run(root: Path, pipeline: str, overrides: Sequence[str]) -> int:
     return subprocess.run(command(root, pipeline, overrides), cwd=root, env=env, check=False).returncode
 
 
+def _plugin(package: str, extra: str = "") -> str:
+    return f"the {package} plugin: pip install {package}" + (f" (or pip install -e '.[{extra}]')" if extra else "")
+
+
 # Hydra plugins a user picks by name: the module that provides each, and what to install when it is missing.
-SWEEP_EXTRA = "pip install -e '.[sweep]'"
 PLUGINS = {
-    ("hydra/launcher", "joblib"): ("hydra_plugins.hydra_joblib_launcher", f"the hydra-joblib-launcher plugin: pip install hydra-joblib-launcher (or {SWEEP_EXTRA})"),
+    ("hydra/launcher", "joblib"): ("hydra_plugins.hydra_joblib_launcher", _plugin("hydra-joblib-launcher", "sweep")),
     # driftline's own launcher (src/hydra_plugins/driftline_ray_launcher); it needs Ray itself
     ("hydra/launcher", "ray"): ("ray", "Ray (driftline ships the launcher plugin): pip install -e '.[ray]'"),
-    ("hydra/launcher", "submitit_local"): ("hydra_plugins.hydra_submitit_launcher", "the hydra-submitit-launcher plugin: pip install hydra-submitit-launcher"),
-    ("hydra/launcher", "submitit_slurm"): ("hydra_plugins.hydra_submitit_launcher", "the hydra-submitit-launcher plugin: pip install hydra-submitit-launcher"),
-    ("hydra/sweeper", "optuna"): ("hydra_plugins.hydra_optuna_sweeper", f"the hydra-optuna-sweeper plugin: pip install hydra-optuna-sweeper (or {SWEEP_EXTRA})"),
-    ("hydra/sweeper", "nevergrad"): ("hydra_plugins.hydra_nevergrad_sweeper", "the hydra-nevergrad-sweeper plugin: pip install hydra-nevergrad-sweeper"),
-    ("hydra/sweeper", "ax"): ("hydra_plugins.hydra_ax_sweeper", "the hydra-ax-sweeper plugin: pip install hydra-ax-sweeper"),
+    ("hydra/launcher", "submitit_local"): ("hydra_plugins.hydra_submitit_launcher", _plugin("hydra-submitit-launcher")),
+    ("hydra/launcher", "submitit_slurm"): ("hydra_plugins.hydra_submitit_launcher", _plugin("hydra-submitit-launcher")),
+    ("hydra/sweeper", "optuna"): ("hydra_plugins.hydra_optuna_sweeper", _plugin("hydra-optuna-sweeper", "sweep")),
+    ("hydra/sweeper", "nevergrad"): ("hydra_plugins.hydra_nevergrad_sweeper", _plugin("hydra-nevergrad-sweeper")),
+    ("hydra/sweeper", "ax"): ("hydra_plugins.hydra_ax_sweeper", _plugin("hydra-ax-sweeper")),
 }
 # Installed plugins that register the same name as driftline's own, so Hydra would pick one of the two.
 CONFLICTS = {
