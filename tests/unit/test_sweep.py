@@ -1,4 +1,4 @@
-"""Pure parts of the sweep: ranking, CSV/SVG, the Hydra command line, writing the winner into YAML."""
+"""Pure parts of the sweep: ranking, CSV/SVG, the Hydra command line, writing the winner into YAML, the Ray launcher's arguments."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from driftline.sweep import leaderboard, runner
 from driftline.sweep.apply import apply_values, changes
 from driftline.sweep.job import swept_values
 from driftline.sweep.objective import direction
+from hydra_plugins.driftline_ray_launcher import _core as ray_core  # pure helpers; Ray itself is imported only at launch
 
 
 def result(job: int, objective: float, leaves: int, metric: str = "roc_auc") -> dict:
@@ -191,8 +192,6 @@ def test_parallel_jobs_on_ray_are_its_cpus_over_each_tasks(overrides: list[str],
 
 
 # ----------------------------------------------------------------------------- the Ray launcher's ray.init arguments
-
-from hydra_plugins.driftline_ray_launcher import _core as ray_core  # noqa: E402  (Ray itself is imported only at launch)
 
 WORKER = {"DRIFTLINE_PROJECT": "/p"}
 
