@@ -113,9 +113,9 @@ def test_data_keys_are_refused_with_a_pointer_to_dvc_exp(sh, featurized: Path) -
 
 
 def test_missing_plugin_is_named_with_an_install_hint(cli, featurized: Path) -> None:
-    out = cli(["sweep", "credit", "hydra/launcher=ray", "model.params.num_leaves=15,31"], featurized, check=False)
+    out = cli(["sweep", "credit", "hydra/launcher=submitit_local", "model.params.num_leaves=15,31"], featurized, check=False)
     assert out.returncode == 2
-    assert "pip install hydra-ray-launcher" in out.stderr
+    assert "pip install hydra-submitit-launcher" in out.stderr
 
 
 def test_apply_best_writes_a_minimal_diff_and_recompiles(cli, sh, own_copy: Path) -> None:

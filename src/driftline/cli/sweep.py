@@ -66,14 +66,14 @@ def sweep(
     if warning:
         typer.echo(f"driftline sweep: warning: {warning}", err=True)
     started = datetime.now()
-    sweep_dir = runner.sweep_dir_for(overrides, started)
-    code = runner.run(root, pipeline, runner.hydra_overrides(overrides, sweep_dir, direction(primary_metric(prep.base))))
-    out = root / sweep_dir
+    out = runner.sweep_dir_for(overrides, started, root)  # absolute: launcher workers write where this process reads
+    code = runner.run(root, pipeline, runner.hydra_overrides(overrides, out, direction(primary_metric(prep.base))))
+    sweep_dir = _shown(out, root)
     rows = leaderboard.rank(leaderboard.collect(out))
     if rows:
-        _print_leaderboard(rows, show, out, root)
+        _print_leaderboard(rows, show, sweep_dir)
         leaderboard.write(out, rows, title=f"{pipeline}: {len(rows)} job(s)")
-        typer.echo(f"leaderboard: {(out / leaderboard.LEADERBOARD_CSV).relative_to(root)}, {(out / leaderboard.LEADERBOARD_SVG).relative_to(root)}")
+        typer.echo(f"leaderboard: {sweep_dir}/{leaderboard.LEADERBOARD_CSV}, {sweep_dir}/{leaderboard.LEADERBOARD_SVG}")
         if dvc_exp:
             from driftline.sweep.experiments import record
 
@@ -89,7 +89,12 @@ def sweep(
         _apply_best(root, pipeline, rows[0])
 
 
-def _print_leaderboard(rows: list[dict], show: int, out: Path, root: Path) -> None:
+def _shown(path: Path, root: Path) -> str:
+    """`path` relative to the project when it is inside it (as the user typed it), else absolute."""
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _print_leaderboard(rows: list[dict], show: int, sweep_dir: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -97,7 +102,7 @@ def _print_leaderboard(rows: list[dict], show: int, out: Path, root: Path) -> No
 
     header, cells = table(rows)
     best = rows[0]
-    grid = Table(title=f"sweep leaderboard ({out.relative_to(root)}): valid {best['metric']}, {best['direction']}, best first")
+    grid = Table(title=f"sweep leaderboard ({sweep_dir}): valid {best['metric']}, {best['direction']}, best first")
     for name in header:
         grid.add_column(name, justify="left" if "." in name else "right")
     for i, row in enumerate(cells[:show]):

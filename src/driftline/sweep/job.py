@@ -21,11 +21,15 @@ import pandas as pd
 from driftline.config.pipeline import PipelineConfig
 from driftline.errors import DriftlineError
 from driftline.paths import SPLITS, PipelinePaths
+from driftline.threads import OMP_WAIT_ENV, PARALLEL_JOBS_ENV
 
 # Keys that decide which rows land in which split: a sweep cannot change them without
 # re-ingesting, which is `dvc exp run`'s job, not a sweep's.
 DATA_KEYS = ("task", "target", "dataset", "schema", "label", "split")
 ROOT_ENV = "DRIFTLINE_PROJECT"  # the project root, for jobs run in launcher worker processes
+# What a job needs from the sweep's environment (runner.job_environment sets them): launchers whose
+# workers do not inherit it (Ray) pass these on.
+WORKER_ENV = (ROOT_ENV, PARALLEL_JOBS_ENV, OMP_WAIT_ENV)
 RESULT_FILE = "result.json"
 METRICS_FILE = "metrics.json"
 TRAINING_FILE = "training.json"  # the training summary, as the train stage reports it (reports/<p>/live/metrics.json)
