@@ -4,6 +4,10 @@ One test trains on the local cluster driftline starts (2 worker processes of one
 pipeline to a champion and serves it; the other trains on a scheduler and two workers started here
 as separate processes (`dask scheduler`, `dask worker`), the way a user points driftline at a
 cluster of their own. What this proves is the wiring and equal scoring, not a speed-up.
+
+LightGBM binds its training socket on 0.0.0.0 (its C++ socket code has no address setting), so the
+external cluster and the training run inside a network namespace of their own whose only interface
+is loopback (`unshare --net`): there, LightGBM's sockets are reachable from 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -134,15 +138,36 @@ def test_local_cluster_model_is_served_with_the_scores_plain_lightgbm_gives(feat
 
 
 @pytest.fixture
-def external_cluster(tmp_path: Path) -> Iterator[tuple[str, list[Path]]]:
-    """`dask scheduler` and two `dask worker` processes on 127.0.0.1, no dashboards: (address, worker logs)."""
+def loopback_only() -> Iterator[list[str]]:
+    """A network namespace whose only interface is loopback, held open by a sleeping process: the
+    command prefix that runs a program inside it (`nsenter`). As root a plain `unshare --net`; as
+    another user, inside a user namespace of its own (`--map-root-user`)."""
+    root_user = os.geteuid() == 0
+    holder = subprocess.Popen(["unshare", "--net", *([] if root_user else ["--map-root-user"]), "sh", "-c",
+                               "ip link set lo up && echo up && exec sleep 3600"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "up", "unshare --net failed (needs root or user namespaces)"
+        prefix = ["nsenter", f"--target={holder.pid}", "--net", *([] if root_user else ["--user", "--preserve-credentials"]), "--"]
+        links = subprocess.run([*prefix, "ip", "-o", "link"], capture_output=True, text=True, check=True).stdout.splitlines()
+        assert [line.split(":")[1].strip() for line in links] == ["lo"], links
+        yield prefix
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+@pytest.fixture
+def external_cluster(tmp_path: Path, loopback_only: list[str]) -> Iterator[tuple[str, list[Path]]]:
+    """`dask scheduler` and two `dask worker` processes on 127.0.0.1, no dashboards, in the loopback-only
+    namespace: (address, worker logs)."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     scheduler_file = tmp_path / "scheduler.json"
     procs: list[subprocess.Popen] = []
     logs = [tmp_path / "scheduler.log", tmp_path / "worker-0.log", tmp_path / "worker-1.log"]
     try:
         with open(logs[0], "w") as out:
-            procs.append(subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+            procs.append(subprocess.Popen([*loopback_only, str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                            "--scheduler-file", str(scheduler_file)], env=env, stdout=out, stderr=subprocess.STDOUT))
         deadline = time.monotonic() + 60
         while not scheduler_file.exists() and time.monotonic() < deadline:
@@ -151,12 +176,10 @@ def external_cluster(tmp_path: Path) -> Iterator[tuple[str, list[Path]]]:
         address = json.loads(scheduler_file.read_text())["address"]
         for log in logs[1:]:
             with open(log, "w") as out:
-                procs.append(subprocess.Popen([str(BIN / "dask"), "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                procs.append(subprocess.Popen([*loopback_only, str(BIN / "dask"), "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
                                                "--no-dashboard", "--no-nanny"], env=env, stdout=out, stderr=subprocess.STDOUT))
-        from distributed import Client
-
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
+        wait = f"from distributed import Client; Client({address!r}, timeout='30s').wait_for_workers(2, timeout=60)"
+        subprocess.run([*loopback_only, sys.executable, "-c", wait], env=env, check=True, timeout=120)
         yield address, logs[1:]
     finally:
         for proc in reversed(procs):
@@ -169,11 +192,12 @@ def external_cluster(tmp_path: Path) -> Iterator[tuple[str, list[Path]]]:
                 proc.wait()
 
 
-def test_external_scheduler_trains_the_given_rounds_on_its_workers(featurized: Path, tmp_path: Path, external_cluster) -> None:
+def test_external_scheduler_trains_the_given_rounds_on_its_workers(featurized: Path, tmp_path: Path, external_cluster,
+                                                                   loopback_only: list[str]) -> None:
     address, worker_logs = external_cluster
     root = copy_project(featurized, tmp_path / "proj")
     set_model_params(root, address=address, rounds="given", num_boost_round=40)
-    trained = run(root, "dvc", "repro", "credit-train")
+    trained = run(root, *loopback_only, "dvc", "repro", "credit-train")
     assert "on Dask (2 workers)" in trained.stdout + trained.stderr
 
     summary = json.loads((root / "reports/credit/live/metrics.json").read_text())
@@ -185,6 +209,7 @@ def test_external_scheduler_trains_the_given_rounds_on_its_workers(featurized: P
     for log in worker_logs:
         text = log.read_text()
         assert "total number of machines: 2" in text, text
+        assert "Binding port" in text and "succeeded" in text, text  # its socket, in the loopback-only namespace
     # no per-round curve from Dask: each declared curve file holds one point, the whole split's value
     curve = pd.read_csv(root / "reports/credit/live/plots/metrics/valid/roc_auc.tsv", sep="\t")
     assert curve["roc_auc"].tolist() == [summary["valid"]["roc_auc"]]
