@@ -64,7 +64,7 @@ def dask_client(address: str | None, *, workers: int | None = None, key: str = "
             processes=True,
             host=LOOPBACK,
             dashboard_address=f"{LOOPBACK}:0",  # a free loopback port (":0" serves on 0.0.0.0; None means 8787)
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,  # a worker's heartbeat racing the shutdown logs a harmless traceback at ERROR
         ) as cluster, distributed.Client(cluster) as client:
             # The nannies wrote their workers' settings (OMP_NUM_THREADS=1, ...) into this process's
             # environment; the workers have them, the caller must not (its own threads would drop to 1).

@@ -280,11 +280,11 @@ def numeric_from_sorted(ordered: np.ndarray, n: int, n_missing: int, name: str =
         n=n,
         n_missing=n_missing,
         sorted_values=np.array(stored, dtype=np.float64, copy=True),
-        mean=_finite_or_none(_safe_mean(ordered)),
-        std=_finite_or_none(_safe_std(ordered)),
+        mean=finite_or_none(_safe_mean(ordered)),
+        std=finite_or_none(_safe_std(ordered)),
         quantiles=quantiles,
         psi_bin_counts=bin_counts,
-        iqr=_finite_or_none(iqr),
+        iqr=finite_or_none(iqr),
         approximation=approximation,
     )
 
@@ -426,7 +426,10 @@ def _safe_std(ordered: np.ndarray) -> float:
         return float(np.std(ordered))
 
 
-def _finite_or_none(value: Any) -> float | None:
+def finite_or_none(value: Any) -> float | None:
+    """`value` as a float, or None when it is None, NaN or ±inf (JSON has no NaN)."""
+    if value is None:
+        return None
     number = float(value)
     return number if math.isfinite(number) else None
 

@@ -47,6 +47,7 @@ from driftline.drift.profile import (
     Profile,
     ProfileError,
     SketchProfile,
+    finite_or_none,
     finite_sorted,
     profile_categorical,
 )
@@ -123,7 +124,7 @@ def _combine(n_a: int, mean_a: float | None, m2_a: float | None, n_b: int, mean_
     delta = mean_b - mean_a
     mean = mean_a + delta * (n_b / total)
     m2 = m2_a + m2_b + delta * delta * (n_a * n_b / total)
-    return total, _finite_or_none(mean), _finite_or_none(m2)
+    return total, finite_or_none(mean), finite_or_none(m2)
 
 
 def _finish(name: str, n: int, n_missing: int, sketch: Any, mean: float | None, m2: float | None) -> SketchProfile:
@@ -142,9 +143,9 @@ def _finish(name: str, n: int, n_missing: int, sketch: Any, mean: float | None, 
     return SketchProfile(
         name=name, n=n, n_missing=n_missing, sketch=raw, k=k,
         error_bound=float(sketch.normalized_rank_error(False)) if sketch.is_estimation_mode() else 0.0,
-        mean=_finite_or_none(mean), std=_finite_or_none(std), m2=_finite_or_none(m2),
+        mean=finite_or_none(mean), std=finite_or_none(std), m2=finite_or_none(m2),
         minimum=float(sketch.get_min_value()), maximum=float(sketch.get_max_value()),
-        quantiles=edges, psi_bin_counts=tuple(int(c) for c in counts), iqr=_finite_or_none(q75 - q25),
+        quantiles=edges, psi_bin_counts=tuple(int(c) for c in counts), iqr=finite_or_none(q75 - q25),
     )
 
 
@@ -157,13 +158,6 @@ def sketch_frame(df: pd.DataFrame, kinds: Mapping[str, str], k: int = DEFAULT_K)
         raise ProfileError("; ".join(problems))
     return {column: sketch_numeric(df[column], column, k) if kinds[column] == "numeric"
             else profile_categorical(df[column], column, kind=kinds[column]) for column in sorted(kinds)}
-
-
-def _finite_or_none(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 # ------------------------------------------------------------------------------- reading
