@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -39,3 +41,18 @@ def demo_project(rows: int, label: str, then: tuple[list[str], ...] = ()) -> Pat
     for cmd in (["git", "init", "-q"], ["driftline", "compile"], *then):
         run(cmd, root)
     return root
+
+
+def machine(load_before: tuple[float, float, float]) -> dict:
+    """What the figures were measured on: CPUs, the 1-minute load before and after, Python, platform."""
+    return {"cpus": os.cpu_count(), "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def write_results(name: str, result: dict) -> Path:
+    """benchmarks/results/<name>.json, indented, and the same JSON on stdout."""
+    out = REPO / "benchmarks" / "results" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return out

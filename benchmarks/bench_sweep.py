@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 from pathlib import Path
 
-from _project import REPO, demo_project, run
+from _project import demo_project, machine, run, write_results
 
 GRID = ["model.params.num_leaves=15,31,63", "model.params.learning_rate=0.05,0.1"]
 
@@ -72,13 +71,9 @@ def main() -> None:
             "two_jobs_at_a_time_joblib": parallel_1t,
             "speedup": round(sequential_1t["wall_seconds"] / parallel_1t["wall_seconds"], 2),
         },
-        "machine": {"cpus": os.cpu_count(), "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(load_before),
     }
-    out = REPO / "benchmarks/results/sweep.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_results("sweep", result)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,10 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shutil
 from pathlib import Path
 
-from _project import REPO, demo_project, run
+from _project import demo_project, machine, run, write_results
 
 GRID = ["model.params.num_leaves=15,31", "model.params.learning_rate=0.05,0.1"]
 LAUNCHERS = {
@@ -68,13 +67,9 @@ def main() -> None:
         "wall_time_ratio_to_basic": {name: round(t["wall_seconds"] / basic, 2) for name, t in timings.items()},
         "same_leaderboard": True,
         "best": boards["basic"][0],
-        "machine": {"cpus": os.cpu_count(), "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(load_before),
     }
-    out = REPO / "benchmarks/results/sweep_launchers.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_results("sweep_launchers", result)
 
 
 if __name__ == "__main__":
