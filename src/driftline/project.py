@@ -78,6 +78,11 @@ def read_params(root: Path) -> dict[str, Any]:
     path = root / PARAMS_FILE
     if not path.is_file():
         raise ProjectError(f"{PARAMS_FILE} is missing", hint="run `driftline compile` first")
+    from driftline.yamlguard import check_yaml_file
+
+    problem = check_yaml_file(path)
+    if problem is not None:
+        raise ProjectError(f"{PARAMS_FILE} {problem}", hint="run `driftline compile` to regenerate it")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -114,6 +114,11 @@ def labels_csv(root: Path) -> None:
     write("labels.csv", "request_id,label\nabc-0,1\n")(root)
 
 
+# The "billion laughs": each line repeats the one before ten times: 10^7 values from 300 bytes.
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(6))
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -135,10 +140,23 @@ CASES = [
          ["compile"], 2, ("conf/model/lgbm.yaml", "not UTF-8")),
     Case("yaml-syntax", write("conf/model/lgbm.yaml", "params: [unclosed\n"),
          ["compile"], 2, ("lgbm.yaml",)),
+    # hostile YAML: refused from the parser's events before anything is built (yamlguard.py)
+    Case("yaml-alias-bomb", write("conf/model/lgbm.yaml", ALIAS_BOMB), ["compile"], 2,
+         ("conf/model/lgbm.yaml", "expands to more than 100,000 values")),
+    Case("yaml-alias-bomb-pipeline", write("pipelines/credit.yaml", ALIAS_BOMB), ["compile"], 2,
+         ("pipelines/credit.yaml", "expands to more than 100,000 values")),
+    Case("yaml-deep-flow-lists", write("conf/model/lgbm.yaml", "params: " + "[" * 20_000 + "]" * 20_000 + "\n"),
+         ["compile"], 2, ("conf/model/lgbm.yaml",)),
+    Case("yaml-deep-block-mappings", write("conf/model/lgbm.yaml", "".join(f"{'  ' * i}k{i}:\n" for i in range(200)) + "  " * 200 + "v: 1\n"),
+         ["compile"], 2, ("conf/model/lgbm.yaml", "nested more than 64 levels")),
+    Case("yaml-oversized", write("conf/model/lgbm.yaml", "# " + "x" * (1 << 20) + "\nparams: {}\n"), ["compile"], 2,
+         ("conf/model/lgbm.yaml", "a config file may have 1,048,576 at most")),
     Case("stale-params", replace("pipelines/credit.yaml", "threshold: 0.3", "threshold: 0.4"),
          ["run", "ingest", "credit"], 1, ("changed after the last compile", "driftline compile")),
     Case("params-missing", remove("params.yaml"), ["run", "ingest", "credit"], 1, ("params.yaml is missing", "driftline compile")),
     Case("params-not-yaml", write("params.yaml", "credit: [\n"), ["run", "ingest", "credit"], 1, ("params.yaml",)),
+    Case("params-alias-bomb", write("params.yaml", ALIAS_BOMB), ["run", "ingest", "credit"], 1,
+         ("params.yaml expands to more than 100,000 values", "driftline compile")),
     Case("unknown-pipeline", None, ["run", "ingest", "nope"], 2, ("no pipeline 'nope'", "credit")),
     Case("unknown-step", None, ["run", "deploy", "credit"], 1, ("unknown step 'deploy'",)),
     Case("source-symlink-outside", symlink_source_outside, ["run", "ingest", "credit"], 1,

@@ -70,10 +70,11 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
     path = root / pipeline_file
     if not path.is_file():
         raise ComposeError(ConfigProblem(name, "", "no such pipeline", pipeline_file))
+    hostile = _hostile_file(root, [path, *sorted((root / CONF_DIR).rglob("*.y*ml"))])
+    if hostile is not None:
+        raise ComposeError(ConfigProblem(name, "", hostile[1], hostile[0]))
     try:
         own = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError as exc:
-        raise ComposeError(ConfigProblem(name, "", f"not UTF-8 text (byte {exc.start}): save the file as UTF-8", pipeline_file)) from None
     except yaml.YAMLError as exc:
         raise ComposeError(ConfigProblem(name, "", f"not valid YAML: {exc}", pipeline_file)) from exc
     if not isinstance(own, dict):
@@ -85,11 +86,7 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
             cfg = compose(config_name=name, overrides=[search, *overrides])
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException, yaml.YAMLError, ValueError, TypeError) as exc:
-        # Hydra raises plain ValueError/TypeError for some malformed files (`defaults: 5`, for one), and
-        # a group file that is not UTF-8 surfaces without its name: look for it only when composing failed.
-        undecodable = _undecodable_group_file(root)
-        if undecodable is not None:
-            raise ComposeError(ConfigProblem(name, "", undecodable[1], undecodable[0])) from None
+        # Hydra raises plain ValueError/TypeError for some malformed files (`defaults: 5`, for one).
         message = " ".join(str(exc).split()).replace(f"{root.resolve()}/", "")
         key = getattr(exc, "full_key", "") or ""
         raise ComposeError(ConfigProblem(name, str(key), message, pipeline_file)) from exc
@@ -98,14 +95,16 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
     return ComposedPipeline(name, data, pipeline_file, own, _defaults_groups({"defaults": own_defaults}))
 
 
-def _undecodable_group_file(root: Path) -> tuple[str, str] | None:
-    """(file, message) for the first YAML file under conf/ that is not UTF-8 text, if any."""
-    for group_file in sorted((root / CONF_DIR).rglob("*.y*ml")):
-        try:
-            group_file.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            rel = group_file.relative_to(root).as_posix()
-            return rel, f"{rel} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+def _hostile_file(root: Path, files: Sequence[Path]) -> tuple[str, str] | None:
+    """(file, message) for the first of `files` no YAML library should build: too large, not UTF-8,
+    nested too deep or expanding too far through aliases (`driftline.yamlguard`)."""
+    from driftline.yamlguard import check_yaml_file
+
+    for file in files:
+        problem = check_yaml_file(file) if file.is_file() else None
+        if problem is not None:
+            rel = file.relative_to(root).as_posix()
+            return rel, f"{rel} {problem}"
     return None
 
 
