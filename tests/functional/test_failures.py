@@ -138,6 +138,10 @@ CASES = [
          ["compile"], 2, ("pipelines/credit.yaml",)),
     Case("non-utf8-group-file", write("conf/model/lgbm.yaml", b"params:\n  num_leaves: 31 # \xff\n"),
          ["compile"], 2, ("conf/model/lgbm.yaml", "not UTF-8")),
+    Case("pipeline-yml-suffix", write("pipelines/scoring.yml", "task: binary\n"), ["compile"], 2,
+         ("pipelines/scoring.yml is not compiled", "pipelines/<name>.yaml")),
+    Case("pipeline-in-subfolder", write("pipelines/drafts/scoring.yaml", "task: binary\n"), ["compile"], 2,
+         ("pipelines/drafts/scoring.yaml is not compiled",)),
     Case("yaml-syntax", write("conf/model/lgbm.yaml", "params: [unclosed\n"),
          ["compile"], 2, ("lgbm.yaml",)),
     # hostile YAML: refused from the parser's events before anything is built (yamlguard.py)

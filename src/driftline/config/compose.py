@@ -45,6 +45,18 @@ def pipeline_names(root: Path) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+def stray_pipeline_files(root: Path) -> list[str]:
+    """YAML files under pipelines/ that are no pipeline: `*.yml`, and any YAML in a subfolder.
+
+    A pipeline is exactly `pipelines/<name>.yaml`; these would be silently skipped otherwise.
+    """
+    folder = root / PIPELINES_DIR
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.rglob("*.y*ml") if p.suffix in (".yaml", ".yml") and p.is_file()]
+    return sorted(p.relative_to(root).as_posix() for p in found if p.parent != folder or p.suffix != ".yaml")
+
+
 def _defaults_groups(own: dict[str, Any]) -> dict[str, str]:
     groups: dict[str, str] = {}
     entries = own.get("defaults")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from driftline.config.compose import ComposedPipeline, ComposeError, compose_pipeline, pipeline_names
+from driftline.config.compose import ComposedPipeline, ComposeError, compose_pipeline, pipeline_names, stray_pipeline_files
 from driftline.config.errors import ConfigError, ConfigProblem, KeyedErrors
 from driftline.config.locate import clean_loc, dotted, suggest
 from driftline.config.pipeline import PIPELINE_NAME, PipelineConfig
@@ -76,7 +76,9 @@ def load_all(root: Path) -> dict[str, PipelineConfig]:
     if not names:
         raise ConfigError([ConfigProblem("(project)", "", "no pipelines found: add pipelines/<name>.yaml", "pipelines/")])
     configs: dict[str, PipelineConfig] = {}
-    problems: list[ConfigProblem] = []
+    problems = [ConfigProblem("(project)", "", f"{rel} is not compiled: a pipeline is pipelines/<name>.yaml; "
+                              f"rename or move it (or out of pipelines/ if it is not a pipeline)", rel)
+                for rel in stray_pipeline_files(root)]
     for name in names:
         try:
             configs[name] = load_pipeline(root, name)
