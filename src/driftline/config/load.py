@@ -77,7 +77,7 @@ def load_all(root: Path) -> dict[str, PipelineConfig]:
         raise ConfigError([ConfigProblem("(project)", "", "no pipelines found: add pipelines/<name>.yaml", "pipelines/")])
     configs: dict[str, PipelineConfig] = {}
     problems = [ConfigProblem("(project)", "", f"{rel} is not compiled: a pipeline is pipelines/<name>.yaml; "
-                              f"rename or move it (or out of pipelines/ if it is not a pipeline)", rel)
+                              "rename it so, or move it out of pipelines/ if it is no pipeline", rel)
                 for rel in stray_pipeline_files(root)]
     for name in names:
         try:
