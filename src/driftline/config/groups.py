@@ -26,7 +26,7 @@ class GeneratorSource(Strict):
     kind: Literal["generator"]
     generator: Literal["loans"] = "loans"
     rows: int = Field(50_000, ge=1)
-    seed: int = 7
+    seed: int = Field(7, ge=0, le=2**32 - 1)  # numpy's seeds
     start: str = "2024-01-01"
     end: str = "2025-12-31"
     drift: Literal["none", "covariate", "concept"] = "none"
@@ -144,7 +144,7 @@ class SplitSpec(Strict):
     kind: Literal["random", "time", "group"] = "random"
     valid: float = Field(0.15, gt=0, lt=1)
     test: float = Field(0.15, gt=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy's RandomState takes 0 .. 2**32 - 1
     stratify: bool = True
     group: str | None = None
 

@@ -21,6 +21,8 @@ from driftline.config.errors import KeyedErrors
 from driftline.config.metrics import LIGHTGBM_METRICS, check_task
 
 PARAMS_FILE = "lgbm_params.json"
+INT32_MAX = 2**31 - 1  # LightGBM reads integer parameters into C ints: a larger value overflows inside it
+MAX_ROUNDS = 1_000_000  # boosting rounds: far beyond any early-stopped model, short of a run that never ends
 
 # Parameters driftline derives itself; a user value would silently fight the pipeline.
 _RESERVED: dict[str, str] = {
@@ -93,23 +95,23 @@ class LightGBMParams(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     boosting: Literal["gbdt", "dart", "rf"] | None = None
-    num_leaves: int | None = Field(None, ge=2)
+    num_leaves: int | None = Field(None, ge=2, le=131_072)  # LightGBM: 1 < num_leaves <= 131072
     learning_rate: float | None = Field(None, gt=0)
-    max_depth: int | None = None
-    min_data_in_leaf: int | None = Field(None, ge=0)
+    max_depth: int | None = Field(None, ge=-1, le=INT32_MAX)  # -1 or <= 0: no limit
+    min_data_in_leaf: int | None = Field(None, ge=0, le=INT32_MAX)
     min_sum_hessian_in_leaf: float | None = Field(None, ge=0)
     feature_fraction: float | None = Field(None, gt=0, le=1)
     bagging_fraction: float | None = Field(None, gt=0, le=1)
-    bagging_freq: int | None = Field(None, ge=0)
+    bagging_freq: int | None = Field(None, ge=0, le=INT32_MAX)
     lambda_l1: float | None = Field(None, ge=0)
     lambda_l2: float | None = Field(None, ge=0)
     min_gain_to_split: float | None = Field(None, ge=0)
-    max_bin: int | None = Field(None, ge=2)
+    max_bin: int | None = Field(None, ge=2, le=INT32_MAX)
     extra_trees: bool | None = None
     is_unbalance: bool | None = None
     scale_pos_weight: float | None = Field(None, gt=0)
-    seed: int | None = None
-    num_threads: int | None = Field(None, ge=0)
+    seed: int | None = Field(None, ge=0, le=INT32_MAX)  # LightGBM keeps seeds in a C int
+    num_threads: int | None = Field(None, ge=0, le=4096)
     deterministic: bool | None = None
     verbosity: int = -1
 
@@ -201,10 +203,10 @@ class ModelSpec(BaseModel):
     engine: Literal["local", "dask"] = "local"
     cluster: ClusterSpec | None = None
     rounds: Literal["early_stopping", "given"] = "early_stopping"
-    dask_sample_rows: int = Field(100_000, ge=100)
+    dask_sample_rows: int = Field(100_000, ge=100, le=INT32_MAX)
     params: LightGBMParams = Field(default_factory=LightGBMParams)
-    num_boost_round: int = Field(1000, ge=1)
-    early_stopping_rounds: int = Field(50, ge=1)
+    num_boost_round: int = Field(1000, ge=1, le=MAX_ROUNDS)
+    early_stopping_rounds: int = Field(50, ge=1, le=MAX_ROUNDS)
     threshold: float = Field(0.5, gt=0, lt=1)  # decision threshold for binary tasks
 
     @model_validator(mode="after")
