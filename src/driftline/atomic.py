@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from driftline.faults import label, reached
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -63,22 +65,32 @@ def append_line(path: str | os.PathLike[str], line: bytes) -> int:
     """Append one whole line to a JSON-lines file, durably; the bytes written (short on a full disk).
 
     The caller holds the file's lock. A torn tail is repaired first (`repair_torn_tail`), then the
-    line goes out in one write on an O_APPEND descriptor, then fsync.
+    line goes out in one write on an O_APPEND descriptor, then fsync. Kill points (faults.py):
+    `append:<file>:before|during|after`; `during` dies with half the line written.
     """
+    name = label(path)
+    reached(f"append:{name}:before")
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         repair_torn_tail(fd)
+        reached(f"append:{name}:during", before_kill=lambda: os.write(fd, line[: len(line) // 2]))
         written = os.write(fd, line)
         os.fsync(fd)
     finally:
         os.close(fd)
+    reached(f"append:{name}:after")
     return written
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    Kill points (faults.py): `write:<file>:before`, `:during` (the temporary file is complete) and `:after`.
+    """
     target = Path(path)
+    name = label(target)
+    reached(f"write:{name}:before")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -86,7 +98,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be read by others (a server)
     try:
         yield tmp
+        reached(f"write:{name}:during")
         os.replace(tmp, target)
+        reached(f"write:{name}:after")
     finally:
         if tmp.exists():
             tmp.unlink()
