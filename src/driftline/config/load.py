@@ -58,16 +58,37 @@ def load_pipeline(root: Path, name: str) -> PipelineConfig:
     except ValidationError as exc:
         raise ConfigError(_pydantic_problems(composed, exc)) from None
 
-    from driftline.config.checks import check_pipeline
-    from driftline.project import project_file_exists
+    from driftline.config.checks import check_pipeline, literal_secrets
+    from driftline.project import outside_project, project_file_exists
 
-    problems = [
-        ConfigProblem(name, dotted(path), message, composed.file_for(path))
-        for path, message in check_pipeline(cfg, functools.partial(project_file_exists, root))
-    ]
+    found = check_pipeline(cfg, functools.partial(project_file_exists, root),
+                           outside=functools.partial(outside_project, root),
+                           sqlite_tables=functools.partial(_sqlite_tables, root))
+    problems = [ConfigProblem(name, dotted(path), message, composed.file_for(path))
+                for path, message in [*found, *literal_secrets(composed.data)]]
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _sqlite_tables(root: Path, rel: str) -> set[str] | None:
+    """The tables and views of the project's SQLite file `rel`, opened read-only; None when it cannot be read."""
+    import sqlite3
+
+    from driftline.project import inside_project
+
+    path = inside_project(root, rel)
+    if path is None or not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # not a database, or locked: the ingest stage says so when it reads it
+    return {str(name) for (name,) in rows}
 
 
 def load_all(root: Path) -> dict[str, PipelineConfig]:
