@@ -124,7 +124,7 @@ def test_alias_is_accepted_renamed_and_range_checked() -> None:
         "max_bin_by_feature": [8, 9],
         "verbosity": -1,
     }
-    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+    with pytest.raises(ValidationError, match="min_data_in_leaf' must be >= 0"):
         LightGBMParams.model_validate({"min_child_samples": -1})
     with pytest.raises(ValidationError, match="given twice"):
         LightGBMParams.model_validate({"min_child_samples": 5, "min_data_in_leaf": 6})

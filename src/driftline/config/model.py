@@ -110,7 +110,7 @@ def param_range_problem(param: str, value: Any) -> str | None:
 
 
 def _plain(bound: float) -> str:
-    return f"{bound:,}" if isinstance(bound, int) and abs(bound) >= 10_000 else f"{bound:g}"
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
 
 
 def canonical_param_name(name: str) -> str | None:
