@@ -133,9 +133,9 @@ def test_alias_is_accepted_renamed_and_range_checked() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"num_leaves": 1}, "greater than or equal to 2"),
-        ({"learning_rate": 0}, "greater than 0"),
-        ({"feature_fraction": 1.5}, "less than or equal to 1"),
+        ({"num_leaves": 1}, "must be > 1 and <= 131072"),
+        ({"learning_rate": 0}, "must be > 0"),
+        ({"feature_fraction": 1.5}, "must be > 0 and <= 1"),
         ({"bagging_fraction": 0.8}, "bagging_freq"),
         ({"is_unbalance": True, "scale_pos_weight": 3}, "not both"),
     ],
