@@ -223,7 +223,7 @@ def read_only_query_problem(query: str, dialect: str | None) -> str | None:
             return (f"the query holds {len(statements)} statements as {label} reads it; give exactly one read query "
                     "(SELECT, WITH ... SELECT or UNION)")
         root = statements[0]
-        if not isinstance(root, (exp.Select, exp.SetOperation, exp.Subquery)):
+        if not isinstance(root, (exp.Select, getattr(exp, "SetOperation", exp.Union), exp.Subquery)):
             return f"only a read query (SELECT, WITH ... SELECT or UNION) is allowed, got {_statement_name(root)}"
         bad = next((node for node in root.walk() if isinstance(node, refused)), None)
         if bad is not None:
@@ -264,7 +264,7 @@ def _parse_sql(query: str, dialect: str) -> tuple[list[Any], str | None]:
         return [], " ".join(str(exc).split())[:200]
     from sqlglot import exp
 
-    return [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)], None
+    return [s for s in parsed if s is not None and not isinstance(s, getattr(exp, "Semicolon", ()))], None
 
 
 def _statement_name(node: Any) -> str:
