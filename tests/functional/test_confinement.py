@@ -86,18 +86,28 @@ def test_a_source_swapped_for_a_symlink_after_compile_is_refused_when_read(cli, 
     assert not (project / "data" / "credit" / "raw.parquet").exists()
 
 
-@pytest.mark.parametrize("layout", ["folder", "glob"])
-def test_a_parquet_part_linked_out_of_the_project_is_refused(layout: str, tmp_path: Path) -> None:
-    root = tmp_path / "project"
+def link_a_part_out(root: Path, outside: Path) -> None:
     parts = root / "data" / "parts"
     parts.mkdir(parents=True)
     frame = generate_loans(100, seed=2)
     write_parquet(parts / "a.parquet", frame)
-    write_parquet(tmp_path / "b.parquet", frame)
-    (parts / "b.parquet").symlink_to(tmp_path / "b.parquet")
+    write_parquet(outside / "b.parquet", frame)
+    (parts / "b.parquet").symlink_to(outside / "b.parquet")
+
+
+@pytest.mark.parametrize("layout", ["folder", "glob"])
+def test_a_parquet_part_linked_out_of_the_project_is_refused_when_read(layout: str, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    link_a_part_out(root, tmp_path)
     path = "data/parts" if layout == "folder" else "data/parts/*.parquet"
     with pytest.raises(SourceError, match="outside the project"):
         read_source({"kind": "parquet", "path": path}, root)
+
+
+def test_a_parquet_part_linked_out_of_the_project_is_refused_at_compile(cli, project: Path, tmp_path: Path) -> None:
+    link_a_part_out(project, tmp_path)
+    set_source(project, "kind: parquet\npath: data/parts/*.parquet")
+    refused_at_compile(cli, project, "credit.dataset.source.path", "b.parquet", "outside the project")
 
 
 def test_a_sqlite_file_outside_the_project_is_named_outside(cli, project: Path, tmp_path: Path) -> None:

@@ -38,8 +38,8 @@ def check_pipeline(
     """Every problem of one pipeline, as (key path, message) pairs.
 
     `file_exists(path)` says whether a project file exists; `file_exists(path, folder=True)`, a file or folder.
-    `outside(path)` is the message when a configured path leads outside the project (else None), so that
-    is said instead of "does not exist"; `sqlite_tables(path)` the tables of a SQLite file (None: unreadable).
+    `outside(path)` is the message when a configured path (for a folder or glob: or a file in it) leads outside
+    the project (else None), so that is said instead of "does not exist"; `sqlite_tables(path)` the tables of a SQLite file (None: unreadable).
     """
     problems: list[Problem] = []
     kinds = column_kinds(cfg)
@@ -61,7 +61,7 @@ def check_pipeline(
     if ds.id is not None:
         need_column(("dataset", "id"), ds.id, "id column")
     source_path = getattr(ds.source, "path", None)
-    escaping = outside(glob_folder(source_path)) if outside is not None and source_path is not None else None
+    escaping = outside(source_path) if outside is not None and source_path is not None else None
     if escaping is not None:
         problems.append((("dataset", "source", "path"), escaping))
     elif ds.source.kind == "parquet" and source_path is not None:  # a file, a folder of files, or a glob

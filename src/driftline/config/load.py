@@ -59,16 +59,42 @@ def load_pipeline(root: Path, name: str) -> PipelineConfig:
         raise ConfigError(_pydantic_problems(composed, exc)) from None
 
     from driftline.config.checks import check_pipeline, literal_secrets
-    from driftline.project import outside_project, project_file_exists
+    from driftline.project import project_file_exists
 
     found = check_pipeline(cfg, functools.partial(project_file_exists, root),
-                           outside=functools.partial(outside_project, root),
+                           outside=functools.partial(_outside, root),
                            sqlite_tables=functools.partial(_sqlite_tables, root))
     problems = [ConfigProblem(name, dotted(path), message, composed.file_for(path))
                 for path, message in [*found, *literal_secrets(composed.data)]]
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _outside(root: Path, rel: str) -> str | None:
+    """Why the configured path `rel` leads outside the project: itself, the folder a glob searches, or a file
+    of that folder or glob that is a symlink to elsewhere (what the stage would read); None when all stay inside."""
+    from driftline.config.groups import glob_folder, is_glob
+    from driftline.project import inside_project, outside_project
+
+    problem = outside_project(root, glob_folder(rel))
+    if problem is not None or not isinstance(rel, str):
+        return problem
+    folder = inside_project(root, glob_folder(rel))
+    if is_glob(rel):
+        try:
+            matches = [p for p in Path(root).glob(rel) if p.is_file()]
+        except (ValueError, NotImplementedError):
+            return None  # the stage names an unusable glob
+    elif folder is not None and folder.is_dir():
+        matches = [p for p in folder.rglob("*.parquet") if p.is_file()]
+    else:
+        return None
+    for path in sorted(matches):
+        problem = outside_project(root, path)
+        if problem is not None:
+            return problem
+    return None
 
 
 def _sqlite_tables(root: Path, rel: str) -> set[str] | None:
