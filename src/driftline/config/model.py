@@ -162,7 +162,7 @@ class LightGBMParams(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _check_names(cls, data: Any) -> Any:
-        """Rename aliases to main names; report every unknown, reserved or repeated key at once."""
+        """Rename aliases to main names; report every unknown, reserved, repeated or out-of-range key at once."""
         if not isinstance(data, dict):
             return data
         errors: list[tuple[str, str]] = []
@@ -191,6 +191,10 @@ class LightGBMParams(BaseModel):
                     f"got {value!r}")
                 )
                 continue
+            problem = param_range_problem(param, value)
+            if problem is not None:
+                errors.append((key, problem if key == param else f"{problem} ('{key}' is an alias of '{param}')"))
+                continue
             given_as[param] = key
             renamed[param] = value
         if errors:
@@ -199,10 +203,6 @@ class LightGBMParams(BaseModel):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> LightGBMParams:
-        out_of_range = [(key, problem) for key, value in self.to_lightgbm().items()
-                        if (problem := param_range_problem(key, value)) is not None]
-        if out_of_range:
-            raise KeyedErrors(out_of_range)
         errors: list[str] = []
         if self.bagging_fraction is not None and self.bagging_fraction < 1 and not self.bagging_freq:
             errors.append(
