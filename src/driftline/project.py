@@ -59,6 +59,16 @@ def inside_project(root: Path, rel: str | os.PathLike[str]) -> Path | None:
         return None
 
 
+def outside_project(root: Path, rel: str | os.PathLike[str]) -> str | None:
+    """`confine`'s message when `rel` leads outside the project (symlinks followed), else None: for checks that
+    collect problems, so a path outside is reported as outside, not as missing."""
+    try:
+        confine(root, rel)
+    except OutsideProjectError as exc:
+        return str(exc).removeprefix("path: ")
+    return None
+
+
 def project_file_exists(root: Path, rel: str | os.PathLike[str], *, folder: bool = False) -> bool:
     """Whether `rel` is a file (or, with `folder`, a file or folder) inside the project (the compile-time check of configured paths)."""
     target = inside_project(root, rel)

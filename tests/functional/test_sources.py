@@ -192,7 +192,7 @@ def test_sql_refuses_writes_and_leaves_database_unchanged(
 def test_sql_connection_is_read_only_even_past_the_query_check(
     target: str, tmp_path: Path, loans_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sources, "check_read_only_query", lambda query: None)
+    monkeypatch.setattr(sources, "check_read_only_query", lambda query, dialect=None: None)
     before = _digest(loans_db)
     where = {"path": "data/loans.db"} if target == "path" else {"url": f"sqlite:///{loans_db}"}
     with pytest.raises(SourceError, match="readonly|read-only|query_only"):

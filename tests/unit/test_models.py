@@ -124,7 +124,7 @@ def test_alias_is_accepted_renamed_and_range_checked() -> None:
         "max_bin_by_feature": [8, 9],
         "verbosity": -1,
     }
-    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+    with pytest.raises(ValidationError, match="min_data_in_leaf' must be >= 0"):
         LightGBMParams.model_validate({"min_child_samples": -1})
     with pytest.raises(ValidationError, match="given twice"):
         LightGBMParams.model_validate({"min_child_samples": 5, "min_data_in_leaf": 6})
@@ -133,9 +133,9 @@ def test_alias_is_accepted_renamed_and_range_checked() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"num_leaves": 1}, "greater than or equal to 2"),
-        ({"learning_rate": 0}, "greater than 0"),
-        ({"feature_fraction": 1.5}, "less than or equal to 1"),
+        ({"num_leaves": 1}, "must be > 1 and <= 131072"),
+        ({"learning_rate": 0}, "must be > 0"),
+        ({"feature_fraction": 1.5}, "must be > 0 and <= 1"),
         ({"bagging_fraction": 0.8}, "bagging_freq"),
         ({"is_unbalance": True, "scale_pos_weight": 3}, "not both"),
     ],

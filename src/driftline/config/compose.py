@@ -96,6 +96,7 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
     try:
         with initialize_config_dir(config_dir=str((root / PIPELINES_DIR).resolve()), version_base="1.3"):
             cfg = compose(config_name=name, overrides=[search, *overrides])
+        _keep_env_references(cfg)
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException, yaml.YAMLError, ValueError, TypeError) as exc:
         # Hydra raises plain ValueError/TypeError for some malformed files (`defaults: 5`, for one).
@@ -105,6 +106,26 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
     own_defaults = own.get("defaults")
     own = {k: v for k, v in own.items() if k != "defaults"}
     return ComposedPipeline(name, data, pipeline_file, own, _defaults_groups({"defaults": own_defaults}))
+
+
+#: Keys whose `${oc.env:VAR}` references stay unresolved in params.yaml: the stage that reads the key resolves
+#: them (`driftline.config.params.resolve_env`), so a password from the environment is never written down.
+ENV_RESOLVED_AT_RUN = ("dataset.source.url",)
+
+
+def _keep_env_references(cfg: Any) -> None:
+    """Escape the `${oc.env:...}` interpolations of `ENV_RESOLVED_AT_RUN`, so resolving the config keeps them as text."""
+    from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+    for dotted in ENV_RESOLVED_AT_RUN:
+        parent, _, key = dotted.rpartition(".")
+        node = OmegaConf.select(cfg, parent, default=None)
+        if not isinstance(node, DictConfig) or key not in node:
+            continue
+        raw = node._get_node(key)._value()  # the text as written, interpolations unresolved
+        if isinstance(raw, str) and "${oc.env:" in raw:
+            with read_write(node), open_dict(node):
+                node[key] = raw.replace("\\${oc.env:", "${oc.env:").replace("${oc.env:", "\\${oc.env:")
 
 
 def _hostile_file(root: Path, files: Sequence[Path]) -> tuple[str, str] | None:

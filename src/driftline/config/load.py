@@ -58,16 +58,63 @@ def load_pipeline(root: Path, name: str) -> PipelineConfig:
     except ValidationError as exc:
         raise ConfigError(_pydantic_problems(composed, exc)) from None
 
-    from driftline.config.checks import check_pipeline
+    from driftline.config.checks import check_pipeline, literal_secrets
     from driftline.project import project_file_exists
 
-    problems = [
-        ConfigProblem(name, dotted(path), message, composed.file_for(path))
-        for path, message in check_pipeline(cfg, functools.partial(project_file_exists, root))
-    ]
+    found = check_pipeline(cfg, functools.partial(project_file_exists, root),
+                           outside=functools.partial(_outside, root),
+                           sqlite_tables=functools.partial(_sqlite_tables, root))
+    problems = [ConfigProblem(name, dotted(path), message, composed.file_for(path))
+                for path, message in [*found, *literal_secrets(composed.data)]]
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _outside(root: Path, rel: str) -> str | None:
+    """Why the configured path `rel` leads outside the project: itself, the folder a glob searches, or a file
+    of that folder or glob that is a symlink to elsewhere (what the stage would read); None when all stay inside."""
+    from driftline.config.groups import glob_folder, is_glob
+    from driftline.project import inside_project, outside_project
+
+    problem = outside_project(root, glob_folder(rel))
+    if problem is not None or not isinstance(rel, str):
+        return problem
+    folder = inside_project(root, glob_folder(rel))
+    if is_glob(rel):
+        try:
+            matches = [p for p in Path(root).glob(rel) if p.is_file()]
+        except (ValueError, NotImplementedError):
+            return None  # the stage names an unusable glob
+    elif folder is not None and folder.is_dir():
+        matches = [p for p in folder.rglob("*.parquet") if p.is_file()]
+    else:
+        return None
+    for path in sorted(matches):
+        problem = outside_project(root, path)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _sqlite_tables(root: Path, rel: str) -> set[str] | None:
+    """The tables and views of the project's SQLite file `rel`, opened read-only; None when it cannot be read."""
+    import sqlite3
+
+    from driftline.project import inside_project
+
+    path = inside_project(root, rel)
+    if path is None or not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # not a database, or locked: the ingest stage says so when it reads it
+    return {str(name) for (name,) in rows}
 
 
 def load_all(root: Path) -> dict[str, PipelineConfig]:

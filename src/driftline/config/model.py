@@ -70,6 +70,49 @@ def _alias_to_param() -> dict[str, str]:
     return {alias: param for param, aliases in lightgbm_param_aliases().items() for alias in aliases}
 
 
+@cache
+def lightgbm_param_ranges() -> dict[str, dict[str, float]]:
+    """{canonical LightGBM parameter: {"gt"|"ge"|"lt"|"le": bound}}: the one table of parameter ranges."""
+    text = resources.files("driftline.config").joinpath(PARAMS_FILE).read_text(encoding="utf-8")
+    return dict(json.loads(text).get("ranges", {}))
+
+
+_BOUNDS = {"gt": (">", lambda v, b: v > b), "ge": (">=", lambda v, b: v >= b),
+           "lt": ("<", lambda v, b: v < b), "le": ("<=", lambda v, b: v <= b)}
+
+
+def param_range_problem(param: str, value: Any) -> str | None:
+    """Why `value` is outside LightGBM's range for `param` (its main name), or None.
+
+    A number given as a string is checked as the number LightGBM would read; a list, each of its items.
+    """
+    bounds = lightgbm_param_ranges().get(param)
+    if bounds is None or value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (list, tuple)):
+        return next((p for item in value if (p := param_range_problem(param, item)) is not None), None)
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return f"LightGBM parameter '{param}' must be a number, got {value!r}"
+    if not isinstance(number, (int, float)):
+        return None
+    if not math.isfinite(number):
+        return f"LightGBM parameter '{param}' must be a finite number, got {value!r}"
+    failed = [f"{sign} {_plain(bound)}" for key, bound in bounds.items()
+              for sign, holds in [_BOUNDS[key]] if not holds(number, bound)]
+    if not failed:
+        return None
+    wanted = " and ".join(f"{_BOUNDS[key][0]} {_plain(bound)}" for key, bound in bounds.items())
+    return f"LightGBM parameter '{param}' must be {wanted}, got {value!r}"
+
+
+def _plain(bound: float) -> str:
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+
+
 def canonical_param_name(name: str) -> str | None:
     """LightGBM's main name for `name` (itself or an alias), or None if LightGBM does not know it."""
     return _alias_to_param().get(name)
@@ -87,38 +130,39 @@ def _is_plain_value(value: Any) -> bool:
 class LightGBMParams(BaseModel):
     """LightGBM parameters. `None` means "LightGBM's default" and is not passed to LightGBM.
 
-    Common parameters are typed and range-checked. Any other key must be a LightGBM parameter
-    name or alias; aliases are renamed to LightGBM's main name, so `min_child_samples: 5`
-    becomes `min_data_in_leaf: 5` and is checked like it.
+    Common parameters are typed. Any other key must be a LightGBM parameter name or alias; aliases are
+    renamed to LightGBM's main name, so `min_child_samples: 5` becomes `min_data_in_leaf: 5` and is
+    checked like it. Every parameter, typed or not, is checked against one table of ranges
+    (`lightgbm_param_ranges`, from LightGBM's documented constraints).
     """
 
     model_config = ConfigDict(extra="allow")
 
     boosting: Literal["gbdt", "dart", "rf"] | None = None
-    num_leaves: int | None = Field(None, ge=2, le=131_072)  # LightGBM: 1 < num_leaves <= 131072
-    learning_rate: float | None = Field(None, gt=0)
-    max_depth: int | None = Field(None, ge=-1, le=INT32_MAX)  # -1 or <= 0: no limit
-    min_data_in_leaf: int | None = Field(None, ge=0, le=INT32_MAX)
-    min_sum_hessian_in_leaf: float | None = Field(None, ge=0)
-    feature_fraction: float | None = Field(None, gt=0, le=1)
-    bagging_fraction: float | None = Field(None, gt=0, le=1)
-    bagging_freq: int | None = Field(None, ge=0, le=INT32_MAX)
-    lambda_l1: float | None = Field(None, ge=0)
-    lambda_l2: float | None = Field(None, ge=0)
-    min_gain_to_split: float | None = Field(None, ge=0)
-    max_bin: int | None = Field(None, ge=2, le=INT32_MAX)
+    num_leaves: int | None = None
+    learning_rate: float | None = None
+    max_depth: int | None = None  # -1 or <= 0: no limit
+    min_data_in_leaf: int | None = None
+    min_sum_hessian_in_leaf: float | None = None
+    feature_fraction: float | None = None
+    bagging_fraction: float | None = None
+    bagging_freq: int | None = None
+    lambda_l1: float | None = None
+    lambda_l2: float | None = None
+    min_gain_to_split: float | None = None
+    max_bin: int | None = None
     extra_trees: bool | None = None
     is_unbalance: bool | None = None
-    scale_pos_weight: float | None = Field(None, gt=0)
-    seed: int | None = Field(None, ge=0, le=INT32_MAX)  # LightGBM keeps seeds in a C int
-    num_threads: int | None = Field(None, ge=0, le=4096)
+    scale_pos_weight: float | None = None
+    seed: int | None = None
+    num_threads: int | None = None
     deterministic: bool | None = None
     verbosity: int = -1
 
     @model_validator(mode="before")
     @classmethod
     def _check_names(cls, data: Any) -> Any:
-        """Rename aliases to main names; report every unknown, reserved or repeated key at once."""
+        """Rename aliases to main names; report every unknown, reserved, repeated or out-of-range key at once."""
         if not isinstance(data, dict):
             return data
         errors: list[tuple[str, str]] = []
@@ -146,6 +190,10 @@ class LightGBMParams(BaseModel):
                     (key, f"LightGBM parameter '{key}' must be a number, string, bool or a list of them, "
                     f"got {value!r}")
                 )
+                continue
+            problem = param_range_problem(param, value)
+            if problem is not None:
+                errors.append((key, problem if key == param else f"{problem} ('{key}' is an alias of '{param}')"))
                 continue
             given_as[param] = key
             renamed[param] = value
@@ -271,6 +319,7 @@ def _dump_param_aliases() -> str:
     from lightgbm.basic import _ConfigAliases
 
     aliases = _ConfigAliases._get_all_param_aliases()
+    kept = json.loads(resources.files("driftline.config").joinpath(PARAMS_FILE).read_text(encoding="utf-8"))
     doc = {
         "_generated": (
             f"Generated from lightgbm {lightgbm.__version__} by `python -m driftline.config.model`; "
@@ -278,6 +327,9 @@ def _dump_param_aliases() -> str:
         ),
         "lightgbm_version": lightgbm.__version__,
         "params": {param: [param, *sorted(set(names) - {param})] for param, names in sorted(aliases.items())},
+        # The ranges come from LightGBM's documentation, not its Python package: kept as they are.
+        "_ranges": kept.get("_ranges", ""),
+        "ranges": kept.get("ranges", {}),
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 

@@ -37,3 +37,24 @@ def load_pipeline(pipeline: str, root: Path | None = None, *, check: bool = True
     except ValidationError as exc:
         lines = [f"params.yaml: {line}" for line in validation_messages(PipelineConfig, pipeline, exc)]
         raise ParamsError("\n".join(lines), hint="fix the YAML under conf/ or pipelines/, then run `driftline compile`") from None
+
+
+def resolve_env(value: str, key: str) -> str:
+    """`value` with its `${oc.env:VAR}` references resolved from the environment, when a stage reads `key`.
+
+    compile keeps these references unresolved in params.yaml (`compose.ENV_RESOLVED_AT_RUN`), so a password
+    lives only in the environment; this is the one place that resolves them. The error names the key and the
+    variable, never the value.
+    """
+    if "${" not in value:
+        return value
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        resolved = OmegaConf.create({"value": value})["value"]
+    except OmegaConfBaseException as exc:
+        message = " ".join(str(exc).split("\n")[0].split())
+        raise ParamsError(f"{key}: cannot resolve {value!r}: {message}",
+                          hint="set the environment variable it names in the environment that runs the stage") from None
+    return str(resolved)

@@ -8,7 +8,6 @@ for a stage's ``deps``. Adding a source is one function here, one entry in `SOUR
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
@@ -26,14 +25,6 @@ SourceReader = Callable[[Mapping[str, Any], Path], "pd.DataFrame"]
 GENERATORS: dict[str, Callable[..., pd.DataFrame]] = {"loans": generate_loans}
 
 _GENERATOR_ARGS = ("rows", "seed", "start", "end", "drift", "strength", "batch")
-
-# Words that can smuggle a write into a SELECT/WITH (data-modifying CTEs, SELECT ... INTO,
-# INTO OUTFILE) or have no business in one; quote an identifier that happens to match one.
-_WRITE_KEYWORDS = frozenset(
-    ("insert", "update", "delete", "merge", "upsert", "into", "create", "drop", "alter")
-    + ("truncate", "grant", "revoke", "attach", "detach")
-)
-
 
 class SourceError(DriftlineError):
     """A source cannot be read: missing or escaping file, bad key, refused or failing query."""
@@ -213,9 +204,10 @@ def _read_parquet_file(path: Path, label: str) -> pd.DataFrame:
 def read_sql(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
     """Run one read-only, parameterised SELECT against a SQLite file or a SQLAlchemy URL.
 
-    The query is refused unless it is a single SELECT/WITH statement without write keywords;
-    it runs in a transaction that is always rolled back (read-only where the database allows).
-    These are guards, not a sandbox: give server sources a read-only database user.
+    The query is parsed (sqlglot, in the database's dialect) and refused unless it is exactly one read
+    query (`check_read_only_query`); it runs in a transaction that is always rolled back, on a read-only
+    connection where the database allows. These are guards, not a sandbox: give server sources a read-only
+    database user. `${oc.env:VAR}` references in `url` are resolved here, from the environment, and only here.
     """
     import pandas as pd
     import sqlalchemy as sa
@@ -229,9 +221,9 @@ def read_sql(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
         raise SourceError(f"sql source: 'params' must be a mapping, got {type(params).__name__}")
     if not isinstance(query, str):
         raise SourceError(f"sql source: 'query' must be a string, got {type(query).__name__}")
-    check_read_only_query(query)
 
     if rel is not None:
+        check_read_only_query(query, "sqlite")
         database = resolve_inside(root, rel, "sql source")
         target = sa.URL.create(
             "sqlite",
@@ -240,11 +232,18 @@ def read_sql(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
         )
         label = f"sql source {rel!r}"
     else:
+        from driftline.config.checks import sql_dialect
+        from driftline.config.params import ParamsError, resolve_env
+
         try:
-            target = sa.make_url(url)
-        except sa.exc.ArgumentError as exc:
-            raise SourceError(f"sql source: invalid 'url': {exc}") from exc
+            target = sa.make_url(resolve_env(url, "dataset.source.url"))
+        except ParamsError as exc:
+            raise SourceError(str(exc), hint=exc.hint) from None
+        except sa.exc.ArgumentError:  # its message would quote the URL, password and all
+            raise SourceError(f"sql source: 'url' is not a SQLAlchemy URL: {url!r}",
+                              hint="write dialect+driver://user:${oc.env:DB_PASSWORD}@host/database") from None
         label = f"sql source {target.render_as_string(hide_password=True)!r}"
+        check_read_only_query(query, sql_dialect(target.drivername + "://"))
 
     try:
         engine = sa.create_engine(target, hide_parameters=True)
@@ -278,35 +277,17 @@ SOURCES: dict[str, SourceReader] = {
 }
 
 
-def check_read_only_query(query: str) -> None:
-    """Raise SourceError unless `query` is one SELECT/WITH statement with no write keywords."""
-    code = _strip_literals(query).strip()
-    if code.endswith(";"):
-        code = code[:-1].rstrip()
-    if ";" in code:
-        raise SourceError("sql source: the query must be a single statement (found ';')")
-    words = [word.lower() for word in re.findall(r"[A-Za-z_][A-Za-z0-9_$]*", code)]
-    if not words or words[0] not in ("select", "with"):
-        first = words[0].upper() if words else "nothing"
-        raise SourceError(f"sql source: only SELECT/WITH queries are allowed, got {first}")
-    refused = sorted(set(words) & _WRITE_KEYWORDS)
-    if refused:
-        raise SourceError(
-            f"sql source: refusing a query containing {', '.join(w.upper() for w in refused)}"
-            " (quote an identifier with that name)"
-        )
+def check_read_only_query(query: str, dialect: str | None = None) -> None:
+    """Raise SourceError unless `query` is exactly one read query, as the database `dialect` reads it.
 
+    The same rule compile applies (`driftline.config.checks.read_only_query_problem`: parsed with sqlglot).
+    """
+    from driftline.config.checks import read_only_query_problem
 
-def _strip_literals(query: str) -> str:
-    """Blank out comments, string literals and quoted identifiers, keeping the SQL structure."""
-    pattern = re.compile(
-        r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]",
-        re.DOTALL,
-    )
-    code = pattern.sub(" ", query)
-    if "'" in code or '"' in code or "/*" in code or "`" in code:
-        raise SourceError("sql source: unterminated quote or comment in query")
-    return code
+    problem = read_only_query_problem(query, dialect)
+    if problem is not None:
+        raise SourceError(f"sql source: query refused: {problem}",
+                          hint="give one SELECT (or WITH ... SELECT, or a UNION of SELECTs) that only reads")
 
 
 def _parse_dates(frame: pd.DataFrame, columns: list[str] | str, label: str) -> pd.DataFrame:
