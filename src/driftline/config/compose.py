@@ -96,7 +96,7 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
     try:
         with initialize_config_dir(config_dir=str((root / PIPELINES_DIR).resolve()), version_base="1.3"):
             cfg = compose(config_name=name, overrides=[search, *overrides])
-        _keep_env_references(cfg)
+        keep_env_references(cfg)
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException, yaml.YAMLError, ValueError, TypeError) as exc:
         # Hydra raises plain ValueError/TypeError for some malformed files (`defaults: 5`, for one).
@@ -113,7 +113,7 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
 ENV_RESOLVED_AT_RUN = ("dataset.source.url",)
 
 
-def _keep_env_references(cfg: Any) -> None:
+def keep_env_references(cfg: Any) -> None:
     """Escape the `${oc.env:...}` interpolations of `ENV_RESOLVED_AT_RUN`, so resolving the config keeps them as text."""
     from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 

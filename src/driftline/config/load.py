@@ -62,7 +62,7 @@ def load_pipeline(root: Path, name: str) -> PipelineConfig:
     from driftline.project import project_file_exists
 
     found = check_pipeline(cfg, functools.partial(project_file_exists, root),
-                           outside=functools.partial(_outside, root),
+                           outside=functools.partial(outside_reason, root),
                            sqlite_tables=functools.partial(_sqlite_tables, root))
     problems = [ConfigProblem(name, dotted(path), message, composed.file_for(path))
                 for path, message in [*found, *literal_secrets(composed.data)]]
@@ -71,7 +71,7 @@ def load_pipeline(root: Path, name: str) -> PipelineConfig:
     return cfg
 
 
-def _outside(root: Path, rel: str) -> str | None:
+def outside_reason(root: Path, rel: str) -> str | None:
     """Why the configured path `rel` leads outside the project: itself, the folder a glob searches, or a file
     of that folder or glob that is a symlink to elsewhere (what the stage would read); None when all stay inside."""
     from driftline.config.groups import glob_folder, is_glob

@@ -28,11 +28,13 @@ log = logging.getLogger("driftline.sweep")
 def main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
 
+    from driftline.config.compose import keep_env_references
     from driftline.project import find_root
     from driftline.sweep.job import run_job
 
     hc = HydraConfig.get()
     root = Path(os.environ[ROOT_ENV]) if os.environ.get(ROOT_ENV) else find_root()
+    keep_env_references(cfg)  # a password from the environment never reaches the job's config.yaml
     data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     job = int(hc.job.num) if hc.job.get("num") is not None else 0
     overrides = list(hc.overrides.task)

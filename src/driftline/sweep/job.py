@@ -54,6 +54,7 @@ def validate_config(pipeline: str, data: dict[str, Any], root: Path) -> Pipeline
     from pydantic import ValidationError
 
     from driftline.config.checks import check_pipeline
+    from driftline.config.load import outside_reason
     from driftline.config.locate import dotted, validation_messages
     from driftline.project import project_file_exists
 
@@ -63,7 +64,7 @@ def validate_config(pipeline: str, data: dict[str, Any], root: Path) -> Pipeline
         lines = [f"  {line}" for line in validation_messages(PipelineConfig, pipeline, exc)]
         raise SweepError("the job's config is not valid:\n" + "\n".join(lines)) from None
 
-    problems = check_pipeline(cfg, functools.partial(project_file_exists, root))
+    problems = check_pipeline(cfg, functools.partial(project_file_exists, root), outside=functools.partial(outside_reason, root))
     if problems:
         lines = [f"  {pipeline}.{dotted(path)}: {message}" for path, message in problems]
         raise SweepError("the job's config is not valid:\n" + "\n".join(lines))
