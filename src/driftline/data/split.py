@@ -50,7 +50,7 @@ def check_classes(df: pd.DataFrame, target: str, task: str) -> None:
         return
     counts = df[target].value_counts(dropna=True)
     if len(counts) < 2:
-        only = f"only one class ({counts.index[0]!r})" if len(counts) else "no class at all (every value is null)"
+        only = f"only one class ({counts.index[0]})" if len(counts) else "no class at all (every value is null)"
         raise SplitError(f"target '{target}' has {only} in the {len(df):,} labelled rows: a {task} model needs at least two",
                          hint="check the label config (label.column / label.rule) and the data, or wait for labels of the other class")
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 import pandas as pd
 
 from driftline.drift.report import BatchQuality
+from driftline.schema.cast import cast_column
 from driftline.schema.rules import SchemaRules
 from driftline.schema.validate import SchemaViolation, validate_frame
 
@@ -47,6 +48,9 @@ def batch_quality(file: str, frame: pd.DataFrame, rules: SchemaRules, max_bad_sh
                                         for name, col in rules.columns.items()})
         absent = [c for c in optional if c in rules.columns and c not in frame.columns]
         frame = frame.assign(**{c: None for c in absent}) if absent else frame
+    times = [c for c, col in rules.columns.items() if col.kind == "datetime" and c in frame.columns]
+    if times:  # times with a zone (text with an offset, or a zoned dtype) are read in UTC, as ingest reads them
+        frame = frame.assign(**{c: cast_column(frame[c], rules.columns[c], strict=False) for c in times})
     try:
         outcome = validate_frame(frame, rules)
     except SchemaViolation as exc:
