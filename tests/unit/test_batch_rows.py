@@ -1,4 +1,4 @@
-"""Times with a time zone in new batches: read in UTC, never a rejected batch or a traceback."""
+"""New batches at monitor time: zoned times read in UTC, and every row either compared or counted bad."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 
 from driftline.config.groups import SchemaSpec
 from driftline.data.batches import read_batch_frame
-from driftline.drift.quality import batch_quality
+from driftline.drift.quality import batch_quality, judge_batch
 from driftline.schema.rules import rules_for
 
 RULES = rules_for(SchemaSpec(columns={"when": {"dtype": "datetime"}, "n": {"dtype": "int"}}))
@@ -32,3 +32,12 @@ def test_a_zoned_parquet_column_is_read_as_naive_utc(tmp_path: Path) -> None:
     back = read_batch_frame(tmp_path / "b.parquet")
     assert back["when"].dt.tz is None and back["when"].iloc[0] == pd.Timestamp("2024-05-01 03:30")
     assert not batch_quality("b.parquet", back, RULES, 0.0).rejected
+
+
+def test_an_accepted_batch_is_compared_without_the_rows_counted_bad() -> None:
+    ints = pd.Series([1, 2, "100000000000000000000000", 4], dtype=object).astype(str)  # 10^23 beyond int64, as text
+    frame = pd.DataFrame({"when": ["2024-05-01"] * 4, "n": ints})
+    quality, good = judge_batch("batch-0001.parquet", frame, RULES, 0.5)
+    assert not quality.rejected and quality.bad_rows == 1 and "n: not a valid int" in next(iter(quality.reasons))
+    assert good["n"].tolist() == ["1", "2", "4"]  # compared as read, the bad row left out
+    assert len(good) + quality.bad_rows == len(frame)
