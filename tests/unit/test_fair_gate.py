@@ -70,3 +70,10 @@ def test_a_single_class_target_is_a_split_error_naming_the_target(target: list) 
         check_classes(df, "default", "binary")
     assert "label" in exc.value.hint
     check_classes(df, "default", "regression")  # a constant regression target is a (poor) model, not an error
+
+
+def test_unused_levels_of_a_categorical_target_are_not_classes() -> None:
+    df = pd.DataFrame({"grade": pd.Categorical(["a"] * 20, categories=["a", "b", "c"])})
+    with pytest.raises(SplitError, match=r"only one class \(a\)"):
+        check_classes(df, "grade", "multiclass")
+    check_classes(df.assign(grade=pd.Categorical(["a", "b"] * 10, categories=["a", "b", "c"])), "grade", "multiclass")

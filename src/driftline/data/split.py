@@ -49,6 +49,7 @@ def check_classes(df: pd.DataFrame, target: str, task: str) -> None:
     if task not in ("binary", "multiclass") or df.empty or target not in df.columns:
         return
     counts = df[target].value_counts(dropna=True)
+    counts = counts[counts > 0]  # a categorical target lists its unused levels too
     if len(counts) < 2:
         only = f"only one class ({counts.index[0]})" if len(counts) else "no class at all (every value is null)"
         raise SplitError(f"target '{target}' has {only} in the {len(df):,} labelled rows: a {task} model needs at least two",
