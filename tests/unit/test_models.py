@@ -414,9 +414,13 @@ def test_binary_plot_tables_are_capped_and_monotone() -> None:
         pd.testing.assert_frame_equal(table, again[name])
 
 
-def test_single_class_binary_plots_keep_only_calibration() -> None:
+def test_single_class_binary_curves_are_empty_tables_with_their_headers() -> None:
+    """The evaluate stage writes every plot file the task declares: undefined curves as headers only."""
     tables = plot_tables(np.ones(30, dtype=int), np.linspace(0.2, 0.9, 30), "binary")
-    assert set(tables) == {"calibration"}
+    assert set(tables) == {"roc", "precision_recall", "calibration"}
+    assert tables["roc"].empty and list(tables["roc"].columns) == ["fpr", "tpr", "threshold"]
+    assert tables["precision_recall"].empty and list(tables["precision_recall"].columns) == ["recall", "precision", "threshold"]
+    assert tables["calibration"]["count"].sum() == 30
 
 
 def test_regression_and_multiclass_plot_tables() -> None:

@@ -80,11 +80,23 @@ def read_batch_frame(path: Path) -> pd.DataFrame:
     from driftline.data.sources import read_parquet_files
 
     if path.is_file():
-        return pd.read_parquet(path, engine="pyarrow")
-    parts = batch_parts(path)
-    if not parts:
-        raise BatchError(f"{path.name} is a folder with no Parquet file in it")
-    return read_parquet_files(parts, path.name)
+        frame = pd.read_parquet(path, engine="pyarrow")
+    else:
+        parts = batch_parts(path)
+        if not parts:
+            raise BatchError(f"{path.name} is a folder with no Parquet file in it")
+        frame = read_parquet_files(parts, path.name)
+    return naive_utc(frame)
+
+
+def naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
+    """Times with a time zone in UTC, the zone dropped: the form every driftline time takes (as `schema.cast` does)."""
+    import pandas as pd
+
+    zoned = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+    if not zoned:
+        return frame
+    return frame.assign(**{c: frame[c].dt.tz_convert("UTC").dt.tz_localize(None) for c in zoned})
 
 
 class TriggerError(DriftlineError):

@@ -6,6 +6,11 @@ import numpy as np
 import pandas as pd
 
 from driftline.config.groups import SplitSpec
+from driftline.errors import DriftlineError
+
+
+class SplitError(DriftlineError):
+    """The labelled rows cannot make a train / valid / test split a model can learn from."""
 
 
 def _assign(position: np.ndarray, spec: SplitSpec) -> np.ndarray:
@@ -38,6 +43,48 @@ def assign_splits(df: pd.DataFrame, spec: SplitSpec, target: str, timestamp: str
     return _assign(position, spec)
 
 
+def check_classes(df: pd.DataFrame, target: str, task: str) -> None:
+    """A classifier needs two classes among the labelled rows; with one there is nothing to learn,
+    and no AUC, log loss or gate comparison can be computed downstream."""
+    if task not in ("binary", "multiclass") or df.empty or target not in df.columns:
+        return
+    counts = df[target].value_counts(dropna=True)
+    counts = counts[counts > 0]  # a categorical target lists its unused levels too
+    if len(counts) < 2:
+        only = f"only one class ({counts.index[0]})" if len(counts) else "no class at all (every value is null)"
+        raise SplitError(f"target '{target}' has {only} in the {len(df):,} labelled rows: a {task} model needs at least two",
+                         hint="check the label config (label.column / label.rule) and the data, or wait for labels of the other class")
+
+
 def split_frame(df: pd.DataFrame, spec: SplitSpec, target: str, timestamp: str | None, task: str) -> dict[str, pd.DataFrame]:
+    check_classes(df, target, task)
     labels = assign_splits(df, spec, target, timestamp, task)
     return {name: df[labels == name].reset_index(drop=True) for name in ("train", "valid", "test")}
+
+
+# ----------------------------------------------------------------------------- which rows a model trained on
+
+#: The file of a registered version listing the rows its train and valid splits held, as row keys.
+TRAINED_ROWS_FILE = "trained_rows.parquet"
+
+
+def key_columns(columns: list[str], id_column: str | None) -> list[str]:
+    """What identifies a row: the dataset's id column when the rows have it, else every column."""
+    return [id_column] if id_column is not None and id_column in columns else sorted(columns)
+
+
+def row_keys(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """A 64-bit key per row from the values of the columns `by`, read as text.
+
+    Keys of the same row agree across splits, reruns and grown data (absorbed batches), since they
+    depend on the row's values only, not on its position or on how the split assigned it.
+    """
+    if frame.empty:
+        return np.array([], dtype=np.uint64)
+    text = frame[by].astype("string")
+    return pd.util.hash_pandas_object(text, index=False).to_numpy(dtype=np.uint64)
+
+
+def unseen_rows(frame: pd.DataFrame, by: list[str], trained: np.ndarray) -> np.ndarray:
+    """Mask of the rows of `frame` whose key is not among `trained` (another model's training rows)."""
+    return ~np.isin(row_keys(frame, by), trained)

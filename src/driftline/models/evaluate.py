@@ -51,7 +51,7 @@ def plot_tables(
     """Tables for DVC plots.
 
     binary: "roc" (fpr, tpr, threshold), "precision_recall" (recall, precision, threshold) —
-    both left out when only one class is present — and "calibration" (mean_predicted,
+    both empty (header only) when only one class is present — and "calibration" (mean_predicted,
     fraction_positive, count) over 10 equal-count bins of the score.
     regression: "residuals" (predicted, residual = actual - predicted) and
     "predicted_vs_actual" (actual, predicted).
@@ -307,7 +307,12 @@ def resampled_metric(
 def _binary_tables(y: np.ndarray, s: np.ndarray, max_points: int) -> dict[str, pd.DataFrame]:
     from sklearn.metrics import precision_recall_curve, roc_curve
 
-    tables: dict[str, pd.DataFrame] = {}
+    # With one class present the curves are undefined: their tables are empty (header only), so
+    # `dvc plots` shows no curve rather than a made-up one, and roc_auc is left out of the metrics.
+    tables: dict[str, pd.DataFrame] = {
+        "roc": pd.DataFrame({"fpr": [], "tpr": [], "threshold": []}, dtype=np.float64),
+        "precision_recall": pd.DataFrame({"recall": [], "precision": [], "threshold": []}, dtype=np.float64),
+    }
     if len(np.unique(y)) == 2:
         fpr, tpr, roc_thresholds = roc_curve(y, s, drop_intermediate=True)
         roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": _finite_thresholds(roc_thresholds)})

@@ -5,13 +5,18 @@ test (DeLong for roc_auc, a paired bootstrap over rows for any other metric) giv
 the improvement, and the challenger passes only when the lower end of that one-sided `confidence`
 interval is above zero and the point improvement also clears `gate.min_improvement`. A challenger
 that is as good as the champion up to noise is refused.
+
+The rows are fair to both: the test split is disjoint from the challenger's training rows by
+construction, and the rows the champion trained on (recorded with its version) are left out. When
+fewer than `MIN_FAIR_ROWS` remain (after a change of `split.seed`, say) the gate refuses to compare
+and says so; so it does when the metric is undefined on the rows (a test split with one class).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from driftline.config import metrics
@@ -25,6 +30,8 @@ _BLOCK_CELLS = 2_000_000
 #: A bootstrap needs this share of its rounds to have the metric defined (both classes drawn, ...).
 _MIN_DEFINED_SHARE = 0.9
 TEST_NAMES = {"delong": "DeLong", "bootstrap": "paired bootstrap"}
+#: The gate compares two models on at least this many test rows neither of them trained on.
+MIN_FAIR_ROWS = 100
 
 
 class GateConfigError(UserConfigError):
@@ -59,7 +66,7 @@ class Comparison:
 class GateResult:
     passed: bool
     metric: str
-    challenger: float
+    challenger: float | None  # None: the metric is undefined on the rows, or the gate could not compare fairly
     champion: float | None
     improvement: float | None  # positive = better, whatever the metric's direction
     reason: str
@@ -69,6 +76,8 @@ class GateResult:
     high: float | None = None
     p_value: float | None = None
     rows: int | None = None
+    #: test rows left out because the champion trained on them (None: no champion, or not recorded)
+    rows_excluded: int | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -95,23 +104,53 @@ def gate_test(spec: GateSpec, metric: str) -> str:
 
 
 def judge(spec: GateSpec, task: str, y: Any, challenger_scores: Any, champion_scores: Any | None,
-          threshold: float = 0.5) -> GateResult:
-    """Score both models' predictions on the same rows `y`, run the paired test, and decide."""
+          threshold: float = 0.5, *, excluded: int | None = None, champion_name: str = "the champion") -> GateResult:
+    """Score both models' predictions on the same rows `y`, run the paired test, and decide.
+
+    `excluded`: how many test rows were left out before this because the champion trained on them
+    (None when unknown); it is reported in the reason. A metric undefined on the rows refuses.
+    """
+    import numpy as np
+
     from driftline.models.evaluate import compute_metrics
 
     metric = gate_metric(spec, task)
     challenger = compute_metrics(y, challenger_scores, task, threshold=threshold).get(metric)
-    if challenger is None:
-        raise GateError(f"gate.metric '{metric}' is undefined on the test split for the challenger",
-                        hint="a test split with one class only? make the split larger or pick another gate.metric")
+    champion = None if champion_scores is None else compute_metrics(y, champion_scores, task, threshold=threshold).get(metric)
+    if challenger is None or (champion_scores is not None and champion is None):
+        classes = np.unique(np.asarray(y)) if task != "regression" else ()
+        why = f"; the {len(y):,} rows hold one class only ({_value(float(classes[0]))})" if len(classes) == 1 else ""
+        whose = "the challenger" if challenger is None else champion_name
+        return GateResult(False, metric, challenger, champion, None,
+                          f"not compared: {metric} is undefined for {whose} on the test rows{why}",
+                          rows=len(y), rows_excluded=excluded)
     if champion_scores is None:
         return decide(challenger, None, spec, task)
-    champion = compute_metrics(y, champion_scores, task, threshold=threshold).get(metric)
-    if champion is None:
-        raise GateError(f"gate.metric '{metric}' is undefined on the test split for the champion",
-                        hint="make the test split larger or pick another gate.metric")
     comparison = compare(spec, task, y, challenger_scores, champion_scores, threshold=threshold)
-    return decide(challenger, champion, spec, task, comparison)
+    result = decide(challenger, champion, spec, task, comparison)
+    if excluded is None:
+        return result
+    note = (f"; on the {len(y):,} test rows {champion_name} did not train on ({excluded:,} it trained on left out)"
+            if excluded else f"; none of the {len(y):,} test rows was in {champion_name}'s training data")
+    return replace(result, reason=result.reason + note, rows=len(y), rows_excluded=excluded)
+
+
+def too_few_fair_rows(spec: GateSpec, task: str, remaining: int, total: int, champion_name: str, split: str) -> GateResult:
+    """The refusal when the champion trained on nearly all of the test split (a changed split, say)."""
+    return GateResult(False, gate_metric(spec, task), None, None, None,
+                      f"not compared: only {remaining:,} of the {total:,} rows of the test split ({split}) were not "
+                      f"in {champion_name}'s training data, fewer than the {MIN_FAIR_ROWS} a fair comparison needs (did "
+                      f"split.seed, split.kind or the shares change since it was trained?); restore the champion's split, "
+                      f"add data, or promote by hand with `driftline registry promote`",
+                      rows=remaining, rows_excluded=total - remaining)
+
+
+def cannot_tell_fair_rows(spec: GateSpec, task: str, missing: list[str], champion_name: str, split: str) -> GateResult:
+    """The refusal when the test split lacks the columns the champion's training rows were recorded by."""
+    return GateResult(False, gate_metric(spec, task), None, None, None,
+                      f"not compared: {champion_name}'s training rows are recorded by column(s) "
+                      f"{', '.join(missing)}, which the test split ({split}) no longer has, so the rows it trained on "
+                      f"cannot be left out; promote by hand with `driftline registry promote` if that is intended")
 
 
 def decide(challenger: float, champion: float | None, spec: GateSpec, task: str,

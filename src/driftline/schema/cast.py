@@ -65,7 +65,12 @@ def cast_column(values: pd.Series, col: ColumnRules, *, strict: bool = True) -> 
             raise CastError(col.name, f"column {col.name!r}: {int(unreadable.sum()):,} of {len(values):,} value(s) are "
                                       f"{col.message('type')}; first: {examples}",
                             hint=f"fix those values, or change the column's dtype in the schema (now {col.kind})")
-        return as_text(values)
+        text = as_text(values)
+        if col.kind == "datetime":  # the readable times as naive UTC text, so a zoned one is not refused with its neighbours
+            read = ~unreadable & ~np.isnat(cast)
+            text = text.copy()
+            text[read] = pd.Series(cast[read]).dt.strftime("%Y-%m-%dT%H:%M:%S.%f").to_numpy()
+        return text
     if col.kind == "category":
         return _categories(cast, col)
     return cast

@@ -40,6 +40,7 @@ class ValidationOutcome:
     valid: pd.DataFrame
     quarantine: pd.DataFrame
     failures: dict[str, int] = field(default_factory=dict)  # "column: message" -> rows
+    bad_rows: np.ndarray | None = None  # per input row (in order): True where it went to quarantine
 
     @property
     def bad_share(self) -> float:
@@ -126,7 +127,7 @@ def validate_frame(df: pd.DataFrame, spec: SchemaSpec | SchemaRules) -> Validati
     quarantine = frame[bad_rows].copy()
     quarantine = quarantine.astype({c: "string" for c in quarantine.columns if quarantine[c].dtype == object})
     quarantine[REASON] = pd.array(reasons[bad_rows], dtype="string")
-    return ValidationOutcome(good, quarantine.reset_index(drop=True), failures)
+    return ValidationOutcome(good, quarantine.reset_index(drop=True), failures, bad_rows)
 
 
 def _categorical(values: pd.Series, col: ColumnRules) -> pd.Categorical:

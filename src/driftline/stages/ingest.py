@@ -63,8 +63,7 @@ def run(ctx: StageContext) -> str:
     if not isinstance(df, pd.DataFrame) or df.empty:
         raise StageError(f"{ctx.pipeline}.dataset.source returned no rows: check the source and its query")
     batches = absorbed_batches(ctx) if ctx.cfg.monitor is not None else []
-    if batches:
-        df = stack(ctx, df, batches)
+    df = stack(ctx, df, batches)  # the source too: a zoned time in UTC, an int beyond int64 kept as text to quarantine
     write_parquet(ctx.path(ctx.paths.raw), df)
     extra = f" (incl. {sum(len(b) for _, b in batches):,} rows from {len(batches)} absorbed batch(es))" if batches else ""
     return f"{len(df):,} rows x {df.shape[1]} columns{extra} -> {ctx.paths.raw}"

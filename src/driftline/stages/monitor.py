@@ -123,7 +123,7 @@ def read_batch(ctx: StageContext, rel: str) -> pd.DataFrame | str:
 
 def check_batches(ctx: StageContext, batches: list[Batch]) -> tuple[dict[Batch, pd.DataFrame], list[BatchQuality]]:
     """Read each new batch and check it against the schema: the accepted frames, and every batch's quality."""
-    from driftline.drift.quality import batch_quality, unreadable_batch
+    from driftline.drift.quality import judge_batch, unreadable_batch
     from driftline.schema.rules import rules_for
 
     cfg = ctx.cfg
@@ -137,10 +137,10 @@ def check_batches(ctx: StageContext, batches: list[Batch]) -> tuple[dict[Batch, 
         if isinstance(frame, str):
             quality.append(unreadable_batch(batch.file, frame, limit))
             continue
-        checked = batch_quality(batch.file, frame, rules, limit, optional=frozenset({cfg.target}))
+        checked, good = judge_batch(batch.file, frame, rules, limit, optional=frozenset({cfg.target}))
         quality.append(checked)
         if not checked.rejected:
-            accepted[batch] = frame
+            accepted[batch] = good  # the rows counted bad are not compared
     return accepted, quality
 
 

@@ -22,6 +22,7 @@ from driftline.stages.context import StageContext, StageError, project_registry
 
 if TYPE_CHECKING:
     from driftline.drift.estimate import Estimator
+    from driftline.registry.gate import GateResult
 
 REFERENCE_SAMPLE_ROWS = 5_000
 # numeric reference columns keep at most this many order statistics (the profile records the
@@ -207,6 +208,46 @@ def store_challenger_baseline(ctx: StageContext, registry: Registry, champion: V
         })
 
 
+def write_trained_rows(ctx: StageContext, train: pd.DataFrame, folder: Path) -> dict:
+    """Record which rows this version trained on (its train and valid splits), for a fair gate later.
+
+    Keys are of the dataset's id column when it has one, else of every column of the rows
+    (`driftline.data.split.row_keys`): a later gate leaves those rows out of its test split, whatever
+    the split then assigns. Returns the summary kept in training.json.
+    """
+    from driftline.data.split import TRAINED_ROWS_FILE, key_columns, row_keys
+
+    valid = pd.read_parquet(ctx.path(ctx.paths.split("valid")))
+    by = key_columns(list(train.columns), ctx.cfg.dataset.id)
+    keys = np.unique(np.concatenate([row_keys(train, by), row_keys(valid, by)]))
+    write_parquet(folder / TRAINED_ROWS_FILE, pd.DataFrame({"row_key": keys}))
+    return {"by": by, "rows": int(len(keys)), "file": TRAINED_ROWS_FILE}
+
+
+def fair_test_rows(ctx: StageContext, registry: Registry, champion: VersionInfo,
+                   test: pd.DataFrame) -> tuple[np.ndarray | None, GateResult | None]:
+    """(mask of the test rows the champion did not train on, or None when its version does not record
+    them; a refusal GateResult when a fair comparison is impossible, else None)."""
+    from driftline.data.split import unseen_rows
+    from driftline.registry.gate import MIN_FAIR_ROWS, cannot_tell_fair_rows, too_few_fair_rows
+
+    if "training.json" not in champion.files:
+        return None, None
+    recorded = json.loads(registry.file(champion.version, "training.json").read_text(encoding="utf-8")).get("trained_rows")
+    if not isinstance(recorded, dict):
+        return None, None  # registered before versions recorded their rows: scored on the whole test split
+    name, split = f"champion {champion.version}", ctx.paths.split("test")
+    by = [str(c) for c in recorded.get("by") or []]
+    missing = [c for c in by if c not in test.columns]
+    if missing or not by:
+        return None, cannot_tell_fair_rows(ctx.cfg.gate, ctx.cfg.task, missing or ["(none recorded)"], name, split)
+    trained = pd.read_parquet(registry.file(champion.version, str(recorded.get("file")))).get("row_key")
+    mask = unseen_rows(test, by, np.asarray(trained, dtype=np.uint64))
+    if int(mask.sum()) < MIN_FAIR_ROWS:
+        return mask, too_few_fair_rows(ctx.cfg.gate, ctx.cfg.task, int(mask.sum()), len(test), name, split)
+    return mask, None
+
+
 def previous_report(ctx: StageContext) -> dict:
     """The last promotion.json (a kept output: DVC does not delete it before this run), or {}."""
     path = ctx.path(ctx.paths.promotion)
@@ -307,14 +348,20 @@ def run(ctx: StageContext) -> str:
     meta = json.loads(ctx.path(p.model_meta).read_text(encoding="utf-8"))
     test = pd.read_parquet(ctx.path(p.split("test")))
     scores, y = score_version(ctx.path(p.model), ctx.path(p.fitted_features), meta, test, task=cfg.task, target=cfg.target)
-    champion_scores = None
+    champion_scores, fair, refusal = None, None, None
     if champion is not None:
         champion_scores, _ = score_version(registry.file(champion.version, "model.txt"),
                                            registry.file(champion.version, "features.json"),
                                            json.loads(registry.file(champion.version, "model.json").read_text(encoding="utf-8")), test,
                                            task=cfg.task, target=cfg.target)
-    try:  # both models on the same rows y: the paired test compares them row by row
-        result = judge(cfg.gate, cfg.task, y, scores, champion_scores, threshold=cfg.model.threshold)
+        # the test split never held the challenger's training rows; leave out the champion's too
+        fair, refusal = fair_test_rows(ctx, registry, champion, test)
+    rows = slice(None) if fair is None else fair
+    gate_y, gate_champion = y[rows], None if champion_scores is None else champion_scores[rows]
+    try:  # both models on the same rows: the paired test compares them row by row
+        result = refusal or judge(cfg.gate, cfg.task, gate_y, scores[rows], gate_champion, threshold=cfg.model.threshold,
+                                  excluded=None if fair is None else int((~fair).sum()),
+                                  champion_name=f"champion {champion.version}" if champion else "the champion")
     except GateError as exc:
         raise StageError(f"{ctx.pipeline}.gate: {exc}", hint=exc.hint) from None
     report["gate"] = result.to_json()
@@ -327,7 +374,9 @@ def run(ctx: StageContext) -> str:
     if not result.passed:
         registry.record_refusal(None, result.reason, {"gate": result.to_json()})
         if cfg.monitor is not None:
-            store_challenger_baseline(ctx, registry, champion, result.reason, champion_scores, y)
+            # the champion's scores on the rows it was judged on (on the whole split when it could not be judged)
+            baseline = (champion_scores, y) if refusal is not None else (gate_champion, gate_y)
+            store_challenger_baseline(ctx, registry, champion, result.reason, *baseline)
         report.update(decision="refused", champion_after=report["champion_before"], reason=result.reason)
         write_report(ctx, report, experiment)
         return f"gate refused: {result.reason}"
@@ -341,7 +390,9 @@ def run(ctx: StageContext) -> str:
             files[name] = folder / name
         for name in write_estimator(ctx, test, scores, y, folder):
             files[name] = folder / name
-        write_json(folder / "training.json", training_summary(ctx, train))
+        trained_rows = write_trained_rows(ctx, train, folder)
+        files[trained_rows["file"]] = folder / trained_rows["file"]
+        write_json(folder / "training.json", {**training_summary(ctx, train), "trained_rows": trained_rows})
         files["training.json"] = folder / "training.json"
         metrics = json.loads(ctx.path(p.metrics).read_text(encoding="utf-8"))
         documents = card_writer(ctx, meta, metrics, result.to_json(), test, scores, y, training_summary(ctx, train))
