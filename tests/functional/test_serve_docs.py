@@ -1,7 +1,8 @@
 """/docs and /redoc work with no network: every file the pages load comes from the endpoint itself.
 
-A real `driftline serve` on a loopback port, with a bearer token set (the docs stay open, as
-before). Headless Chromium loads the pages with every other host unreachable and must render them.
+A real `driftline serve` on a loopback port, without a token (with DRIFTLINE_API_TOKEN set the docs,
+their assets and /openapi.json need it too: last test here, and test_serve_hardening.py). Headless
+Chromium loads the pages with every other host unreachable and must render them.
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ REFERENCED = re.compile(r"""(?:src|href|spec-url)="([^"]+)"|\burl: '([^']+)'""")
 
 
 @pytest.fixture(scope="module")
-def server(projects) -> Iterator[Server]:
-    srv = start_server(projects.reproduced(), "--poll", "0", env={"DRIFTLINE_API_TOKEN": TOKEN})
+def root(projects) -> Path:
+    return projects.reproduced()
+
+
+@pytest.fixture(scope="module")
+def server(root: Path) -> Iterator[Server]:
+    srv = start_server(root, "--poll", "0")
     yield srv
     stop_server(srv)
 
@@ -35,8 +41,8 @@ def referenced(page: str) -> list[str]:
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
-def test_docs_pages_load_everything_from_the_endpoint_without_a_token(server: Server, page: str) -> None:
-    with server.client() as anonymous:  # no Authorization header: the docs are open, as before
+def test_docs_pages_load_everything_from_the_endpoint(server: Server, page: str) -> None:
+    with server.client() as anonymous:
         html = anonymous.get(page)
         assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
         assert not ABSOLUTE_URL.findall(html.text), f"the page names another host:\n{html.text}"
@@ -46,7 +52,6 @@ def test_docs_pages_load_everything_from_the_endpoint_without_a_token(server: Se
             assert url.startswith("/"), url
             answer = anonymous.get(url)
             assert answer.status_code == 200 and answer.content, f"{url}: {answer.status_code}"
-        assert anonymous.get("/v1/model").status_code == 401  # the API itself still needs the token
 
 
 def test_swagger_ui_assets_are_real_and_the_oauth2_redirect_is_served(server: Server) -> None:
@@ -59,21 +64,29 @@ def test_swagger_ui_assets_are_real_and_the_oauth2_redirect_is_served(server: Se
     assert redirect.status_code == 200 and "oauth2" in redirect.text.lower()
 
 
-def test_the_open_assets_folder_is_no_way_around_the_token(server: Server) -> None:
-    """The token is not asked under /docs/assets/, so a `..` there must not reach the API."""
-    with server.client() as anonymous:
-        assert anonymous.get("/docs/assets/nothing-here.js").status_code == 404
-    host = urlsplit(server.url)
-    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+def test_with_a_token_the_docs_their_assets_and_the_document_need_it_too(root: Path) -> None:
+    """The document describes every field of the schema: with a token set, only /v1/health is open.
+    A `..` under /docs/assets/ reaches nothing either."""
+    srv = start_server(root, "--poll", "0", env={"DRIFTLINE_API_TOKEN": TOKEN})
     try:
-        for path in ("/docs/assets/../../v1/model", "/docs/assets/%2e%2e/%2e%2e/v1/model"):
-            conn.request("GET", path)  # sent as written: http.client does not resolve `..`
-            answer = conn.getresponse()
-            body = answer.read()
-            assert answer.status in (401, 404), (path, answer.status, body[:200])
-            assert b"feature_columns" not in body
+        with srv.client() as anonymous, srv.client(headers={"Authorization": f"Bearer {TOKEN}"}) as holder:
+            for path in ("/docs", "/redoc", "/openapi.json", "/docs/assets/swagger-ui-bundle.js", "/docs/oauth2-redirect"):
+                assert anonymous.get(path).status_code == 401, path
+                assert holder.get(path).status_code == 200, path
+            assert anonymous.get("/v1/health").status_code == 200
+        host = urlsplit(srv.url)
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+        try:
+            for path in ("/docs/assets/../../v1/model", "/docs/assets/%2e%2e/%2e%2e/v1/model"):
+                conn.request("GET", path)  # sent as written: http.client does not resolve `..`
+                answer = conn.getresponse()
+                body = answer.read()
+                assert answer.status == 401, (path, answer.status, body[:200])
+                assert b"feature_columns" not in body
+        finally:
+            conn.close()
     finally:
-        conn.close()
+        stop_server(srv)
 
 
 def _render(browser, url: str, profile: Path) -> str:

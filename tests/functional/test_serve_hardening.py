@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from driftline.predictions.layout import LoggedRequest
-from driftline.predictions.log import open_log, read_decision
+from driftline.predictions.log import open_log
 from driftline.serve.app import ServeSettings, create_app
 from driftline.serve.loggable import DROPPED
 from tests.functional.test_serve import test_records
@@ -128,6 +128,9 @@ def test_hostile_field_names_and_ids_get_4xx_or_2xx_never_500(app: Any, root: Pa
         response = post(app, body.encode())
         assert response.status_code < 500 and response.headers["content-type"] == "application/json", (body[:80], response.text)
         json.loads(response.content)  # valid JSON (no lone surrogate, no NaN)
+    feedback = call(app, "POST", "/v1/feedback", content='{"request_id": "\\ud800-0", "label": 1}',
+                    headers={"content-type": "application/json"})
+    assert feedback.status_code == 404 and json.loads(feedback.content)["error"].startswith("no decision")
     big_id = post(app, cases[2].encode()).json()["predictions"][0]
     assert big_id["id"] == "1" + "0" * 40  # exact, as text: orjson cannot write it as a number
     infinite_id = post(app, cases[3].encode()).json()["predictions"][0]
@@ -145,26 +148,26 @@ def test_a_number_where_a_datetime_is_declared_is_a_422_naming_the_field(app: An
     assert "ISO 8601" in response.json()["errors"][0]["message"]
 
 
-def test_infinity_in_a_numeric_field_is_scored_as_the_validate_stage_reads_it_and_logged_as_such(app: Any, root: Path) -> None:
-    """The batch path reads "inf" in a float column as infinity (schema.read); the endpoint does too,
-    and logs the text "Infinity", which the same reading rule reads back as that number."""
+def test_infinity_in_a_numeric_field_is_a_422_naming_it_as_the_validate_stage_quarantines_it(app: Any, root: Path) -> None:
+    """One reading rule (schema.read) for both paths: a float field holds finite numbers; NaN is a missing value."""
     record = test_records(root, 1)[0]
-    body = record_json(record) + ', "income": Infinity}'
-    body = body.replace(f'"income": {json.dumps(record["income"])}, ', "", 1)
-    response = post(app, f'{{"records": [{body}], "explain": "all"}}'.encode())
-    assert response.status_code == 200, response.text
-    (logged,) = logged_inputs(app, response)
-    assert logged["income"] == "Infinity"
-    from driftline.schema.read import read_column
+    without = {k: v for k, v in record.items() if k not in ("income", "debt_to_income")}
+    for value in ("Infinity", "-Infinity", '"inf"'):
+        body = record_json(without) + f', "income": {value}, "debt_to_income": 0.3}}'
+        response = post(app, f'{{"records": [{body}]}}'.encode())
+        assert response.status_code == 422, (value, response.text)
+        assert [(e["record"], e["field"], e["message"]) for e in response.json()["errors"]] == [(0, "income", "not a valid float")]
+    nan = post(app, f'{{"records": [{record_json(without)}, "income": NaN, "debt_to_income": 0.3}}]}}'.encode())
+    assert nan.status_code == 200 and logged_inputs(app, nan)[0]["income"] is None  # missing, as in a batch
 
-    assert read_column([logged["income"]], "float").values[0] == float("inf")
-    decision = read_decision(app.state.prediction_log.where, response.json()["predictions"][0]["request_id"])
-    assert decision["inputs"]["income"] == "Infinity"
-    nan = post(app, f'{{"records": [{body.replace("Infinity", "NaN")}]}}'.encode())
-    assert nan.status_code == 200 and logged_inputs(app, nan)[0]["income"] is None  # NaN: missing, as in a batch
-    int_body = body.replace('"income": Infinity', '"income": 1').replace(f'"age": {json.dumps(record["age"])}', '"age": Infinity')
-    int_inf = post(app, f'{{"records": [{int_body}]}}'.encode())
-    assert int_inf.status_code == 422 and [e["field"] for e in int_inf.json()["errors"]] == ["age"]  # an int field has no infinity
+    import pandas as pd
+
+    from driftline.schema.validate import validate_frame  # the validate stage's check of a batch
+
+    spec = app.state.holder.current.request_schema.spec
+    batch = pd.DataFrame([{**record, "income": float("inf")}, {**record, "income": 1000.0}])
+    outcome = validate_frame(batch, spec)
+    assert (len(outcome.valid), len(outcome.quarantine)) == (1, 1) and outcome.failures == {"income: not a valid float": 1}
 
 
 # ----------------------------------------------------------------------------- 2: the token guards the docs; health names no file
@@ -264,3 +267,18 @@ def test_retention_is_validated_where_it_is_declared(projects, tmp_path: Path, c
     out = cli(["compile"], root, check=False)
     said = out.stdout + out.stderr
     assert out.returncode != 0 and "retention_days" in said and "max_extra_bytes" in said and "Traceback" not in said, said
+
+
+def test_retention_on_a_shared_postgresql_log_deletes_only_this_pipeline_s_old_decisions(postgres) -> None:
+    log = open_log(postgres.new_database("retention"))
+    try:
+        log.record(old_request("a" * 32, "2020-01-01T00:00:00.000+00:00"), "credit")
+        log.record(old_request("b" * 32, "2099-01-01T00:00:00.000+00:00"), "credit")
+        log.record(old_request("c" * 32, "2020-01-01T00:00:00.000+00:00"), "pricing")
+        log.add_labels([("a" * 32 + "-1", 1), ("b" * 32 + "-0", 0), ("c" * 32 + "-0", 1)], source="test")
+        assert log.prune("credit", "2026-01-01T00:00:00.000+00:00") == 1
+        assert sorted(b for (b,) in log.query("SELECT batch_id FROM requests")) == ["b" * 32, "c" * 32]
+        assert sorted(r for (r,) in log.query("SELECT request_id FROM labels")) == ["b" * 32 + "-0", "c" * 32 + "-0"]
+        assert log.prune("credit", "2026-01-01T00:00:00.000+00:00") == 0
+    finally:
+        log.close()

@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import orjson
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -435,7 +434,7 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
         validated = time.perf_counter()
         scored = score_frame(bundle, frame, explain, settings.predict_threads)
         scored_at = time.perf_counter()
-        response = _decide(bundle, records, frame, scored, prediction_log, metrics, log_spec.max_extra_bytes)
+        response = _decide(bundle, records, scored, prediction_log, metrics, log_spec.max_extra_bytes)
         done = time.perf_counter()
         # Where the time went, for browsers' dev tools and load tests (W3C Server-Timing): parse
         # (JSON body), validate, score, log (the durable commit), respond (decisions, log rows and
@@ -454,7 +453,7 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
             label = parse_label(body.label, bundle.task, bundle.classes)
         except ValueError as exc:
             return _error(422, str(exc), [{"field": "label", "message": str(exc)}])  # type: ignore[return-value]
-        if not prediction_log.known([body.request_id]):
+        if plain(body.request_id) != body.request_id or not prediction_log.known([body.request_id]):  # a lone surrogate: no id
             return _error(404, f"no decision with request_id {body.request_id!r} in the prediction log")  # type: ignore[return-value]
         prediction_log.add_labels([(body.request_id, label)], source="api")
         return {"request_id": body.request_id, "label": label, "stored": True}
@@ -520,7 +519,7 @@ def app_from_environment() -> FastAPI:
     return create_app(Path(spec["root"]), spec["pipeline"], settings)
 
 
-def _decide(bundle: ModelBundle, records: list[dict[str, Any]], frame: Any, scored: Any, prediction_log: DecisionLog,
+def _decide(bundle: ModelBundle, records: list[dict[str, Any]], scored: Any, prediction_log: DecisionLog,
             metrics: ServeMetrics, max_extra_bytes: int) -> Response:
     """Build the decisions, commit them to the log, then answer.
 
@@ -539,7 +538,6 @@ def _decide(bundle: ModelBundle, records: list[dict[str, Any]], frame: Any, scor
     if id_column and any(type(r) is float for r in record_ids):
         record_ids = [plain(r) for r in record_ids]  # an infinite id is said as "Infinity", not null
     float_fields, known = _fields(schema)
-    infinite = any(np.isinf(frame[name].to_numpy()).any() for name in float_fields)
     scores, predictions, reasons = scored.scores, scored.predictions, scored.reasons
     explained = 0
     for record, codes in zip(records, reasons):
@@ -554,7 +552,7 @@ def _decide(bundle: ModelBundle, records: list[dict[str, Any]], frame: Any, scor
         outputs = [{"score": s, "prediction": p, "scores": c} for s, p, c in zip(scores, predictions, scored.class_scores)]
     entry = LoggedRequest(
         batch_id=batch_id, time=now_utc(), model_version=version, size=n,
-        inputs=logged_records(records, float_fields, known, max_extra_bytes, infinite=infinite).decode(),
+        inputs=logged_records(records, float_fields, known, max_extra_bytes).decode(),
         outputs=orjson.dumps(outputs).decode(),
         record_ids=dumps(record_ids).decode() if any(r is not None for r in record_ids) else None,
         reasons=dumps(reasons).decode() if explained else None,

@@ -9,10 +9,9 @@ field nobody declared could fill the log with megabytes per decision.
 
 `logged_records` gives the records the log keeps:
 
-- the schema's fields and the id exactly as sent, except what JSON cannot hold as the model
-  saw it: an infinite number in a float field is logged as the text "Infinity" / "-Infinity"
-  (the schema's reading rule reads that text back as the same number, as the validate stage
-  reads it from a CSV), and an int beyond 64 bits in a float field as the float the model saw;
+- the schema's fields and the id exactly as sent, except an int beyond 64 bits in a float field,
+  logged as the float the model saw (an infinity never gets this far: the schema's reading
+  rule refuses it, in a request as in a batch; NaN is a missing value, logged as null);
 - unknown extra fields (kept by `extra_columns: drop | keep`) as sent while the record's extra
   fields stay within `serve.log.max_extra_bytes` of JSON, nested at most `MAX_DEPTH` levels;
   past the bound the remaining extra fields are left out and one field `$dropped` says how many
@@ -27,6 +26,7 @@ orjson as it is (the usual case, one C call) and falls back to `plain`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -35,6 +35,7 @@ import orjson
 MAX_DEPTH = 32  # levels of nesting kept in an extra field (and in anything `plain` rewrites)
 DROPPED = "$dropped"  # the field that says which extra fields were left out of the log
 _INT_FIRST, _INT_END = -(2**63), 2**64  # orjson writes ints in [-2^63, 2^64)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DEEP = f"<nested deeper than {MAX_DEPTH} levels: not logged>"
 
 
@@ -67,15 +68,13 @@ def dumps(obj: Any) -> bytes:
 
 
 def logged_records(records: Sequence[dict[str, Any]], float_fields: Collection[str], known: Collection[str],
-                   max_extra_bytes: int, *, infinite: bool) -> bytes:
+                   max_extra_bytes: int) -> bytes:
     """The JSON array the log keeps for `records` (see the module doc).
 
     `known`: the schema's input fields and the id; `float_fields`: those the model reads as
-    floats; `infinite`: whether a float field holds an infinity (the caller knows it from the
-    validated frame, for free). The usual request — only known fields, finite numbers — is one
-    orjson call."""
+    floats. The usual request — only known fields — is one orjson call."""
     known = known if isinstance(known, (set, frozenset)) else set(known)
-    if not infinite and all(r.keys() <= known for r in records):
+    if all(r.keys() <= known for r in records):
         try:
             return orjson.dumps(records)
         except orjson.JSONEncodeError:
@@ -125,5 +124,5 @@ def _text(value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return _SURROGATE.sub("\ufffd", value)  # in a str, a surrogate code point is always a lone one
     return value

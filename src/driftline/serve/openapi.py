@@ -33,8 +33,12 @@ from driftline.serve.bundle import BundleHolder, RequestSchema
 
 PREDICT_PATH = "/v1/predict"
 EXAMPLE_TIME = "2024-05-01T12:30:00"
-# What `driftline.schema.read` reads as a datetime: YYYY-MM-DD, then maybe a time after "T" or a space, no zone.
-DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$"
+# What `driftline.schema.read` reads as a datetime: YYYY-MM-DD within datetime64[ns] (1678-2261), then
+# maybe a time after "T" or a space, no zone. (Only 02-29 of a year that is not leap matches and is a 422.)
+DATETIME_PATTERN = (r"^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|226[01])-"
+                    r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|[12][0-9]))"
+                    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?)?$")
+INT64 = (-(2**63), 2**63 - 1)  # an int field's range when the schema gives none (the type rule's)
 HEALTH_PATH = "/v1/health"
 _PYTHON_TYPES: dict[str, Any] = {"float": float, "int": int, "bool": bool, "category": str, "string": str, "datetime": str}
 _JSON_EXAMPLES: dict[str, Any] = {"float": 0.0, "int": 0, "bool": True, "category": "a", "string": "text",
@@ -63,6 +67,8 @@ def _field(col: ColumnRules) -> tuple[Any, Any]:
     if col.nullable:
         kind = Optional[kind]  # noqa: UP045 - a type built at run time
     bounds: dict[str, Any] = {"ge": col.ge, "le": col.le} if not col.allowed else {}
+    if col.kind == "int" and not col.allowed:
+        bounds = {"ge": INT64[0] if col.ge is None else col.ge, "le": INT64[1] if col.le is None else col.le}
     if col.kind == "datetime" and not col.allowed:
         bounds["pattern"] = DATETIME_PATTERN
     return kind, Field(..., alias=col.name, title=col.name, description=col.describe(),
