@@ -130,7 +130,7 @@ def test_hostile_field_names_and_ids_get_4xx_or_2xx_never_500(app: Any, root: Pa
         json.loads(response.content)  # valid JSON (no lone surrogate, no NaN)
     feedback = call(app, "POST", "/v1/feedback", content='{"request_id": "\\ud800-0", "label": 1}',
                     headers={"content-type": "application/json"})
-    assert feedback.status_code == 404 and json.loads(feedback.content)["error"].startswith("no decision")
+    assert feedback.status_code == 422 and [e["field"] for e in json.loads(feedback.content)["errors"]] == ["request_id"]
     big_id = post(app, cases[2].encode()).json()["predictions"][0]
     assert big_id["id"] == "1" + "0" * 40  # exact, as text: orjson cannot write it as a number
     infinite_id = post(app, cases[3].encode()).json()["predictions"][0]

@@ -5,8 +5,8 @@ Routes (OpenAPI docs at /docs and /redoc, their scripts and styles served by the
 
     POST /v1/predict   {"records": [...], "explain": "none" | "declined" | "all"}  -> one decision a record
     POST /v1/feedback  {"request_id", "label"}                                    -> ground truth joins the log
-    GET  /v1/health    liveness, the version served, the last failed reload (if any)
-    GET  /v1/model     version, metrics, request schema, fingerprints
+    GET  /v1/health    liveness, the version served, whether a new champion failed to load (no file names)
+    GET  /v1/model     version, metrics, request schema, fingerprints, why the last reload failed
     GET  /metrics      Prometheus text format
 
 Every decision gets its own `request_id`, `<uuid4 hex of the HTTP request>-<record index>`: a
@@ -453,7 +453,7 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
             label = parse_label(body.label, bundle.task, bundle.classes)
         except ValueError as exc:
             return _error(422, str(exc), [{"field": "label", "message": str(exc)}])  # type: ignore[return-value]
-        if plain(body.request_id) != body.request_id or not prediction_log.known([body.request_id]):  # a lone surrogate: no id
+        if not prediction_log.known([body.request_id]):
             return _error(404, f"no decision with request_id {body.request_id!r} in the prediction log")  # type: ignore[return-value]
         prediction_log.add_labels([(body.request_id, label)], source="api")
         return {"request_id": body.request_id, "label": label, "stored": True}
