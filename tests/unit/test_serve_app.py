@@ -93,7 +93,7 @@ def test_the_request_body_types_every_record_field_from_the_schema() -> None:
     assert set(fields) == set(COLUMNS) - {"target"}  # every input field and the id; never the target
     assert set(record["required"]) == set(COLUMNS) - {"target", "id"}  # a nullable field is required too
     assert fields["score"]["anyOf"] == [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}]
-    assert (fields["age"]["type"], fields["age"]["minimum"]) == ("integer", 18) and "maximum" not in fields["age"]
+    assert (fields["age"]["type"], fields["age"]["minimum"], fields["age"]["maximum"]) == ("integer", 18, 2**63 - 1)  # the type rule's
     assert fields["term"]["enum"] == [36, 60] and fields["term"]["type"] == "integer"
     assert fields["flag"]["enum"] == [0, 1]
     assert fields["member"]["type"] == "boolean"

@@ -35,7 +35,7 @@ def serve(
     transforms, explained with reason codes and logged before the answer to
     `logs/<pipeline>/predictions.sqlite`, or to the PostgreSQL database of the pipeline's
     `serve.log.url` (DRIFTLINE_LOG_URL overrides it), which several hosts can share. A newly promoted champion is swapped in without a restart. Set
-    DRIFTLINE_API_TOKEN to require `Authorization: Bearer <token>`. For throughput, run one
+    DRIFTLINE_API_TOKEN to require `Authorization: Bearer <token>` everywhere but /v1/health (the docs and /openapi.json too). For throughput, run one
     worker process per core (`--workers 2` on two cores): one process is bound to one core.
     """
     import dataclasses

@@ -4,6 +4,9 @@
       log:
         url: null          # the embedded default: logs/<pipeline>/predictions.sqlite
         # url: postgresql://driftline@db.internal:5432/decisions   a log several hosts share
+        retention_days: null   # keep every decision; N: the server deletes decisions (and their labels)
+                               # older than N days when it starts and every hour while it runs
+        max_extra_bytes: 4096  # per record: JSON of fields outside the schema that the log keeps
 
 A URL names the server, user and database, never a password: params.yaml and dvc.lock are committed,
 so a URL with one is refused. libpq reads the password from PGPASSWORD or ~/.pgpass (PGPASSFILE),
@@ -14,10 +17,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 LOG_URL_ENV = "DRIFTLINE_LOG_URL"
 LOG_URL_SCHEMES = ("postgresql", "postgresql+psycopg")
+MAX_EXTRA_BYTES_LIMIT = 16 * 1024 * 1024  # the largest body `driftline serve` accepts by default
 
 
 def check_log_url(url: str) -> str:
@@ -40,11 +44,16 @@ def check_log_url(url: str) -> str:
 
 
 class ServeLogSpec(BaseModel):
-    """`url`: null keeps the SQLite file per pipeline; a postgresql:// URL (no password) is a shared log."""
+    """`url`: null keeps the SQLite file per pipeline; a postgresql:// URL (no password) is a shared log.
+    `retention_days`: null keeps every decision; N deletes this pipeline's decisions older than N days
+    (and their labels) when the server starts and every hour. `max_extra_bytes`: how much JSON of
+    a record's fields outside the schema the log keeps (the rest is left out, and the record says so)."""
 
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = None
+    retention_days: int | None = Field(None, ge=1, le=36_500)
+    max_extra_bytes: int = Field(4096, ge=0, le=MAX_EXTRA_BYTES_LIMIT)
 
     @field_validator("url")
     @classmethod

@@ -156,6 +156,11 @@ SELECT_DECISION = ("SELECT time, pipeline, model_version, size, record_ids, inpu
 SELECT_LABEL = "SELECT label, time, source FROM labels WHERE request_id = :request_id"
 SELECT_LABELS = "SELECT request_id, label FROM labels"
 SIZES_CHUNK = 500  # batch ids per `sizes_query`
+# Retention (`serve.log.retention_days`): one pipeline's requests older than a time, then every label
+# whose decision is gone (a request id is `<batch_id>-<digits>`: trimming the digits leaves `<batch_id>-`).
+PRUNE_REQUESTS = "DELETE FROM requests WHERE pipeline = :pipeline AND time < :before"
+PRUNE_LABELS = ("DELETE FROM labels WHERE rtrim(request_id, '0123456789') NOT IN "
+                "(SELECT batch_id || '-' FROM requests)")
 
 
 def request_params(entry: LoggedRequest, pipeline: str) -> dict[str, object]:

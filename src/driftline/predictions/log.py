@@ -48,6 +48,8 @@ from driftline.config.serve import LOG_URL_ENV, check_log_url
 from driftline.predictions.layout import (
     INSERT_REQUEST,
     LAYOUT_VERSION,
+    PRUNE_LABELS,
+    PRUNE_REQUESTS,
     SELECT_DECISION,
     SELECT_LABEL,
     SELECT_LABELS,
@@ -104,6 +106,7 @@ class DecisionLog(Protocol):
     def known(self, request_ids: Iterable[str]) -> set[str]: ...
     def add_labels(self, labels: Sequence[tuple[str, Any]], source: str) -> None: ...
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]: ...
+    def prune(self, pipeline: str, before: str) -> int: ...
     def close(self) -> None: ...
 
     @property
@@ -228,6 +231,22 @@ class PredictionLog:
         """Read-only helper for tests and tools."""
         with self._lock:
             return list(self._db.execute(sql, params))
+
+    def prune(self, pipeline: str, before: str) -> int:
+        """Delete `pipeline`'s requests logged before `before` (ISO UTC) and the labels of their
+        decisions, in one transaction (retention); the number of requests deleted."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                deleted = self._db.execute(PRUNE_REQUESTS, {"pipeline": pipeline, "before": before}).rowcount
+                if deleted:
+                    self._db.execute(PRUNE_LABELS)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            return deleted
 
 
 def parse_label(value: Any, task: str, classes: list[Any] | None) -> Any:

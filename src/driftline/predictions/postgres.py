@@ -30,6 +30,8 @@ from driftline.predictions.layout import (
     LAYOUT_VERSION,
     POSTGRES_SCHEMA,
     POSTGRES_SCHEMA_LOCK,
+    PRUNE_LABELS,
+    PRUNE_REQUESTS,
     SELECT_DECISION,
     SELECT_LABEL,
     SELECT_LABELS,
@@ -153,6 +155,15 @@ class PostgresLog:
         with self._engine.begin() as conn:
             conn.execute(_UPSERT_LABEL, [{"request_id": rid, "label": orjson.dumps(label).decode(), "time": now,
                                           "source": source} for rid, label in labels])
+
+    def prune(self, pipeline: str, before: str) -> int:
+        """Delete `pipeline`'s requests logged before `before` (ISO UTC) and the labels of their
+        decisions, in one transaction (retention); the number of requests deleted."""
+        with self._engine.begin() as conn:
+            deleted = conn.execute(sa.text(PRUNE_REQUESTS), {"pipeline": pipeline, "before": before}).rowcount
+            if deleted:
+                conn.execute(sa.text(PRUNE_LABELS))
+        return deleted
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
         """Read-only helper for tests and tools (named parameters, `:name`)."""

@@ -4,7 +4,9 @@ Written once and used by both backends (the validate stage's pandera check and t
 columnar check), so a value is readable on one path exactly when it is on the other. What each
 kind accepts:
 
-- float: numbers, and text holding a number ("52000.5", as CSV gives it); not true/false.
+- float: finite numbers, and text holding one ("52000.5", as CSV gives it); not true/false, and not
+  an infinity (`Infinity` in a request, `inf` in a CSV, inf in a Parquet column): no feature means
+  that, and it would be logged and monitored as something else.
 - int: the same, when whole and within int64 (±2^63), read exactly (never through a float);
   binary also takes true/false as 1/0. Null-like values (None, NaN, NA) are nulls, not unreadable.
 - bool: true/false, 1/0, and the texts "true"/"false"/"1"/"0" in any case.
@@ -72,8 +74,7 @@ def _read_numbers(items: list[Any], kind: str, types: Any) -> Read:
         except OverflowError:  # an int beyond any float: value by value below
             floats = None
         if floats is not None:
-            null = np.isnan(floats)
-            return Read(floats, np.zeros(n, dtype=bool), floats, null)
+            return _finite(floats, np.zeros(n, dtype=bool))
     if kind != "float" and types <= _INTS:  # the usual JSON for an int column: read exactly
         ints = None
         try:
@@ -123,8 +124,17 @@ def _read_numbers(items: list[Any], kind: str, types: Any) -> Read:
             floats[texts] = parsed.to_numpy(np.float64)
             unreadable[texts] = np.isnan(floats[texts])  # "nan" or "" says nothing: unreadable, not null
     if kind == "float":
-        return Read(floats, unreadable, floats, np.isnan(floats))
+        return _finite(floats, unreadable)
     return _as_ints(floats, exact, unreadable)
+
+
+def _finite(floats: np.ndarray, unreadable: np.ndarray) -> Read:
+    """A float column read: an infinity is unreadable (and a null in the values), like any value that is no float."""
+    infinite = np.isinf(floats)
+    if infinite.any():
+        floats = np.where(infinite, np.nan, floats)
+        unreadable = unreadable | infinite
+    return Read(floats, unreadable, floats, np.isnan(floats))
 
 
 def _as_ints(floats: np.ndarray, exact: dict[int, int], unreadable: np.ndarray) -> Read:
@@ -253,8 +263,7 @@ def _read_typed(values: Any, kind: str) -> Read:
     if kind in ("float", "int", "binary") and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         array = pd.array(values)
         if kind == "float":
-            floats = array.to_numpy(dtype=np.float64, na_value=np.nan)
-            return Read(floats, none, floats, np.isnan(floats))
+            return _finite(array.to_numpy(dtype=np.float64, na_value=np.nan), none)
         if pd.api.types.is_signed_integer_dtype(dtype):  # exact, no float in between
             null = np.asarray(array.isna(), dtype=bool)
             ints = array.to_numpy(dtype=np.int64, na_value=0)

@@ -5,8 +5,8 @@ Routes (OpenAPI docs at /docs and /redoc, their scripts and styles served by the
 
     POST /v1/predict   {"records": [...], "explain": "none" | "declined" | "all"}  -> one decision a record
     POST /v1/feedback  {"request_id", "label"}                                    -> ground truth joins the log
-    GET  /v1/health    liveness, the version served, the last failed reload (if any)
-    GET  /v1/model     version, metrics, request schema, fingerprints
+    GET  /v1/health    liveness, the version served, whether a new champion failed to load (no file names)
+    GET  /v1/model     version, metrics, request schema, fingerprints, why the last reload failed
     GET  /metrics      Prometheus text format
 
 Every decision gets its own `request_id`, `<uuid4 hex of the HTTP request>-<record index>`: a
@@ -17,7 +17,14 @@ response is sent. Errors are JSON `{"error": ..., "errors": [...]}`:
 400 unreadable JSON, 401 missing or wrong bearer token (when DRIFTLINE_API_TOKEN is set), 413
 body too large, 422 a request or record that breaks the contract (each bad record index and
 field named). Anything unexpected is logged on the server and answered with a bare 500, never
-a traceback.
+a traceback. Every answer and every logged row is written through `loggable` (always valid JSON;
+extra fields bounded by `serve.log.max_extra_bytes`).
+
+With DRIFTLINE_API_TOKEN set, every route needs the token except GET /v1/health (for load
+balancers; it names no file): the docs pages, their assets and /openapi.json too, since the
+document describes the schema's fields. The document declares the bearer scheme, so Swagger UI's
+"Authorize" sends the token with "Try it out". `serve.log.retention_days` deletes old decisions
+when the app starts and every `prune_seconds` (an hour) after.
 
 POST /v1/predict reads its raw body and parses it with orjson, in a worker thread
 (`parse_predict_body`); `PredictRequest` documents the body (OpenAPI) and still decides, with
@@ -31,6 +38,7 @@ import dataclasses
 import hmac
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -50,7 +58,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
 from driftline.predictions.log import DecisionLog, LoggedRequest, decision_id, log_location, open_log, parse_label
-from driftline.serve.bundle import DEFAULT_POLL_SECONDS, BundleHolder, ModelBundle
+from driftline.serve.bundle import DEFAULT_POLL_SECONDS, BundleHolder, ModelBundle, RequestSchema
+from driftline.serve.loggable import dumps, logged_records, plain
 from driftline.serve.metrics import MULTIPROC_ENV, ServeMetrics
 from driftline.serve.openapi import install as install_openapi
 from driftline.serve.scoring import BATCH_THREADS, score_frame
@@ -59,8 +68,9 @@ from driftline.serve.validation import check_records
 log = logging.getLogger("driftline.serve")
 
 TOKEN_ENV = "DRIFTLINE_API_TOKEN"
-OPEN_PATHS = frozenset({"/v1/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
-DOCS_ASSETS = "/docs/assets"  # Swagger UI's and ReDoc's files (fastapi-offline ships them); open like the pages
+OPEN_PATHS = frozenset({"/v1/health"})  # the only route open when a token is set
+DOCS_ASSETS = "/docs/assets"  # Swagger UI's and ReDoc's files (fastapi-offline ships them)
+PRUNE_SECONDS = 3600.0  # how often a server with `serve.log.retention_days` deletes old decisions
 # What /metrics labels requests by: anything else is "other", so a scanner cannot add series.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 ROUTES = frozenset({"/v1/predict", "/v1/feedback", "/v1/health", "/v1/model", "/metrics", "/docs", "/redoc", "/openapi.json"})
@@ -77,6 +87,7 @@ class ServeSettings:
     log_sync: str = "full"
     predict_threads: int = BATCH_THREADS  # LightGBM threads for a large batch (1 when workers share the cores)
     metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR of `--workers N` (None: one process)
+    prune_seconds: float = PRUNE_SECONDS  # between retention runs (only with serve.log.retention_days)
 
 
 # ----------------------------------------------------------------------------- request / response models
@@ -167,6 +178,9 @@ def parse_predict_body(raw: bytes, content_type: str | None) -> tuple[list[dict[
                 data = json.loads(raw)
             except Exception:  # noqa: BLE001 - undecodable bytes or text: either way not JSON
                 return _error(400, "the body is not valid JSON")
+            refused = _not_unicode(data)
+            if refused:
+                return _error(400, refused)
     if type(data) is dict and data.keys() <= PREDICT_KEYS:
         records = data.get("records")
         explain = data.get("explain", "declined")
@@ -178,6 +192,21 @@ def parse_predict_body(raw: bytes, content_type: str | None) -> tuple[list[dict[
     except ValidationError as exc:
         return _api_mismatch(exc.errors())
     return body.records, body.explain
+
+
+def _not_unicode(data: Any) -> str | None:
+    """Why a body json.loads read (orjson having refused it) is still not JSON text, or None.
+
+    json.loads reads NaN and Infinity, which is why it gets a second try, but also a lone
+    surrogate escape ("\\ud800"), which is no character: orjson, the log and every JSON reader
+    downstream refuse it, so the request is refused here, once."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "the body is not valid JSON: a \\uD800-\\uDFFF escape that is not half of a surrogate pair is no character"
+    except (RecursionError, ValueError):
+        return "the body is not valid JSON: nested too deeply"
+    return None
 
 
 def _is_json(content_type: str) -> bool:
@@ -198,11 +227,19 @@ def _api_mismatch(errors: Any) -> JSONResponse:
     return _error(422, "the request does not match the API (see /docs)", out)
 
 
+class _JSON(JSONResponse):
+    """A JSON answer that is always written (orjson, or `loggable.plain` when orjson refuses):
+    a field name or value echoed from a hostile request cannot turn a 4xx into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
 def _error(status: int, message: str, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"error": message}
     if errors is not None:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status, headers=headers)
+    return _JSON(body, status_code=status, headers=headers)
 
 
 # ----------------------------------------------------------------------------- the guard (auth, limits, metrics, last-resort errors)
@@ -262,7 +299,7 @@ class Guard:
                 count()
 
     def _refuse(self, scope: Scope, path: str) -> JSONResponse | None:
-        if self._token is None or path in OPEN_PATHS or path.startswith(DOCS_ASSETS + "/"):
+        if self._token is None or path in OPEN_PATHS:
             return None
         given = b""
         for key, value in scope.get("headers", ()):
@@ -327,16 +364,20 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
     metrics.model_changed(holder.current.version)
     from driftline.config.params import load_pipeline
 
-    log_url = load_pipeline(pipeline, root).serve.log.url  # null: the SQLite file under logs/
-    prediction_log = open_log(log_location(root, pipeline, log_url), settings.log_sync)
+    log_spec = load_pipeline(pipeline, root).serve.log  # url null: the SQLite file under logs/
+    prediction_log = open_log(log_location(root, pipeline, log_spec.url), settings.log_sync)
+    retention = Retention(prediction_log, pipeline, log_spec.retention_days, settings.prune_seconds)
+    retention.prune()  # before the first request: a log past its retention is never served from
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         holder.start()
+        retention.start()
         try:
             yield
         finally:
             holder.stop()
+            retention.stop()
             metrics.close()
             prediction_log.close()
 
@@ -352,6 +393,7 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
     app.state.holder = holder
     app.state.prediction_log = prediction_log
     app.state.settings = settings
+    app.state.retention = retention
     app.add_middleware(Guard, settings=settings, metrics=metrics)
 
     @app.exception_handler(RequestValidationError)
@@ -392,7 +434,7 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
         validated = time.perf_counter()
         scored = score_frame(bundle, frame, explain, settings.predict_threads)
         scored_at = time.perf_counter()
-        response = _decide(bundle, records, scored, prediction_log, metrics)
+        response = _decide(bundle, records, scored, prediction_log, metrics, log_spec.max_extra_bytes)
         done = time.perf_counter()
         # Where the time went, for browsers' dev tools and load tests (W3C Server-Timing): parse
         # (JSON body), validate, score, log (the durable commit), respond (decisions, log rows and
@@ -416,11 +458,13 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
         prediction_log.add_labels([(body.request_id, label)], source="api")
         return {"request_id": body.request_id, "label": label, "stored": True}
 
+    # Open to anyone, even with a token: versions and times only. Why a reload failed names files
+    # (the registry's paths), so it is in /v1/model, behind the token, and in the server's log.
     @app.get("/v1/health", summary="Liveness and the version served")
     def health() -> dict[str, Any]:
         bundle = holder.current
         return {"status": "ok", "pipeline": pipeline, "model_version": bundle.version, "loaded_at": bundle.loaded_at,
-                "swaps": holder.swaps, "last_reload_error": holder.last_error}
+                "swaps": holder.swaps, "reload_failing": holder.last_error is not None}
 
     @app.get("/v1/model", summary="The champion: version, metrics, request schema, fingerprints")
     def model() -> dict[str, Any]:
@@ -441,9 +485,10 @@ def create_app(root: Path, pipeline: str, settings: ServeSettings | None = None)
             "feature_columns": bundle.feature_columns,
             "fingerprints": {"data": info.get("data_fingerprint"), "config": info.get("config_fingerprint"),
                              "files": info.get("files")},
+            "last_reload_error": holder.last_error,
         }
 
-    install_openapi(app, holder, PredictRequest)
+    install_openapi(app, holder, PredictRequest, bearer=settings.token is not None, max_records=settings.max_records)
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     def prometheus(request: Request) -> Response:
@@ -475,7 +520,7 @@ def app_from_environment() -> FastAPI:
 
 
 def _decide(bundle: ModelBundle, records: list[dict[str, Any]], scored: Any, prediction_log: DecisionLog,
-            metrics: ServeMetrics) -> Response:
+            metrics: ServeMetrics, max_extra_bytes: int) -> Response:
     """Build the decisions, commit them to the log, then answer.
 
     Column by column rather than record by record: the log takes one row per request (JSON
@@ -483,12 +528,16 @@ def _decide(bundle: ModelBundle, records: list[dict[str, Any]], scored: Any, pre
     answer's decisions are built with one comprehension."""
     from driftline.clock import now_utc
 
-    id_column = bundle.request_schema.id_column
+    schema = bundle.request_schema
+    id_column = schema.id_column
     version = bundle.version
     n = len(records)
     batch_id = uuid.uuid4().hex
     request_ids = [decision_id(batch_id, i) for i in range(n)]
     record_ids = [record.get(id_column) for record in records] if id_column else [None] * n
+    if id_column and any(type(r) is float for r in record_ids):
+        record_ids = [plain(r) for r in record_ids]  # an infinite id is said as "Infinity", not null
+    float_fields, known = _fields(schema)
     scores, predictions, reasons = scored.scores, scored.predictions, scored.reasons
     explained = 0
     for record, codes in zip(records, reasons):
@@ -501,12 +550,12 @@ def _decide(bundle: ModelBundle, records: list[dict[str, Any]], scored: Any, pre
         outputs: list[dict[str, Any]] = [{"score": s, "prediction": p} for s, p in zip(scores, predictions)]
     else:
         outputs = [{"score": s, "prediction": p, "scores": c} for s, p, c in zip(scores, predictions, scored.class_scores)]
-    odumps = orjson.dumps
     entry = LoggedRequest(
         batch_id=batch_id, time=now_utc(), model_version=version, size=n,
-        inputs=odumps(records).decode(), outputs=odumps(outputs).decode(),
-        record_ids=odumps(record_ids).decode() if any(r is not None for r in record_ids) else None,
-        reasons=odumps(reasons).decode() if explained else None,
+        inputs=logged_records(records, float_fields, known, max_extra_bytes).decode(),
+        outputs=orjson.dumps(outputs).decode(),
+        record_ids=dumps(record_ids).decode() if any(r is not None for r in record_ids) else None,
+        reasons=dumps(reasons).decode() if explained else None,
     )
     logging_started = time.perf_counter()
     prediction_log.record(entry, bundle.pipeline)  # durable before the client hears of it
@@ -517,6 +566,58 @@ def _decide(bundle: ModelBundle, records: list[dict[str, Any]], scored: Any, pre
                  for i, (rid, record_id, output, codes) in enumerate(zip(request_ids, record_ids, outputs, reasons))]
     body = {"batch_id": batch_id, "pipeline": bundle.pipeline, "model_version": version,
             "threshold": bundle.threshold if bundle.task == "binary" else None, "predictions": decisions}
-    response = Response(orjson.dumps(body), media_type="application/json")
+    response = Response(dumps(body), media_type="application/json")
     response.log_seconds = log_seconds  # type: ignore[attr-defined]
     return response
+
+
+def _fields(schema: RequestSchema) -> tuple[frozenset[str], frozenset[str]]:
+    """(the schema's float fields, every field the schema knows: inputs and the id) of a request schema."""
+    columns = schema.rules.columns
+    known = set(columns) | ({schema.id_column} if schema.id_column else set())
+    return frozenset(name for name, col in columns.items() if col.kind == "float"), frozenset(known)
+
+
+class Retention:
+    """`serve.log.retention_days`: deletes the pipeline's decisions older than that, now and then."""
+
+    def __init__(self, prediction_log: DecisionLog, pipeline: str, days: int | None, every_seconds: float) -> None:
+        self.log = prediction_log
+        self.pipeline = pipeline
+        self.days = days
+        self.every_seconds = every_seconds
+        self.pruned = 0  # requests deleted since the start (for tests and the curious)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def prune(self) -> int:
+        """Delete what is past retention now; the number of requests deleted (0 without retention)."""
+        if self.days is None:
+            return 0
+        import datetime as dt
+
+        before = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=self.days)).isoformat(timespec="milliseconds")
+        deleted = self.log.prune(self.pipeline, before)
+        self.pruned += deleted
+        if deleted:
+            log.info("%s: deleted %d logged request(s) older than %d day(s) (serve.log.retention_days)",
+                     self.pipeline, deleted, self.days)
+        return deleted
+
+    def start(self) -> None:
+        if self.days is None or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="prediction-log-retention", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_seconds):
+            try:
+                self.prune()
+            except Exception:  # a busy or unreachable database: the next round tries again
+                log.warning("%s: deleting old decisions failed; will retry", self.pipeline, exc_info=True)
