@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.corpus.runner import CLASS_KEY, COPIED, invoke, make_template
+from tests.corpus.runner import CLASS_KEY, COPIED, apply_damage, invoke, make_template
 
 CLASSES = ("clear", "late", "worse", "pending")
 _seen: dict[tuple[str, str], str] = {}
@@ -60,14 +60,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture(scope="module")
 def corpus_template(projects, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     """What the module's cases need of a reproduced demo project (its `COPIED` paths), credit only, copied once."""
-    source = projects.reproduced(tmp_path_factory.mktemp("corpus-source") / "proj")
+    source = projects._template("reproduced")  # only read: a full copy of it (git, DVC cache) costs seconds
     template = make_template(source, tmp_path_factory.mktemp("corpus-template") / "proj", getattr(request.module, "COPIED", COPIED))
-    shutil.rmtree(source)
     # One pipeline is enough for a case, and compile composes each with Hydra (most of its time).
     (template / "pipelines" / "pricing.yaml").unlink()
     previous = Path.cwd()
     os.chdir(template)
     try:
+        apply_damage(template, getattr(request.module, "TEMPLATE", ()))  # what every case of the module starts from
         code, output = invoke(["compile"], {})
     finally:
         os.chdir(previous)

@@ -27,7 +27,8 @@ def _use_dataset(root: Path, name: str, source: str) -> None:
     """A dataset group `name` with this source, chosen by pipelines/credit.yaml."""
     (root / "conf/dataset" / f"{name}.yaml").write_text(f"source: {source}\ntimestamp: applied_at\nid: application_id\n")
     path = root / "pipelines/credit.yaml"
-    path.write_text(path.read_text().replace("/dataset: loans", f"/dataset: {name}", 1))
+    text = path.read_text()
+    path.write_text(text.replace(text[text.index("/dataset: "):].split("\n", 1)[0], f"/dataset: {name}", 1))
 
 
 def _compile() -> None:
@@ -68,6 +69,8 @@ def csv_source(root: Path, column: str | None = None, value: str | None = None, 
         frame[column] = frame[column].astype("object")
         frame.loc[frame.index[:rows], column] = value
     frame.to_csv(root / "data/applications.csv", index=False)
+    if (root / "conf/dataset/applications.yaml").exists():  # the module's template already reads it (compiled)
+        return
     _use_dataset(root, "applications", "{kind: csv, path: data/applications.csv, parse_dates: [applied_at]}")
     if compile_:
         _compile()
@@ -77,8 +80,9 @@ def csv_source_raw(root: Path, text: str) -> None:
     """data/applications.csv with exactly this text, as the credit source (compiled)."""
     (root / "data").mkdir(exist_ok=True)
     (root / "data/applications.csv").write_text(text)
-    _use_dataset(root, "applications", "{kind: csv, path: data/applications.csv}")
-    _compile()
+    if not (root / "conf/dataset/applications.yaml").exists():
+        _use_dataset(root, "applications", "{kind: csv, path: data/applications.csv, parse_dates: [applied_at]}")
+        _compile()
 
 
 def parquet_source(root: Path, how: str) -> None:
@@ -100,7 +104,7 @@ def parquet_source(root: Path, how: str) -> None:
     elif how != "ok":
         raise AssertionError(how)
     pd.DataFrame(frame).to_parquet(root / "data/applications.parquet", index=False)
-    _use_dataset(root, "applications", "{kind: parquet, path: data/applications.parquet}")
+    _use_dataset(root, "frame", "{kind: parquet, path: data/applications.parquet}")
     _compile()
 
 
@@ -145,7 +149,7 @@ def batch(root: Path, how: str = "ok", name: str = "batch-0001.parquet") -> None
     elif how == "no-rows":
         frame = frame.head(0)
     elif how == "tz-aware":
-        frame["applied_at"] = pd.to_datetime(frame["applied_at"]).dt.tz_localize("UTC")
+        frame["applied_at"] = pd.Timestamp("2026-01-01T10:00:00", tz="Europe/Berlin")
     elif how == "all-null":
         frame["income"] = None
     elif how == "renamed":

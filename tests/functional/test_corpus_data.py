@@ -10,6 +10,7 @@ from tests.corpus.runner import COPIED as BASE
 from tests.corpus.runner import params, run_case, verdict
 
 COPIED = (*BASE, "data/credit/raw.parquet")  # the rows the preparations build sources from
+TEMPLATE = [{"prepare": ["csv_source"]}]  # credit reads data/applications.csv, compiled once: a case only rewrites the file
 
 
 @pytest.mark.parametrize("case", params("data.yaml"))
