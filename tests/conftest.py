@@ -26,6 +26,8 @@ import pytest
 
 from tests.drift_samples import EVIL, categorical_column, numeric_column, sample_report
 
+pytest_plugins = ["tests.corpus.plugin"]  # the bad-input corpus: its fixtures and the table at the end of a run
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TEMPLATE_ROWS = 3000  # rows of the demo dataset in every project copy (the repo's own is 50,000)

@@ -1,0 +1,25 @@
+"""The bad-input corpus, HTTP cases with DRIFTLINE_API_TOKEN set (tests/corpus/http_token.yaml): one real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.corpus.runner import params, run_http, verdict
+from tests.functional.test_serve import Server, start_server, stop_server, test_records
+
+TOKEN = "corpus-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def server(projects) -> Iterator[Server]:
+    srv = start_server(projects.reproduced(), env={"DRIFTLINE_API_TOKEN": TOKEN})
+    yield srv
+    stop_server(srv)
+
+
+@pytest.mark.parametrize("case", params("http_token.yaml"))
+def test_bad_request(case, server: Server, record_property) -> None:
+    outcome = run_http(case, server.url, server.root / "logs/credit/predictions.sqlite", test_records(server.root, 1)[0], TOKEN)
+    verdict(case, outcome, record_property)
