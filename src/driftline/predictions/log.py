@@ -45,6 +45,7 @@ import orjson
 
 from driftline.clock import now_utc
 from driftline.config.serve import LOG_URL_ENV, check_log_url
+from driftline.faults import reached
 from driftline.predictions.layout import (
     INSERT_REQUEST,
     LAYOUT_VERSION,
@@ -190,12 +191,16 @@ class PredictionLog:
 
     def record(self, entry: LoggedRequest, pipeline: str) -> None:
         """Write one request's decisions in one transaction; returns once committed (durable per
-        `synchronous`)."""
+        `synchronous`). Kill points (faults.py): `log:record:before` (the row is inserted, the
+        transaction still open: a crash there rolls it back, and the client was never answered) and
+        `log:record:committed` (durable; the answer is not sent yet)."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.execute(INSERT_REQUEST, request_params(entry, pipeline))
+                reached("log:record:before")
                 self._db.execute("COMMIT")
+                reached("log:record:committed")
             except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from functools import partial
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +46,7 @@ def run_stage(step: str, pipeline: str, root: Path | None = None) -> str:
     if step not in STAGE_MODULES:
         raise StageError(f"unknown step '{step}'; steps: {', '.join(STAGE_MODULES)}")
     ctx = load_context(pipeline, root)
+    remove_temp_files(ctx.root, stage_outputs(ctx, step))
     try:
         module = importlib.import_module(STAGE_MODULES[step])
         summary = module.run(ctx)
@@ -67,10 +70,7 @@ def audit_stage_run(ctx: StageContext, step: str, *, status: str, summary: str) 
     from driftline.config.locate import value_at
 
     stage = pipeline_stages(ctx.pipeline, ctx.cfg)[stage_name(ctx.pipeline, step)]
-
-    def paths(field: str) -> list[str]:
-        return [next(iter(item)) if isinstance(item, dict) else item for item in stage.get(field, [])]
-
+    paths = partial(_stage_paths, stage)
     params = {ctx.pipeline: ctx.cfg.to_params()}
     slice_ = {key: value_at(params, key) for key in stage.get("params", [])}
     append(ctx.root, "stage_run", {
@@ -80,10 +80,45 @@ def audit_stage_run(ctx: StageContext, step: str, *, status: str, summary: str) 
         "summary": summary,
         "params": slice_,
         "inputs": content_hashes(ctx.root, paths("deps")),
-        "outputs": content_hashes(ctx.root, paths("outs") + paths("metrics") + paths("plots")),
+        "outputs": content_hashes(ctx.root, [p for field in OUTPUT_FIELDS for p in paths(field)]),
         "git": git_state(ctx.root),
         "packages": package_versions(),
     })
+
+
+OUTPUT_FIELDS = ("outs", "metrics", "plots")
+
+
+def _stage_paths(stage: dict, field: str) -> list[str]:
+    return [next(iter(item)) if isinstance(item, dict) else item for item in stage.get(field, [])]
+
+
+def stage_outputs(ctx: StageContext, step: str) -> list[str]:
+    """The files and folders a step declares in dvc.yaml (outs, metrics, plots), project-relative."""
+    from driftline.compile.graph import pipeline_stages, stage_name
+
+    stage = pipeline_stages(ctx.pipeline, ctx.cfg)[stage_name(ctx.pipeline, step)]
+    return [p for field in OUTPUT_FIELDS for p in _stage_paths(stage, field)]
+
+
+def remove_temp_files(root: Path, rels: list[str]) -> list[str]:
+    """Delete the temporary files that a process killed mid-write left beside (or inside) these outputs.
+
+    `atomic` writes `<folder>/.<name>.<random>.tmp` and renames it onto `<name>`; a SIGKILL between
+    the two leaves it behind. The finished file, if any, is never touched. The files removed, relative
+    to `root`.
+    """
+    removed = []
+    for rel in rels:
+        target = root / rel
+        found = list(target.parent.glob(f".{glob_escape(target.name)}.*.tmp"))
+        if target.is_dir():
+            found += target.rglob(".*.tmp")
+        for path in found:
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path.relative_to(root).as_posix())
+    return removed
 
 
 def project_registry(root: Path, pipeline: str) -> Registry:

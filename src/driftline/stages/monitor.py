@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.atomic import write_json, write_text
-from driftline.stages.context import StageContext, StageError
+from driftline.stages.context import StageContext, StageError, remove_temp_files
 
 if TYPE_CHECKING:
     from driftline.config.groups import MonitorSpec
@@ -40,6 +40,7 @@ def read_state(ctx: StageContext) -> dict[str, Any]:
         seen = state.get("seen", []) if isinstance(state, dict) else None
         if not isinstance(seen, list) or not all(isinstance(b, dict) and {"file", "sha256"} <= b.keys() for b in seen):
             raise ValueError("not the JSON object {seen: [{file, sha256}], batches_since_retrain}")
+        int(state.get("batches_since_retrain", 0))
     except (ValueError, KeyError, TypeError) as exc:
         raise StageError(f"{rel} is damaged ({exc})",
                          hint=f"restore it with `git checkout -- {rel}`; deleting it makes the monitor look at every batch again") from None
@@ -50,7 +51,11 @@ def read_state(ctx: StageContext) -> dict[str, Any]:
 def _reported_on(ctx: StageContext, version: str) -> bool:
     """Whether the report on disk already compares against this champion."""
     path = ctx.path(ctx.paths.drift_json)
-    return path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("reference", {}).get("version") == version
+    try:
+        document = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError):  # damaged by hand: this run writes it again
+        return False
+    return isinstance(document, dict) and isinstance(document.get("reference"), dict) and document["reference"].get("version") == version
 
 
 def audit_decision(ctx: StageContext, report: DriftReport, document: dict[str, Any], new: list[Batch],
@@ -84,31 +89,81 @@ def export_served_decisions(ctx: StageContext, state: dict[str, Any]) -> str | N
 
     The batch holds the inputs as served and, as the target, the ground truth known at export
     time (`driftline labels import`, POST /v1/feedback); later labels do not reach it.
+
+    Exactly once, whenever the process dies: the state first records the intent (`export_pending`:
+    the batch's name and the time range), then the batch is written (atomically), then the state
+    moves `log_exported_until` on and drops the intent. A run that finds an intent finishes it: the
+    batch already there is kept, a missing one is written from the same range under the same name.
+    Returns the batch written (or completed), None when there was nothing to export.
     """
+    from contextlib import nullcontext
     from pathlib import Path
 
-    from driftline.atomic import write_parquet
+    from driftline.atomic import file_lock
     from driftline.data.batches import batch_file, next_batch_number
-    from driftline.predictions.log import PredictionLogError, is_server, log_location, read_decisions
+    from driftline.faults import reached
+    from driftline.predictions.log import is_server, log_location
 
     location = log_location(ctx.root, ctx.pipeline, ctx.cfg.serve.log.url)
+    pending = state.get("export_pending")
+    if pending is not None:
+        if not (isinstance(pending, dict) and isinstance(pending.get("file"), str) and isinstance(pending.get("until"), str)):
+            raise StageError(f"{ctx.paths.monitor_state} is damaged (export_pending is not {{file, since, until}})",
+                             hint=f"restore it with `git checkout -- {ctx.paths.monitor_state}`")
+        rel = pending["file"]
+        if not ctx.path(rel).exists():
+            frame = _decisions(ctx, location, pending.get("since"), pending["until"])
+            _write_export(ctx, rel, frame)
+        _commit_export(ctx, state, pending["until"])
+        return rel
     if not is_server(location) and not Path(location).is_file():
         return None
     since = state.get("log_exported_until")
+    frame = _decisions(ctx, location, since, None)
+    if frame.empty:
+        return None
+    until = frame["time"].max().isoformat()
+    tracked = (ctx.root / ".dvc").is_dir()
+    # the lock `driftline batch add` takes: the number chosen here is not taken by another writer meanwhile
+    with file_lock(ctx.root / ".dvc" / "tmp" / "driftline-batches.lock") if tracked else nullcontext():
+        rel = batch_file(ctx.paths.incoming, next_batch_number(ctx.root, ctx.paths.incoming))
+        state["export_pending"] = {"file": rel, "since": since, "until": until}
+        write_json(ctx.path(ctx.paths.monitor_state), state)
+        reached("monitor:export-intent")
+        _write_export(ctx, rel, frame)
+    reached("monitor:export-written")
+    _commit_export(ctx, state, until)
+    return rel
+
+
+def _decisions(ctx: StageContext, location: Any, since: str | None, until: str | None) -> pd.DataFrame:
+    """The pipeline's logged decisions with since < time <= until."""
+    from driftline.predictions.log import PredictionLogError, read_decisions
+
     try:
         frame = read_decisions(location, since=since, pipeline=ctx.pipeline)
     except PredictionLogError as exc:
         raise StageError(str(exc)) from None
     if since is not None:
         frame = frame[frame["time"] > pd.Timestamp(since)]
-    if frame.empty:
-        return None
+    if until is not None:
+        frame = frame[frame["time"] <= pd.Timestamp(until)]
+    return frame
+
+
+def _write_export(ctx: StageContext, rel: str, frame: pd.DataFrame) -> None:
+    from driftline.atomic import write_parquet
+
     served = frame.drop(columns=[c for c in ("time", "model_version", "score", "prediction") if c in frame.columns])
     served = served.rename(columns={"label": ctx.cfg.target})
-    rel = batch_file(ctx.paths.incoming, next_batch_number(ctx.root, ctx.paths.incoming))
+    remove_temp_files(ctx.root, [rel])  # what a run killed while writing it left
     write_parquet(ctx.path(rel), served.reset_index(drop=True))
-    state["log_exported_until"] = frame["time"].max().isoformat()
-    return rel
+
+
+def _commit_export(ctx: StageContext, state: dict[str, Any], until: str) -> None:
+    state["log_exported_until"] = until
+    state.pop("export_pending", None)
+    write_json(ctx.path(ctx.paths.monitor_state), state)
 
 
 def read_batch(ctx: StageContext, rel: str) -> pd.DataFrame | str:
@@ -283,6 +338,32 @@ def policy_of(ctx: StageContext) -> Policy:
                   timestamp=cfg.dataset.timestamp)
 
 
+def finish_trigger(ctx: StageContext, state: dict[str, Any]) -> None:
+    """Write the trigger a committed run decided on (`trigger_pending` in the state), then drop the note."""
+    text = state.get("trigger_pending")
+    if not isinstance(text, str):
+        return
+    write_text(ctx.path(ctx.paths.trigger), text)
+    del state["trigger_pending"]
+    write_json(ctx.path(ctx.paths.monitor_state), state)
+
+
+def uncommitted_run_dropped(text: str, history: list[Any], files: list[str]) -> tuple[str, list[Any]]:
+    """The history without a last run over exactly these batches: a run killed before its state commit
+    wrote those rows, and this run, redoing it, writes them again."""
+    from driftline.drift.history import batch_stem
+
+    if not history or not files:
+        return text, history
+    last = history[-1].run
+    rows = [row for row in history if row.run == last]
+    lines = text.splitlines(keepends=True)
+    stems = {row.batch for row in rows if row.batch}
+    if stems != {batch_stem(f) for f in files} or len(lines) != len(history) + 1 or history[-len(rows):] != rows:
+        return text, history
+    return "".join(lines[: -len(rows)]), history[: -len(rows)]
+
+
 def run(ctx: StageContext) -> str:
     from driftline.clock import now_utc
     from driftline.data.batches import incoming_batches, read_trigger
@@ -298,6 +379,8 @@ def run(ctx: StageContext) -> str:
     if not trigger_path.is_file():
         write_text(trigger_path, trigger.to_text())
     state = read_state(ctx)
+    finish_trigger(ctx, state)
+    trigger = read_trigger(ctx.root, p.trigger)
     if policy.spec.prediction_log:
         export_served_decisions(ctx, state)
     seen = {(b["file"], b["sha256"]) for b in state["seen"]}
@@ -336,22 +419,27 @@ def run(ctx: StageContext) -> str:
     if report.decision.retrain:
         trigger.absorbed = sorted({*trigger.absorbed, *pending})
         trigger.retrains += 1
-        write_text(trigger_path, trigger.to_text())
         state["batches_since_retrain"] = 0
+        state["trigger_pending"] = trigger.to_text()
     else:
         state["batches_since_retrain"] = since_retrain
     state["seen"] = sorted([*state["seen"], *(b.to_json() for b in accepted)], key=lambda b: b["file"])
     if rejected:
         state["rejected"] = sorted([*state.get("rejected", []), *({**b.to_json(), "reason": q.reason} for b, q in rejected)],
                                    key=lambda b: b["file"])
-    history = read_history(history_text, p.drift_history)
+    history_text, history = uncommitted_run_dropped(history_text, read_history(history_text, p.drift_history),
+                                                    [b.file for b in new])
     if new:  # a run with nothing new (the first repro, a new champion) adds no history
         rows = report_rows(report, next_run(history), now_utc("seconds"))
         history_text, history = append_history(history_text, rows, p.drift_history), [*history, *rows]
         write_text(ctx.path(p.drift_history), history_text)
-    write_json(ctx.path(p.monitor_state), state)
     write_json(ctx.path(p.drift_json), document)
     write_text(ctx.path(p.drift_html), render_drift_html(report, history))
+    # The commit: the state records the batches as seen. A run killed before it is redone whole (its
+    # report and history rows are replaced); one killed after it finishes the trigger it decided on.
+    write_json(ctx.path(p.monitor_state), state)
+    if report.decision.retrain:
+        finish_trigger(ctx, state)
     verdict = "RETRAIN" if report.decision.retrain else "no retrain" if report.decision.evaluated else "not evaluated"
     drifted = report.drifted_columns
     return (f"{verdict}: {'; '.join(report.decision.reasons[:2 + len(rejected)])}"
