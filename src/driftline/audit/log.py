@@ -93,6 +93,14 @@ def append(root: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         return _append_locked(root, kind, payload)
 
 
+def heal(root: Path) -> list[str]:
+    """Under the trail's lock, clean up after a killed writer (see `_heal`); what was repaired."""
+    if current_experiment() is not None or not (root / AUDIT_DIR).is_dir():
+        return []
+    with file_lock(root / AUDIT_DIR / LOCK_FILE):
+        return _heal(root)
+
+
 def _heal(root: Path) -> list[str]:
     """Clean up after a killed writer: temp files, and a torn tail (cut, then recorded). Caller holds the lock."""
     sweep_leftovers(root / AUDIT_DIR, lock_held=True)
@@ -215,6 +223,7 @@ class Recorder:
         append(self.root, kind, {"pipeline": pipeline, **{k: v for k, v in event.items() if k != "time"}})
 
     def delivered(self, pipeline: str) -> int:
+        heal(self.root)  # the registry is recovering: so does the trail, before it is counted
         kinds = set(REGISTRY_KINDS.values())
         return sum(1 for r in read(self.root) if r.get("kind") in kinds and isinstance(r.get("payload"), dict)
                    and r["payload"].get("pipeline") == pipeline and "experiment" not in r["payload"])
