@@ -128,3 +128,22 @@ def test_leftovers_of_dead_writers_go_and_a_live_writer_keeps_its_temp(audited: 
     audited.recover()
     assert not [p for p in audited.dir.iterdir() if p.name.endswith(".tmp")]
     assert not (audited.versions_dir / ".tmp-killed").exists()
+
+
+def test_the_cli_names_the_damage_then_repairs_and_verifies(root: Path, tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    (root / "pipelines").mkdir(parents=True)
+    registry = Registry(root, PIPELINE, on_event=listeners(recorder(root)))
+    registry.promote(register(registry, tmp_path / "src", "a"), reason="first")
+    registry.champion_file.write_text("{ nope")
+
+    listed = run_cli(["registry", "list", PIPELINE], root, check=False)
+    assert listed.returncode == 1 and "Traceback" not in listed.stderr
+    assert "registry/credit/champion.json is damaged" in listed.stderr and "driftline registry repair credit" in listed.stderr
+
+    repaired = run_cli(["registry", "repair", PIPELINE], root)
+    assert "repaired: champion.json set to v0001" in repaired.stdout
+    assert "nothing to repair" in run_cli(["registry", "repair", PIPELINE], root).stdout
+    assert "pointer, history and audit trail agree" in run_cli(["registry", "verify", PIPELINE], root).stdout
+    assert "intact" in run_cli(["audit", "verify"], root).stdout

@@ -457,13 +457,14 @@ class Registry:
             self._append("repaired", None, what, file=HISTORY, cut_bytes=len(cut), cut=cut[:200].decode("utf-8", "replace"))
             repaired.append(what)
         events = self.history()
-        numbers = self._version_numbers()
-        if numbers:
-            newest = format_version(numbers[-1])
-            if not any(e.get("event") == "registered" and e.get("version") == newest for e in events):
-                info = self._read(numbers[-1], None)
-                what = f"registered {newest} from its manifest: a crash came after the version was written, before its history line"
-                self._append("registered", newest, "registered", parent=info.parent, metrics=info.metrics,
+        registered = {e.get("version") for e in events if e.get("event") == "registered"}
+        # a crash can only leave the newest version unrecorded; `registry repair` records any
+        for number in self._version_numbers()[None if rebuild_pointer else -1:]:
+            version = format_version(number)
+            if version not in registered:
+                info = self._read(number, None)
+                what = f"registered {version} from its manifest: it was written, but its history line never was"
+                self._append("registered", version, "registered", parent=info.parent, metrics=info.metrics,
                              data_fingerprint=info.data_fingerprint, config_fingerprint=info.config_fingerprint,
                              recovered=what)
                 repaired.append(what)
