@@ -111,6 +111,17 @@ def driftline(root: Path, args: list[str], **env: str) -> Ran:
     return ran
 
 
+def without_git(root: Path) -> Path:
+    """The project as a DVC project with no git (`core.no_scm`): the GTO tags that mirror registry events
+    are then skipped with a warning (they cost a second a run, and are not what a crash can make disagree),
+    and each copy is smaller. The registry, history, audit trail and DVC cache behave as with git."""
+    from tests.conftest import run_process
+
+    shutil.rmtree(root / ".git")
+    run_process(["dvc", "config", "core.no_scm", "true"], root)
+    return root
+
+
 def kill_points(root: Path, args: list[str], scratch: Path) -> list[str]:
     """The points a clean run of `args` passes, each as `<pattern>@<n>` (the n-th time that pattern is reached)."""
     trace = scratch / "trace.txt"

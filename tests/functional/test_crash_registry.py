@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Projects, copy_project, edit_file, run_cli, run_process
-from tests.functional.crash_registry import PIPELINE, REGISTRY, champion, crash_and_rerun, history
+from tests.functional.crash_registry import PIPELINE, REGISTRY, champion, crash_and_rerun, history, without_git
 
 PROMOTE = ["run", "promote", PIPELINE]
 
@@ -28,7 +28,7 @@ def beaten(projects: Projects, tmp_path_factory: pytest.TempPathFactory) -> Path
     edit_file(root, "conf/gate/default.yaml", "test: auto ", "test: none ")
     run_cli(["compile"], root)
     run_process(["dvc", "repro", f"{PIPELINE}-evaluate"], root)
-    return root
+    return without_git(root)
 
 
 @pytest.fixture(scope="module")

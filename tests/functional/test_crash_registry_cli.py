@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Projects, commit_all
-from tests.functional.crash_registry import PIPELINE, champion, crash_and_rerun, history
+from tests.functional.crash_registry import PIPELINE, champion, crash_and_rerun, history, without_git
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def two_champions(projects: Projects, tmp_path_factory: pytest.TempPathFactory) 
                                config_fingerprint=first.config_fingerprint, gate=first.gate)
     registry.promote(second.version, "second champion")
     commit_all(root, "v0002")
-    return root
+    return without_git(root)
 
 
 @pytest.fixture(scope="module")
