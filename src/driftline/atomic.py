@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,27 +39,103 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def repair_torn_tail(fd: int) -> None:
+def repair_torn_tail(fd: int) -> bytes:
     """Keep an append-only JSON-lines file one record a line after a crash tore its last write.
 
     The caller holds the file's lock and opened `fd` for reading and writing. An unterminated last
     line that is not valid JSON is a record whose write never completed (its writer never got an
     answer), so it is cut off, as a database discards a torn log tail. An unterminated line that
     parses (say, edited by hand) is kept and terminated. The common case costs one 1-byte read.
+    Returns the bytes cut off (empty when nothing was), so the caller can record the repair.
     """
     size = os.fstat(fd).st_size
     if not size or os.pread(fd, 1, size - 1) == b"\n":
-        return
+        return b""
     data = os.pread(fd, size, 0)
     start = data.rfind(b"\n") + 1
+    cut = b""
     try:
         json.loads(data[start:])
     except ValueError:
         os.ftruncate(fd, start)
+        cut = data[start:]
     else:
         os.lseek(fd, 0, os.SEEK_END)
         os.write(fd, b"\n")
     os.fsync(fd)
+    return cut
+
+
+def torn_tail(path: str | os.PathLike[str]) -> bytes:
+    """Cut a torn last line off a JSON-lines file now (`repair_torn_tail`); the bytes cut. Caller holds its lock."""
+    if not os.path.isfile(path):
+        return b""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        return repair_torn_tail(fd)
+    finally:
+        os.close(fd)
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+def temp_prefix(name: str, sep: str = ".") -> str:
+    """The start of a temporary name for `name` that carries this process's id: `.<name>.pid<pid>.`.
+
+    `sweep_leftovers` uses the id to tell a temporary file of a live writer from one a crash left.
+    """
+    return f".{name}{sep}pid{os.getpid()}{sep}"
+
+
+_OWNER = re.compile(r"[.-]pid(\d{1,9})[.-]")
+
+
+def _owner_alive(entry: str) -> bool:
+    """Whether the process named in a temporary name (`temp_prefix`) may still be running."""
+    match = _OWNER.search(entry)
+    if match is None:
+        return True  # no id in the name: only a lock holder may remove it
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_leftovers(folder: str | os.PathLike[str], prefixes: tuple[str, ...] = (), *, lock_held: bool = False) -> list[str]:
+    """Remove what killed writers left in `folder`: `.*.tmp` files of atomic writes, and folders whose
+    name starts with one of `prefixes` (say `.promote-`). Returns the names removed.
+
+    With `lock_held` (the caller holds the lock every writer of `folder` takes) everything matching
+    goes; otherwise only entries whose name carries the id of a process that no longer runs.
+    """
+    import shutil
+
+    base = Path(folder)
+    if not base.is_dir():
+        return []
+    removed = []
+    for entry in base.iterdir():
+        name = entry.name
+        is_temp_file = name.startswith(".") and name.endswith(TEMP_SUFFIX) and not entry.is_dir()
+        is_temp_dir = any(name.startswith(p) for p in prefixes) and entry.is_dir() and not entry.is_symlink()
+        if not (is_temp_file or is_temp_dir) or (not lock_held and _owner_alive(name)):
+            continue
+        try:
+            if is_temp_dir:
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(name)
+    return sorted(removed)
 
 
 def append_line(path: str | os.PathLike[str], line: bytes) -> int:
@@ -92,7 +169,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     name = label(target)
     reached(f"write:{name}:before")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(target.name), suffix=TEMP_SUFFIX, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be read by others (a server)

@@ -293,7 +293,9 @@ def test_a_torn_last_history_line_is_skipped_and_the_next_event_starts_a_fresh_l
     assert [e["event"] for e in registry.history()] == ["registered"]
     registry.promote("v1", reason="first")
     lines = registry.history_file.read_text().splitlines()
-    assert [json.loads(line)["event"] for line in lines] == ["registered", "promoted"], "the torn tail was cut off"
+    events = [json.loads(line) for line in lines]
+    assert [e["event"] for e in events] == ["registered", "repaired", "promoted"], "the torn tail was cut off, and that recorded"
+    assert events[1]["cut"] == '{"event": "promo' and events[1]["cut_bytes"] == 16
 
 
 def test_an_unterminated_but_complete_last_line_is_kept(registry: Registry, tmp_path: Path) -> None:
@@ -308,9 +310,11 @@ def test_a_corrupt_history_line_in_the_middle_is_an_error_naming_the_line(regist
     register(registry, tmp_path, "a")
     with open(registry.history_file, "ab") as fh:
         fh.write(b"not json\n")
-    register(registry, tmp_path, "b")
+    with pytest.raises(RegistryError, match=r"history.jsonl:2 is not valid JSON"):
+        register(registry, tmp_path, "b")  # every write reads the history first (recovery): it refuses to go on
     with pytest.raises(RegistryError, match=r"history.jsonl:2 is not valid JSON"):
         registry.history()
+    assert version_dirs(registry) == ["v0001"]
 
 
 def _register_many(root: str, src: str, worker: int, count: int) -> None:

@@ -13,17 +13,27 @@ app = command_group(name="audit", help="The audit trail: every stage run, drift 
 
 
 @app.command()
-def verify() -> None:
+def verify(
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Fix what a crash leaves (a torn last line, a head.json that lags or is damaged), "
+                         "recording the repair in the trail; a chain that was edited is never 'repaired'.")] = False,
+) -> None:
     """Walk the hash chain of audit/log.jsonl. Exit 0 when intact; 1 naming the first bad record."""
     from driftline.audit.log import log_path
+    from driftline.audit.log import repair as repair_trail
     from driftline.audit.log import verify as verify_chain
     from driftline.project import find_root
 
     root = find_root()
-    verdict = verify_chain(root)
     rel = log_path(root).relative_to(root)
+    if repair:
+        done = repair_trail(root)
+        typer.echo("\n".join(f"repaired: {what}" for what in done) if done else f"{rel}: nothing to repair")
+    verdict = verify_chain(root)
     if verdict.ok:
         typer.echo(f"{rel}: intact, {verdict.records} record(s)")
+        for note in verdict.notes:
+            typer.echo(f"  note: {note}")
         return
     seq = f" (seq {verdict.seq})" if verdict.seq is not None else ""
     typer.echo(f"{rel}: BROKEN at line {verdict.line}{seq}: {verdict.problem}. "

@@ -135,8 +135,43 @@ def rollback(
     _swap(pipeline, lambda registry: registry.rollback(to, reason))
 
 
+@app.command()
+def repair(pipeline: Pipeline) -> None:
+    """Bring champion.json, history.jsonl and the audit trail back in step after a crash or a damaged file.
+
+    history.jsonl is the record: a torn last line is cut, champion.json is rebuilt from the last
+    promotion or rollback, a written but unrecorded version is registered, and events the audit trail
+    lacks are sent again. Each repair is recorded; running it again changes nothing.
+    """
+    done = _open(pipeline).recover(rebuild_pointer=True)
+    for what in done:
+        typer.echo(f"{pipeline}: repaired: {what}")
+    if not done:
+        typer.echo(f"{pipeline}: nothing to repair")
+
+
+@app.command()
+def verify(pipeline: Pipeline) -> None:
+    """Check that the champion is a complete version (every file re-hashed) and that champion.json,
+    history.jsonl and the audit trail agree. Exit 1 naming each problem."""
+    from driftline.registry.store import RegistryError
+
+    registry = _open(pipeline)
+    problems = registry.check()
+    if problems:
+        raise RegistryError(f"{pipeline}: the registry disagrees with itself:\n  " + "\n  ".join(problems),
+                            hint=f"run `driftline registry repair {pipeline}`; restore registry/{pipeline}/ from git "
+                                 "if a version's files changed")
+    champion = registry.champion()
+    events = len(registry.history())
+    typer.echo(f"{pipeline}: ok: champion {champion.version if champion else 'none yet'}, {events} history event(s), "
+               "pointer, history and audit trail agree")
+
+
 def _swap(pipeline: str, change: Callable[[Registry], VersionInfo]) -> None:
     registry = _open(pipeline)
+    for what in registry.recover():
+        typer.echo(f"{pipeline}: recovered first: {what}", err=True)
     before = registry.champion()
     after = change(registry)
     typer.echo(f"{pipeline}: champion {before.version if before else 'none'} -> {after.version}")

@@ -17,6 +17,17 @@ before a stage reruns and the registry's history must outlive every rerun)::
 A version appears by renaming a fully written, fsynced temporary folder, so readers see either
 no version or a complete one. Every write happens under the lock, so two processes registering
 at once get distinct version numbers and history lines never interleave.
+
+One ordered commit, so that a kill at any point leaves a state the next writer completes:
+history.jsonl is the commit record. A promotion or rollback appends its history line first (the
+commit), then swaps champion.json, then hands the event to the listeners (the audit trail). Every
+write starts, under the lock, by recovering what a killed writer left (`_recover`): temp files and
+folders are removed; a torn last history line is cut and a `repaired` event says what was cut; a
+version renamed into place whose `registered` line never got written is registered from its
+manifest; champion.json still naming the champion before the last committed promotion or rollback
+is rolled forward; history events the audit trail lacks are sent again. Each repair is itself a
+`repaired` event, so the audit trail records it. Running recovery twice does nothing the second time.
+Kill points (faults.py): `registry:<op>:...` between the steps, plus the file points of each write.
 """
 
 from __future__ import annotations
@@ -34,10 +45,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftline.atomic import append_line, atomic_path, file_lock, write_json
+from driftline.atomic import append_line, atomic_path, file_lock, sweep_leftovers, torn_tail, write_json
 from driftline.clock import now_utc
 from driftline.errors import DriftlineError
 from driftline.experiment import current_experiment
+from driftline.faults import reached
 from driftline.hashing import FingerprintError, canonical_json, json_default, sha256_file, sha256_json
 from driftline.registry import binaries
 
@@ -51,7 +63,8 @@ TEMP_PREFIX = ".tmp-"
 BASELINE_DIR = "baseline"
 BASELINE_META = "baseline.json"
 
-EVENTS = ("registered", "promoted", "refused", "rollback", "baseline")
+EVENTS = ("registered", "promoted", "refused", "rollback", "baseline", "repaired")
+POINTER_EVENTS = ("promoted", "rollback")  # the events that move the champion, in history order
 
 _VERSION_DIR = re.compile(r"^v(\d{4,})$")
 _VERSION_REF = re.compile(r"^[vV]?0*(\d+)$")
@@ -68,15 +81,28 @@ The shells pass the audit trail's recorder here, so every registry event also la
 hash-chained audit log, without the registry and the audit trail importing each other."""
 
 
-def listeners(*each: EventListener | None) -> EventListener:
-    """One listener calling each given one in order (None skipped): the audit trail, then GTO tags."""
-    chosen = [fn for fn in each if fn is not None]
+class Listeners:
+    """One listener calling each given one in order: the audit trail, then GTO tags.
 
-    def on_event(pipeline: str, record: dict[str, Any]) -> None:
-        for fn in chosen:
+    A listener may also have `delivered(pipeline) -> int`, how many of the pipeline's history events
+    it holds (the audit trail's recorder does); the registry then re-sends what a crash kept from it.
+    """
+
+    def __init__(self, *each: EventListener | None) -> None:
+        self.chosen = [fn for fn in each if fn is not None]
+
+    def __call__(self, pipeline: str, record: dict[str, Any]) -> None:
+        for fn in self.chosen:
             fn(pipeline, record)
 
-    return on_event
+    def delivered(self, pipeline: str) -> int | None:
+        counts = [count(pipeline) for fn in self.chosen if (count := getattr(fn, "delivered", None)) is not None]
+        return min(counts) if counts else None
+
+
+def listeners(*each: EventListener | None) -> Listeners:
+    """One listener calling each given one in order (None skipped): the audit trail, then GTO tags."""
+    return Listeners(*each)
 
 
 class RegistryError(DriftlineError):
@@ -251,13 +277,14 @@ class Registry:
             return None
         try:
             data = json.loads(self.champion_file.read_text(encoding="utf-8"))
-            version = data["version"]
-        except (ValueError, KeyError, TypeError) as exc:
+            version = format_version(parse_version(data["version"]))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RegistryError) as exc:
+            detail = "empty" if not self.champion_file.stat().st_size else f"{type(exc).__name__}: {exc}"
             raise RegistryError(
-                f"{self.champion_file} is damaged ({exc}); restore it from git or run "
-                f"`driftline registry rollback {self.pipeline} --to <version>`"
-            ) from exc
-        return format_version(parse_version(version))
+                f"{REGISTRY_DIR}/{self.pipeline}/{CHAMPION} is damaged ({detail}), so the champion is unknown",
+                hint=f"run `driftline registry repair {self.pipeline}` to rebuild it from {HISTORY}",
+            ) from None
+        return version
 
     def _read(self, number: int, champion: str | None) -> VersionInfo:
         version = format_version(number)
@@ -345,6 +372,38 @@ class Registry:
                 raise RegistryError(f"{self.history_file}:{lineno} is not valid JSON ({exc}); restore the file from git") from exc
         return events
 
+    def undecided(self, version: str) -> bool:
+        """Whether `version` was registered and nothing was decided about it since: never champion, never
+        refused. The promote stage registers only what its gate passed, so such a version is a promotion
+        a crash stopped between the two steps; the rerun judges it again instead of leaving it behind."""
+        ref = format_version(parse_version(version))
+        return not any(e.get("version") == ref and e.get("event") in ("promoted", "rollback", "refused") for e in self.history())
+
+    def check(self) -> list[str]:
+        """What disagrees between champion.json, history.jsonl, the versions and the listeners (the audit trail)."""
+        problems = []
+        repair = f"run `driftline registry repair {self.pipeline}`"
+        if self.history_file.is_file() and self.history_file.stat().st_size and not self.history_file.read_bytes().endswith(b"\n"):
+            problems.append(f"{HISTORY} ends in a torn line (a crash mid-write); {repair}")
+        events = self.history()
+        last = next((e for e in reversed(events) if e.get("event") in POINTER_EVENTS and e.get("version")), None)
+        current = self._champion_version()
+        derived = None if last is None else format_version(parse_version(last["version"]))
+        if current != derived:
+            problems.append(f"{CHAMPION} names {current or 'no champion'}, but the last promotion or rollback in {HISTORY} "
+                            f"names {derived or 'none'}; {repair}")
+        numbers = self._version_numbers()
+        registered = {e.get("version") for e in events if e.get("event") == "registered"}
+        problems += [f"{format_version(n)} is in versions/ but {HISTORY} has no registered event for it; {repair}"
+                     for n in numbers if format_version(n) not in registered]
+        if current is not None:
+            problems += self.verify(current)
+        count = getattr(self.on_event, "delivered", None)
+        done = count(self.pipeline) if count is not None else None
+        if done is not None and done < len(events):
+            problems.append(f"the audit trail lacks the last {len(events) - done} of {len(events)} {HISTORY} event(s); {repair}")
+        return problems
+
     def baseline(self) -> Baseline | None:
         """The refused challenger's baseline, or None when there is none or it is stale.
 
@@ -367,18 +426,105 @@ class Registry:
     # ------------------------------------------------------------------ writing
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """Hold the registry's lock for one write; never inside a DVC experiment (see driftline.experiment)."""
+    def _writing(self, rebuild_pointer: bool = False) -> Iterator[list[str]]:
+        """Hold the registry's lock for one write, after recovering from any killed writer (the list of
+        repairs made is yielded); never inside a DVC experiment (see driftline.experiment)."""
         experiment = current_experiment()
         if experiment is not None:
             raise RegistryError(
                 f"{self.pipeline}: the registry is not written inside DVC experiment {experiment.name!r}; "
                 "apply the experiment (`dvc exp apply <name>`), then run `dvc repro` in the main workspace to register it")
         with file_lock(self.lock_file):
-            yield
+            yield self._recover(rebuild_pointer)
+
+    def recover(self, rebuild_pointer: bool = False) -> list[str]:
+        """Complete what a killed writer left half-done (see the module docstring); what was repaired.
+
+        With `rebuild_pointer` (`driftline registry repair`), a damaged or out-of-step champion.json
+        is rewritten from history.jsonl, whatever it says.
+        """
+        with self._writing(rebuild_pointer) as repaired:
+            return repaired
+
+    def _recover(self, rebuild_pointer: bool = False) -> list[str]:
+        """The recovery every write starts with. Caller holds the lock."""
+        repaired: list[str] = []
+        for folder in (self.dir, self.versions_dir):
+            sweep_leftovers(folder, (TEMP_PREFIX,), lock_held=True)
+        cut = torn_tail(self.history_file)
+        if cut:
+            what = f"cut a torn last line ({len(cut)} bytes) off {HISTORY}: a write a crash interrupted"
+            self._append("repaired", None, what, file=HISTORY, cut_bytes=len(cut), cut=cut[:200].decode("utf-8", "replace"))
+            repaired.append(what)
+        events = self.history()
+        registered = {e.get("version") for e in events if e.get("event") == "registered"}
+        # a crash can only leave the newest version unrecorded; `registry repair` records any
+        for number in self._version_numbers()[None if rebuild_pointer else -1:]:
+            version = format_version(number)
+            if version not in registered:
+                info = self._read(number, None)
+                what = f"registered {version} from its manifest: it was written, but its history line never was"
+                self._append("registered", version, "registered", parent=info.parent, metrics=info.metrics,
+                             data_fingerprint=info.data_fingerprint, config_fingerprint=info.config_fingerprint,
+                             recovered=what)
+                repaired.append(what)
+        repaired += self._recover_pointer(rebuild_pointer)
+        repaired += [f"sent {n} history event(s) the audit trail lacked" for n in [self._catch_up()] if n]
+        return repaired
+
+    def _recover_pointer(self, rebuild: bool) -> list[str]:
+        """Roll champion.json forward to history's last promotion or rollback when a crash kept it one step behind."""
+        last = next((e for e in reversed(self.history()) if e.get("event") in POINTER_EVENTS and e.get("version")), None)
+        if rebuild:
+            try:
+                current: str | None = self._champion_version()
+            except RegistryError:
+                current = "damaged"
+            if last is None:
+                if current == "damaged":
+                    raise RegistryError(f"{REGISTRY_DIR}/{self.pipeline}/{CHAMPION} is damaged and {HISTORY} records no "
+                                        "promotion to rebuild it from",
+                                        hint=f"pick the champion by hand: `driftline registry promote {self.pipeline} <version>`")
+                return []
+        else:
+            if last is None:
+                return []
+            current = self._champion_version()
+        target = format_version(parse_version(last["version"]))
+        if current == target or (not rebuild and current != last.get("previous")):
+            return []  # in step, or changed by hand since (a checkout): champion.json is the truth about now
+        if parse_version(target) not in self._version_numbers():
+            raise RegistryError(f"{HISTORY} of {self.pipeline} names {target} as the champion, but versions/{target} is missing",
+                                hint=f"restore {REGISTRY_DIR}/{self.pipeline}/ from git")
+        self._swap_champion(target, str(last.get("reason", "")))
+        self._remove_baseline()
+        what = (f"{CHAMPION} set to {target} (it said {current or 'nothing'}): "
+                + ("rebuilt from history" if rebuild else f"the {last['event']} to {target} was committed when a crash stopped it"))
+        self._append("repaired", target, what, file=CHAMPION, previous=current)
+        return [what]
+
+    def _catch_up(self) -> int:
+        """Send the listeners the history events they lack (a crash between the two); how many. Caller holds the lock."""
+        count = getattr(self.on_event, "delivered", None)
+        done = count(self.pipeline) if count is not None else None
+        if self.on_event is None or done is None:
+            return 0
+        late = self.history()[done:]
+        for event in late:
+            self.on_event(self.pipeline, event)
+        return len(late)
+
+    def _publish(self, record: dict[str, Any]) -> None:
+        """Hand a committed event to the listeners (and any a crash kept from them). Caller holds the lock."""
+        if self.on_event is None:
+            return
+        if getattr(self.on_event, "delivered", None) is None:
+            self.on_event(self.pipeline, record)
+        else:
+            self._catch_up()
 
     def _append(self, event: str, version: str | None, reason: str, **extra: Any) -> dict[str, Any]:
-        """Append one event line (atomic.append_line). Caller holds the lock."""
+        """Append one event line (atomic.append_line): the commit record. Caller holds the lock; `_publish` next."""
         record = {"time": now_utc(), "event": event, "version": version, "reason": reason, **extra}
         try:
             text = json.dumps(record, sort_keys=True, ensure_ascii=False, allow_nan=False, default=json_default)
@@ -388,17 +534,7 @@ class Registry:
         written = append_line(self.history_file, line)
         if written != len(line):
             raise RegistryError(f"short write to {self.history_file} ({written} of {len(line)} bytes); check free disk space")
-        if self.on_event is not None:
-            self.on_event(self.pipeline, record)
         return record
-
-    def _sweep_temps(self) -> None:
-        """Remove temp folders left by a process that died mid-register. Caller holds the lock."""
-        for folder in (self.versions_dir, self.dir):
-            if folder.is_dir():
-                for entry in folder.iterdir():
-                    if entry.name.startswith(TEMP_PREFIX) and entry.is_dir():
-                        shutil.rmtree(entry, ignore_errors=True)
 
     def register(
         self,
@@ -426,7 +562,6 @@ class Registry:
 
         with self._writing():
             self.versions_dir.mkdir(parents=True, exist_ok=True)
-            self._sweep_temps()
             numbers = self._version_numbers()
             version = format_version((numbers[-1] if numbers else 0) + 1)
             target = self.versions_dir / version
@@ -463,7 +598,8 @@ class Registry:
                 _fsync_dir(tmp)
                 os.rename(tmp, target)
             _fsync_dir(self.versions_dir)
-            self._append(
+            reached("registry:register:version-written")
+            record = self._append(
                 "registered",
                 version,
                 "registered",
@@ -472,6 +608,8 @@ class Registry:
                 data_fingerprint=data_fingerprint,
                 config_fingerprint=config_fingerprint,
             )
+            reached("registry:register:committed")
+            self._publish(record)
             return self._read(int(version[1:]), parent)
 
     def _check_sources(self, files: Mapping[str, Path]) -> dict[str, Path]:
@@ -497,16 +635,19 @@ class Registry:
         with self._writing():
             info = self.get(version)
             previous = self._champion_version()
+            record = self._append("promoted", info.version, reason, previous=previous)  # the commit
+            reached("registry:promote:committed")
             self._swap_champion(info.version, reason)
+            reached("registry:promote:pointer-swapped")
             self._remove_baseline()  # measured against the old champion: stale now
-            self._append("promoted", info.version, reason, previous=previous)
+            self._publish(record)
             return self._read(int(info.version[1:]), info.version)
 
     def record_refusal(self, version: str | None, reason: str, details: dict[str, Any]) -> None:
         """Record that the gate refused a challenger (registered or not); the champion stays."""
         with self._writing():
             ref = None if version is None else self.get(version).version
-            self._append("refused", ref, reason, champion=self._champion_version(), details=details)
+            self._publish(self._append("refused", ref, reason, champion=self._champion_version(), details=details))
 
     def set_baseline(self, files: Mapping[str, Path], meta: Mapping[str, Any]) -> Baseline:
         """Store `files` as the baseline/ folder, replacing any earlier one, and record a `baseline` event.
@@ -524,7 +665,6 @@ class Registry:
                 raise RegistryError(
                     f"{self.pipeline}: a baseline must be measured against the champion "
                     f"({champion or 'none yet'}), not {meta.get('champion')!r}")
-            self._sweep_temps()
             with _staging(self.dir, f"the baseline of {self.pipeline}", "none was stored") as tmp:
                 hashes = {name: _copy_durably(src, tmp / name) for name, src in sources.items()}
                 record = {**meta, "time": now_utc(), "files": hashes}
@@ -537,8 +677,9 @@ class Registry:
                 self._remove_baseline()
                 os.rename(tmp, self.baseline_dir)
                 _fsync_dir(self.dir)
-            self._append("baseline", None, str(meta.get("reason", "baseline after a refusal")),
-                         **{k: v for k, v in record.items() if k not in ("time", "reason", "files")})
+            reached("registry:baseline:written")
+            self._publish(self._append("baseline", None, str(meta.get("reason", "baseline after a refusal")),
+                                       **{k: v for k, v in record.items() if k not in ("time", "reason", "files")}))
             return Baseline(self.baseline_dir, record)
 
     def _remove_baseline(self) -> None:
@@ -569,9 +710,12 @@ class Registry:
                     )
                 target = earlier[-1]
                 self.get(target)  # it must still exist
+            record = self._append("rollback", target, reason, previous=current)  # the commit
+            reached("registry:rollback:committed")
             self._swap_champion(target, reason)
+            reached("registry:rollback:pointer-swapped")
             self._remove_baseline()  # measured against the old champion: stale now
-            self._append("rollback", target, reason, previous=current)
+            self._publish(record)
             return self._read(int(target[1:]), target)
 
     def _swap_champion(self, version: str, reason: str) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from driftline.atomic import write_json, write_parquet, write_text
+from driftline.atomic import sweep_leftovers, temp_prefix, write_json, write_parquet, write_text
 from driftline.experiment import Experiment, current_experiment
 from driftline.registry.store import Registry, VersionInfo
 from driftline.stages.context import StageContext, StageError, project_registry
@@ -194,7 +194,7 @@ def store_challenger_baseline(ctx: StageContext, registry: Registry, champion: V
     labelled = ~np.isnan(labels.astype(np.float64)) if labels.dtype.kind == "f" else np.ones(len(labels), dtype=bool)
     metrics = (compute_metrics(labels[labelled], champion_scores[labelled], cfg.task, threshold=cfg.model.threshold)
                if champion_scores is not None and labelled.sum() else {})
-    with tempfile.TemporaryDirectory(prefix=".baseline-", dir=ctx.path(p.models)) as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("baseline", "-"), dir=ctx.path(p.models)) as tmp:
         folder = Path(tmp)
         files_written = {name: folder / name for name in write_profile(ctx, frame, folder, scores=champion_scores)}
         registry.set_baseline(files_written, {
@@ -313,6 +313,10 @@ def run(ctx: StageContext) -> str:
     p, cfg = ctx.paths, ctx.cfg
     experiment = current_experiment()
     registry = project_registry(ctx.root, ctx.pipeline)
+    if experiment is None:  # complete what a promote killed halfway left, before reading the champion
+        for repaired in registry.recover():
+            print(f"{ctx.pipeline}: registry recovered: {repaired}", file=sys.stderr)
+        sweep_leftovers(ctx.path(p.models), (".promote-", ".baseline-"))
     champion = registry.champion()
     model_sha = sha256_file(ctx.path(p.model))
     metric = gate_metric(cfg.gate, cfg.task)
@@ -328,6 +332,9 @@ def run(ctx: StageContext) -> str:
     if experiment is None and (applied := applied_experiment(ctx, previous, model_sha)) is not None:
         report["applied_experiment"] = applied
 
+    pending: VersionInfo | None = None
+    if champion is None:  # the first promotion, stopped by a crash after registering: finish it, never register twice
+        pending = next((v for v in registry.versions() if v.files.get("model.txt") == model_sha and registry.undecided(v.version)), None)
     if champion is not None:
         if champion.files.get("model.txt") == model_sha:
             report.update(decision="unchanged", champion_after=champion.version,
@@ -337,7 +344,9 @@ def run(ctx: StageContext) -> str:
         # Identical to an earlier version the champion was rolled back from (say, a forced rerun after
         # `registry rollback`): never register a duplicate, and never silently undo the rollback.
         twin = next((v for v in registry.versions() if v.files.get("model.txt") == model_sha), None)
-        if twin is not None:
+        if twin is not None and registry.undecided(twin.version):
+            pending = twin  # registered by a promote a crash stopped before the swap: judge it again below
+        elif twin is not None:
             report.update(decision="unchanged", champion_after=champion.version, identical_to=twin.version,
                           reason=f"the trained model is identical to {twin.version}, already registered; "
                                  f"{champion.version} stays champion (`driftline registry promote "
@@ -372,7 +381,7 @@ def run(ctx: StageContext) -> str:
         return (f"experiment {experiment.name}: the gate would {would} this model ({result.reason}); nothing registered "
                 f"inside an experiment: `dvc exp apply {experiment.name}`, then `dvc repro`")
     if not result.passed:
-        registry.record_refusal(None, result.reason, {"gate": result.to_json()})
+        registry.record_refusal(pending.version if pending else None, result.reason, {"gate": result.to_json()})
         if cfg.monitor is not None:
             # the champion's scores on the rows it was judged on (on the whole split when it could not be judged)
             baseline = (champion_scores, y) if refusal is not None else (gate_champion, gate_y)
@@ -381,8 +390,15 @@ def run(ctx: StageContext) -> str:
         write_report(ctx, report, experiment)
         return f"gate refused: {result.reason}"
 
+    if pending is not None:
+        registry.promote(pending.version, result.reason)
+        report.update(decision="promoted", champion_after=pending.version, reason=result.reason,
+                      completed=f"{pending.version} was registered by a promote that stopped before the swap")
+        write_report(ctx, report, experiment)
+        return f"promoted {pending.version} (registered by an interrupted run): {result.reason}"
+
     train = pd.read_parquet(ctx.path(p.split("train")))
-    with tempfile.TemporaryDirectory(prefix=".promote-", dir=ctx.path(p.models)) as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("promote", "-"), dir=ctx.path(p.models)) as tmp:
         folder = Path(tmp)
         files = {name: ctx.path(f"{p.models}/{name}") for name in VERSION_FILES if name != "metrics.json"}
         files["metrics.json"] = ctx.path(p.metrics)
