@@ -88,6 +88,14 @@ def temp_prefix(name: str, sep: str = ".") -> str:
     return f".{name}{sep}pid{os.getpid()}{sep}"
 
 
+def temp_files_of(target: str | os.PathLike[str]) -> list[Path]:
+    """The temporary files atomic writes of `target` left beside it (`.<name>.*.tmp`), the finished file never."""
+    from glob import escape
+
+    path = Path(target)
+    return [p for p in path.parent.glob(f".{escape(path.name)}.*{TEMP_SUFFIX}") if p.is_file()]
+
+
 _OWNER = re.compile(r"[.-]pid(\d{1,9})[.-]")
 
 

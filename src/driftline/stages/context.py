@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from functools import partial
-from glob import escape as glob_escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from driftline.atomic import TEMP_SUFFIX, temp_files_of
 from driftline.config.params import load_pipeline
 from driftline.config.pipeline import PipelineConfig
 from driftline.errors import DriftlineError
@@ -111,9 +111,9 @@ def remove_temp_files(root: Path, rels: list[str]) -> list[str]:
     removed = []
     for rel in rels:
         target = root / rel
-        found = list(target.parent.glob(f".{glob_escape(target.name)}.*.tmp"))
+        found = temp_files_of(target)
         if target.is_dir():
-            found += target.rglob(".*.tmp")
+            found += target.rglob(f".*{TEMP_SUFFIX}")
         for path in found:
             if path.is_file():
                 path.unlink(missing_ok=True)
