@@ -108,8 +108,8 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
         # Hydra raises plain ValueError/TypeError for some malformed files (`defaults: 5`, for one).
         key, message = _compose_failure(exc)
         message = message.replace(f"{root.resolve()}/", "")
-        where = ComposedPipeline(name, {}, pipeline_file, {k: v for k, v in own.items() if k != "defaults"}, groups)
-        raise ComposeError(ConfigProblem(name, key, message, where.file_for(key.split(".")) if key else pipeline_file)) from exc
+        key, file = _unparsable_file(root, pipeline_file, groups) or (key, pipeline_file)
+        raise ComposeError(ConfigProblem(name, key, message, file)) from exc
     own = {k: v for k, v in own.items() if k != "defaults"}
     return ComposedPipeline(name, data, pipeline_file, own, groups)
 
@@ -132,6 +132,24 @@ def _compose_failure(exc: BaseException) -> tuple[str, str]:
                      "closed by '}', or escape a literal as \\${")
     text = next((" ".join(str(e).split()) for e in chain if str(e).strip()), type(exc).__name__)
     return key, text
+
+
+def _unparsable_file(root: Path, pipeline_file: str, groups: dict[str, str]) -> tuple[str, str] | None:
+    """(dotted key in the composed config, file) of the first value holding an interpolation OmegaConf cannot parse.
+
+    Hydra loads each file alone, so its error names the key inside that file and not the file: load them
+    here one by one to tell which. None when each file parses (the failure is elsewhere)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import GrammarParseError, OmegaConfBaseException
+
+    for prefix, rel in [("", pipeline_file), *((f"{group}.", file) for group, file in sorted(groups.items()))]:
+        try:
+            OmegaConf.load(root / rel)
+        except GrammarParseError as exc:
+            return prefix + str(getattr(exc, "full_key", "") or "").lstrip("."), rel
+        except (OmegaConfBaseException, OSError, yaml.YAMLError, ValueError, TypeError):
+            continue
+    return None
 
 
 def _empty_group_file(root: Path, groups: dict[str, str]) -> tuple[str, str] | None:
