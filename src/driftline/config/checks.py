@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from driftline.config.groups import NUMERIC_KINDS, ColumnLabel, JoinLabel, RuleLabel, glob_folder, paired_test
+from driftline.config.groups import NUMERIC_KINDS, ColumnLabel, JoinLabel, RuleLabel, glob_folder, glob_searches_root, paired_test
 from driftline.config.metrics import UnknownMetricError, headline, ranking_metric
 from driftline.config.pipeline import PipelineConfig
 
@@ -65,10 +65,15 @@ def check_pipeline(
     if escaping is not None:
         problems.append((("dataset", "source", "path"), escaping))
     elif ds.source.kind == "parquet" and source_path is not None:  # a file, a folder of files, or a glob
-        if not file_exists(glob_folder(source_path), folder=True):
+        if glob_searches_root(source_path):
+            problems.append((("dataset", "source", "path"), f"the glob '{source_path}' searches the project root, whose "
+                             "files include the stages' own outputs; keep the Parquet files in a folder and name it: data/parts/*.parquet"))
+        elif not file_exists(glob_folder(source_path), folder=True):
             problems.append((("dataset", "source", "path"), f"source file or folder '{glob_folder(source_path)}' does not exist"))
     elif source_path is not None and not file_exists(source_path):
         problems.append((("dataset", "source", "path"), f"source file '{source_path}' does not exist"))
+    if ds.source.kind == "sql" and ds.source.url is not None and (url_problem := sql_url_problem(ds.source.url)):
+        problems.append((("dataset", "source", "url"), url_problem))
     if ds.source.kind == "sql":
         problems.extend(_sql_problems(ds.source, escaping is None and source_path is not None
                                       and file_exists(source_path), sqlite_tables))
@@ -98,6 +103,9 @@ def check_pipeline(
         elif not file_exists(label.path):
             problems.append((("label", "path"), f"labels file '{label.path}' does not exist"))
         need_column(("label", "on"), label.on, "join key")
+    if isinstance(label, ColumnLabel) and cfg.target not in kinds and label.column in kinds:
+        problems.append((("target",), f"target '{cfg.target}' is not a column of the schema; with a column label the target "
+                         f"is that column: write target: {label.column} (the monitor reads new labels under the target's name)"))
     if cfg.target in kinds and not (isinstance(label, ColumnLabel) and label.column == cfg.target):
         problems.append((("target",), f"target '{cfg.target}' would overwrite the input column of the same name"))
 
@@ -189,6 +197,19 @@ def sql_dialect(url: str | None) -> str | None:
         return "sqlite"
     scheme = url.split("://", 1)[0] if "://" in url else ""
     return SQL_DIALECTS.get(scheme.split("+", 1)[0].lower())
+
+
+_SQLALCHEMY_URL = re.compile(r"^[\w+]+://")  # what sqlalchemy.make_url requires: dialect[+driver]://...
+
+
+def sql_url_problem(url: str) -> str | None:
+    """Why `url` is no SQLAlchemy URL (`dialect[+driver]://...`), or None; an `${oc.env:...}` reference for the
+    whole URL is resolved (and checked) only when the stage runs. Compile and `driftline.data.sources` apply it."""
+    if ENV_REFERENCE.match(url) or _SQLALCHEMY_URL.match(url):
+        return None
+    shown = url if "@" not in url else "(not shown: it may hold a password)"
+    return (f"not a SQLAlchemy URL: {shown}; write dialect+driver://user:${{oc.env:DB_PASSWORD}}@host/database "
+            "(sqlite:///data/x.sqlite for a file, or use `path`)")
 
 
 def read_only_query_problem(query: str, dialect: str | None) -> str | None:

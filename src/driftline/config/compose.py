@@ -92,6 +92,12 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
     if not isinstance(own, dict):
         raise ComposeError(ConfigProblem(name, "", "must be a mapping of keys", pipeline_file))
 
+    groups = _defaults_groups(own)
+    empty = _empty_group_file(root, groups)
+    if empty is not None:
+        raise ComposeError(ConfigProblem(name, empty[0], f"{empty[1]} is empty, so every key of it would silently take its "
+                                         "default; write the keys, or `{}` to take every default on purpose", empty[1]))
+
     search = f"hydra.searchpath=[file://{(root / CONF_DIR).resolve()}]"
     try:
         with initialize_config_dir(config_dir=str((root / PIPELINES_DIR).resolve()), version_base="1.3"):
@@ -100,12 +106,64 @@ def compose_pipeline(root: Path, name: str, overrides: Sequence[str] = ()) -> Co
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException, yaml.YAMLError, ValueError, TypeError) as exc:
         # Hydra raises plain ValueError/TypeError for some malformed files (`defaults: 5`, for one).
-        message = " ".join(str(exc).split()).replace(f"{root.resolve()}/", "")
-        key = getattr(exc, "full_key", "") or ""
-        raise ComposeError(ConfigProblem(name, str(key), message, pipeline_file)) from exc
-    own_defaults = own.get("defaults")
+        key, message = _compose_failure(exc)
+        message = message.replace(f"{root.resolve()}/", "")
+        key, file = _unparsable_file(root, pipeline_file, groups) or (key, pipeline_file)
+        raise ComposeError(ConfigProblem(name, key, message, file)) from exc
     own = {k: v for k, v in own.items() if k != "defaults"}
-    return ComposedPipeline(name, data, pipeline_file, own, _defaults_groups({"defaults": own_defaults}))
+    return ComposedPipeline(name, data, pipeline_file, own, groups)
+
+
+def _compose_failure(exc: BaseException) -> tuple[str, str]:
+    """(dotted key, message) of a composition failure. Hydra wraps some errors in an exception with no text
+    (an unterminated `${...}` in a file it loads): the key and the text come from the causes it wraps."""
+    from omegaconf.errors import GrammarParseError
+
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__
+    key = next((str(e.full_key) for e in chain if getattr(e, "full_key", None)), "")
+    grammar = next((e for e in chain if isinstance(e, GrammarParseError)), None)
+    if grammar is not None:
+        detail = " ".join(str(grammar).split("\n", 1)[0].split())
+        return key, (f"cannot parse the interpolation ({detail}); write it as ${{other.key}} or ${{resolver:argument}}, "
+                     "closed by '}', or escape a literal as \\${")
+    text = next((" ".join(str(e).split()) for e in chain if str(e).strip()), type(exc).__name__)
+    return key, text
+
+
+def _unparsable_file(root: Path, pipeline_file: str, groups: dict[str, str]) -> tuple[str, str] | None:
+    """(dotted key in the composed config, file) of the first value holding an interpolation OmegaConf cannot parse.
+
+    Hydra loads each file alone, so its error names the key inside that file and not the file: load them
+    here one by one to tell which. None when each file parses (the failure is elsewhere)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import GrammarParseError, OmegaConfBaseException
+
+    for prefix, rel in [("", pipeline_file), *((f"{group}.", file) for group, file in sorted(groups.items()))]:
+        try:
+            OmegaConf.load(root / rel)
+        except GrammarParseError as exc:
+            return prefix + str(getattr(exc, "full_key", "") or "").lstrip("."), rel
+        except (OmegaConfBaseException, OSError, yaml.YAMLError, ValueError, TypeError):
+            continue
+    return None
+
+
+def _empty_group_file(root: Path, groups: dict[str, str]) -> tuple[str, str] | None:
+    """(group, file) of the first config group file the pipeline composes that holds nothing (no bytes, only comments, `null`)."""
+    for group, rel in sorted(groups.items()):
+        path = root / rel
+        if not path.is_file():
+            continue  # Hydra names a missing option
+        try:
+            if yaml.safe_load(path.read_text(encoding="utf-8")) is None:
+                return group, rel
+        except (yaml.YAMLError, OSError, UnicodeDecodeError):
+            continue  # Hydra names the file and the error
+    return None
 
 
 #: Keys whose `${oc.env:VAR}` references stay unresolved in params.yaml: the stage that reads the key resolves

@@ -7,12 +7,14 @@ Every model forbids unknown keys, so a misspelt key is an error, never silently 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from driftline.config.cluster import ClusterSpec
+from driftline.config.errors import KeyedErrors
 
 
 class Strict(BaseModel):
@@ -32,6 +34,38 @@ class GeneratorSource(Strict):
     drift: Literal["none", "covariate", "concept"] = "none"
     strength: float = Field(1.0, ge=0)
     batch: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> GeneratorSource:
+        time_window(self.start, self.end)
+        return self
+
+
+def time_window(start: str, end: str) -> tuple[datetime, datetime]:
+    """The generator's time window [start, end) as naive datetimes: compile and the generator's one rule.
+
+    Each bound is an ISO 8601 date or date and time without a time zone, and start comes before end;
+    otherwise KeyedErrors (a ValueError) naming `start` or `end`.
+    """
+    errors: list[tuple[str, str]] = []
+    bounds: list[datetime] = []
+    for key, value in (("start", start), ("end", end)):
+        try:
+            stamp = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            stamp = None
+        if stamp is None:
+            errors.append((key, f"{value!r} is not a date; write it as YYYY-MM-DD (or an ISO 8601 date and time, "
+                                "such as 2024-01-01T12:00)"))
+        elif stamp.tzinfo is not None:
+            errors.append((key, f"{value!r} has a time zone; write a naive date/time (the generator's clock has none)"))
+        else:
+            bounds.append(stamp)
+    if not errors and bounds[1] <= bounds[0]:
+        errors.append(("start", f"start ({start}) must be before end ({end}): the generator draws times in [start, end)"))
+    if errors:
+        raise KeyedErrors(errors)
+    return bounds[0], bounds[1]
 
 
 class CsvSource(Strict):
@@ -63,6 +97,14 @@ def glob_folder(path: str) -> str:
     parts = PurePosixPath(path.replace("\\", "/")).parts
     static = parts[:next(i for i, part in enumerate(parts) if is_glob(part))]
     return PurePosixPath(*static).as_posix() if static else "."
+
+
+def glob_searches_root(path: str) -> bool:
+    """Whether a glob searches the project root itself (`*.parquet`, `./*.parquet`): its dep would be the whole
+    project, the stages' own outputs included. Compile refuses it; so does `driftline.data.sources`."""
+    import posixpath
+
+    return is_glob(path) and posixpath.normpath(glob_folder(path)) == "."
 
 
 class SqlSource(Strict):
@@ -104,6 +146,18 @@ class ColumnSpec(Strict):
     le: float | None = None
     isin: list[str | int | float] | None = None
     unique: bool = False
+
+    @model_validator(mode="after")
+    def _satisfiable(self) -> ColumnSpec:
+        """A rule no value can pass would quarantine every row: refuse it here, at compile."""
+        errors: list[tuple[str, str]] = []
+        if self.ge is not None and self.le is not None and self.ge > self.le:
+            errors.append(("ge", f"ge ({self.ge:g}) is above le ({self.le:g}), so no value can pass; swap them"))
+        if self.isin is not None and not self.isin:
+            errors.append(("isin", "isin is empty, so no value can pass; list the allowed values, or remove isin to allow any"))
+        if errors:
+            raise KeyedErrors(errors)
+        return self
 
 
 class SchemaSpec(Strict):

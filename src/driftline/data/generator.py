@@ -310,22 +310,13 @@ def _is_np_int(value: Any) -> bool:
 
 
 def _time_range(start: str, end: str) -> tuple[int, int]:
+    """[start, end) in nanoseconds; compile's rule (`driftline.config.groups.time_window`) says what is valid."""
     import pandas as pd
 
-    bounds = []
-    for name, value in (("start", start), ("end", end)):
-        try:
-            stamp = pd.Timestamp(value)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} is not a valid date/time: {value!r}") from exc
-        if pd.isna(stamp):
-            raise ValueError(f"{name} is not a valid date/time: {value!r}")
-        if stamp.tzinfo is not None:
-            raise ValueError(f"{name} must be a naive date/time without a time zone: {value!r}")
-        bounds.append(stamp.as_unit("ns").value)
-    if bounds[1] <= bounds[0]:
-        raise ValueError(f"end ({end}) must be after start ({start})")
-    return bounds[0], bounds[1]
+    from driftline.config.groups import time_window
+
+    first, last = time_window(start, end)
+    return pd.Timestamp(first).as_unit("ns").value, pd.Timestamp(last).as_unit("ns").value
 
 
 def _applied_at_ns(n: int, start_ns: int, end_ns: int, rng: dict[str, Any]) -> np.ndarray:

@@ -13,7 +13,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from driftline.config.groups import glob_folder, is_glob
+from driftline.config.groups import glob_folder, glob_searches_root, is_glob
 from driftline.data.generator import generate_loans
 from driftline.errors import DriftlineError
 
@@ -66,7 +66,7 @@ def source_files(spec: Mapping[str, Any]) -> list[str]:
         rel = posixpath.normpath(PurePath(glob_folder(path) if kind == "parquet" else path).as_posix())
         if rel == ".." or rel.startswith("../"):
             raise SourceError(f"{kind} source: path {spec['path']!r} is outside the project root")
-        if rel == ".":  # the whole project as a dep would hold the stages' own outputs
+        if kind == "parquet" and glob_searches_root(path):  # the whole project as a dep would hold the stages' own outputs
             raise SourceError(f"{kind} source: the glob {path!r} searches the project root",
                               hint="keep the Parquet files in a folder and name it: data/parts/*.parquet")
         return [rel]
@@ -232,11 +232,14 @@ def read_sql(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
         )
         label = f"sql source {rel!r}"
     else:
-        from driftline.config.checks import sql_dialect
+        from driftline.config.checks import sql_dialect, sql_url_problem
         from driftline.config.params import ParamsError, resolve_env
 
         try:
-            target = sa.make_url(resolve_env(url, "dataset.source.url"))
+            resolved = resolve_env(url, "dataset.source.url")
+            if sql_url_problem(resolved) is not None:  # compile's rule, for a URL the environment gave
+                raise sa.exc.ArgumentError(resolved)
+            target = sa.make_url(resolved)
         except ParamsError as exc:
             raise SourceError(str(exc), hint=exc.hint) from None
         except sa.exc.ArgumentError:  # its message would quote the URL, password and all
