@@ -12,9 +12,10 @@ from driftline.registry import Registry
 
 @pytest.fixture
 def proj(tmp_path: Path) -> Path:
-    """The smallest folder `driftline` recognises as a project."""
+    """The smallest folder `driftline` recognises as a project, with a pipeline `credit`."""
     root = tmp_path / "proj"
     (root / "pipelines").mkdir(parents=True)
+    (root / "pipelines" / "credit.yaml").write_text("task: binary\n")  # known by name; the registry commands read no config
     return root
 
 
@@ -120,3 +121,13 @@ def test_outside_a_project_the_error_says_where_to_run(cli, tmp_path: Path) -> N
     proc = cli(["registry", "list", "credit"], tmp_path, check=False)
     assert proc.returncode == 1
     assert "no driftline project here" in proc.stderr
+
+
+def test_list_names_an_unknown_pipeline_but_keeps_a_removed_ones_registry(cli, proj: Path) -> None:
+    refused = cli(["registry", "list", "credi"], proj, check=False)
+    assert refused.returncode == 2
+    assert "no pipeline 'credi'" in refused.stderr and "credit" in refused.stderr
+    add_versions(proj, 1)
+    (proj / "pipelines" / "credit.yaml").unlink()  # the pipeline is gone; its versions are still there to see
+    listed = json.loads(cli(["registry", "list", "credit", "--json"], proj).stdout)
+    assert [v["version"] for v in listed] == ["v0001"]

@@ -36,9 +36,10 @@ def compile(
     Every problem in the config is reported at once (pipeline, key path, YAML file), exit code 2,
     and nothing is written.
     """
+    from driftline.cli.pipelines import project_folder
     from driftline.compile.writer import render_project, staleness, write_project
 
-    root = project.resolve()
+    root = project_folder(project)
     result = render_project(root)
     if check:
         found = staleness(root, result)

@@ -25,10 +25,11 @@ def plan(
 
     import yaml
 
+    from driftline.cli.pipelines import project_folder
     from driftline.compile.plan import make_plan
     from driftline.errors import DriftlineError
 
-    root = project.resolve()
+    root = project_folder(project)
     if not (root / "dvc.yaml").is_file():
         raise DriftlineError("no dvc.yaml here", hint="run `driftline compile` first")
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from driftline.cli.handler import command_group
+from driftline.cli.pipelines import known_registry
 
 if TYPE_CHECKING:
     from driftline.registry.store import Registry, VersionInfo
@@ -91,7 +92,7 @@ def _table(pipeline: str, versions: list[VersionInfo]) -> None:
 @app.command("list")
 def list_versions(pipeline: Pipeline, as_json: AsJson = False) -> None:
     """List every model version of a pipeline, oldest first; the champion is ticked."""
-    versions = _open(pipeline).versions()
+    versions = known_registry(_open(pipeline)).versions()
     if as_json:
         typer.echo(json.dumps([v.to_dict() for v in versions], indent=2, sort_keys=True))
         return
@@ -104,7 +105,7 @@ def list_versions(pipeline: Pipeline, as_json: AsJson = False) -> None:
 @app.command()
 def history(pipeline: Pipeline, as_json: AsJson = False) -> None:
     """Show every registered, promoted, refused and rollback event, oldest first."""
-    events = _open(pipeline).history()
+    events = known_registry(_open(pipeline)).history()
     if as_json:
         typer.echo(json.dumps(events, indent=2, sort_keys=True))
         return

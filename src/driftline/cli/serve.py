@@ -7,12 +7,14 @@ the command line (it would show in `ps`).
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from typing import Annotated
 
 import typer
 
+MAX_PORT = 65535
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # as driftline.serve.metrics names it (importing that loads prometheus_client)
 
 
@@ -51,6 +53,12 @@ def serve(
         raise typer.Exit(2)
     if max_records < 1 or max_body_bytes < 1 or workers < 1:
         typer.echo("driftline serve: --max-records, --max-body-bytes and --workers must be positive", err=True)
+        raise typer.Exit(2)
+    if not 1 <= port <= MAX_PORT:
+        typer.echo(f"driftline serve: --port {port} is not a TCP port: give one from 1 to {MAX_PORT}", err=True)
+        raise typer.Exit(2)
+    if not (math.isfinite(poll) and poll >= 0):  # a negative wait would never check, and say nothing
+        typer.echo(f"driftline serve: --poll {poll}: give the seconds between checks for a new champion (0: never swap)", err=True)
         raise typer.Exit(2)
 
     # One OpenMP thread per prediction: requests are served concurrently by threads already, and

@@ -96,10 +96,12 @@ def watch(
     Each cycle runs the monitor; if the drift policy fires, the same run retrains, gates and
     promotes. Exit codes: **0** every cycle ran, **1** `dvc repro` failed, **2** bad arguments.
     """
+    from driftline.cli.pipelines import require_pipeline
     from driftline.project import find_root
 
     interval = parse_duration(every)
     root = find_root()
+    require_pipeline(root, pipeline)  # before `dvc repro`, whose "stage not found" names no pipeline
     dvc = str(Path(sys.executable).with_name("dvc"))
     dvc = dvc if Path(dvc).exists() else "dvc"
     while True:

@@ -145,7 +145,8 @@ def read_generator(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
 
 
 def read_csv(spec: Mapping[str, Any], root: Path) -> pd.DataFrame:
-    """Read a CSV file inside the project; ``parse_dates`` columns become datetimes."""
+    """Read a CSV file inside the project; ``parse_dates`` columns become datetimes (one with only some
+    ISO 8601 dates stays text, for the schema's cast to read value by value)."""
 
     rel = _required(spec, "path")
     return _read_csv_file(resolve_inside(root, rel, "csv source"), spec, f"csv source {rel!r}")
@@ -311,11 +312,23 @@ def _parse_dates(frame: pd.DataFrame, columns: list[str] | str, label: str) -> p
                     warnings.simplefilter("error")
                     frame[column] = pd.to_datetime(frame[column])
             except (TypeError, ValueError, UserWarning) as exc:
+                if _some_iso_dates(frame[column]):  # a few bad values: kept as text for the schema's cast, which
+                    continue  # reads each value, so validate quarantines just those rows (and `batch add` names them)
                 raise SourceError(
                     f"{label}: cannot parse column {column!r} as dates"
                     f" (ISO 8601 is always understood): {exc}"
                 ) from exc
     return frame
+
+
+def _some_iso_dates(values: pd.Series) -> bool:
+    """Whether any value is an ISO 8601 date (a column of dates with some bad values, not a column of something else)."""
+    import pandas as pd
+
+    try:
+        return bool(pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True).notna().any())
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _reader(spec: Mapping[str, Any]) -> SourceReader:

@@ -12,7 +12,12 @@ def run(ctx: StageContext) -> str:
     from driftline.schema.validate import SchemaViolation, validate_frame
 
     p, spec = ctx.paths, ctx.cfg.schema_
-    raw = pd.read_parquet(ctx.path(p.raw))
+    try:
+        raw = pd.read_parquet(ctx.path(p.raw))
+    except (OSError, ValueError) as exc:  # missing, or damaged since ingest wrote it (pyarrow's errors derive from these)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StageError(f"{p.raw} cannot be read: {reason}",
+                         hint=f"write it again with `driftline run ingest {ctx.pipeline}` (`dvc repro` does, as it sees the file changed)") from None
     try:
         outcome = validate_frame(raw, spec)
     except SchemaViolation as exc:
