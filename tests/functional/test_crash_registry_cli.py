@@ -44,8 +44,9 @@ def rolled_back(two_champions: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 def test_a_rollback_killed_anywhere_ends_on_the_earlier_champion(two_champions: Path, tmp_path: Path) -> None:
     def back(root: Path, said: str) -> None:
-        # killed after its history line, the rollback is completed by the rerun's recovery; the rerun
-        # itself then finds no champion before v0001 and says so (exit 1, no traceback)
+        # killed after its history line, the rollback is completed by the rerun's recovery, and the rerun
+        # stops there (`completed`); killed after its audit record, it was done, and the rerun finds no
+        # champion before v0001 and says so (exit 1, no traceback): never two rollbacks
         assert champion(root) == "v0001", said
         assert [e["event"] for e in history(root)].count("rollback") == 1, said
 
@@ -57,3 +58,22 @@ def test_a_hand_promotion_killed_anywhere_ends_on_the_chosen_version(rolled_back
         assert champion(root) == "v0002", said
 
     assert crash_and_rerun(rolled_back, ["registry", "promote", PIPELINE, "v0002"], tmp_path, chosen) >= 8
+
+
+@pytest.mark.parametrize("point", ["registry:rollback:committed", "write:registry/credit/champion.json:after"])
+def test_a_rollback_rerun_after_its_commit_finishes_it_and_goes_no_further(two_champions: Path, tmp_path: Path, point: str) -> None:
+    """The user reruns the command that died: the interrupted rollback is completed, not repeated."""
+    import shutil
+    import signal
+
+    from tests.functional.crash_registry import driftline
+
+    root = shutil.copytree(two_champions, tmp_path / "proj", symlinks=True)
+    killed = driftline(root, ["registry", "rollback", PIPELINE], DRIFTLINE_KILL_AT=point)
+    assert killed.returncode == -signal.SIGKILL
+    rerun = driftline(root, ["registry", "rollback", PIPELINE])
+    said = rerun.stdout + rerun.stderr
+    assert rerun.returncode == 0, said
+    assert "v0002 -> v0001 (the interrupted rollback is now complete" in said
+    assert champion(root) == "v0001"
+    assert [e["event"] for e in history(root)].count("rollback") == 1

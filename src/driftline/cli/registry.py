@@ -27,11 +27,12 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 
 
 def _open(pipeline: str) -> Registry:
-    """The pipeline's registry, its events recorded in the project's audit trail and mirrored as GTO tags."""
+    """The pipeline's registry, its events recorded in the project's audit trail and mirrored as GTO tags;
+    an unknown pipeline is refused before anything is written (no lock file left behind)."""
     from driftline.project import find_root
     from driftline.stages.context import project_registry
 
-    return project_registry(find_root(), pipeline)
+    return known_registry(project_registry(find_root(), pipeline))
 
 
 def _metric_cells(metrics: dict[str, Any]) -> str:
@@ -92,7 +93,7 @@ def _table(pipeline: str, versions: list[VersionInfo]) -> None:
 @app.command("list")
 def list_versions(pipeline: Pipeline, as_json: AsJson = False) -> None:
     """List every model version of a pipeline, oldest first; the champion is ticked."""
-    versions = known_registry(_open(pipeline)).versions()
+    versions = _open(pipeline).versions()
     if as_json:
         typer.echo(json.dumps([v.to_dict() for v in versions], indent=2, sort_keys=True))
         return
@@ -105,7 +106,7 @@ def list_versions(pipeline: Pipeline, as_json: AsJson = False) -> None:
 @app.command()
 def history(pipeline: Pipeline, as_json: AsJson = False) -> None:
     """Show every registered, promoted, refused and rollback event, oldest first."""
-    events = known_registry(_open(pipeline)).history()
+    events = _open(pipeline).history()
     if as_json:
         typer.echo(json.dumps(events, indent=2, sort_keys=True))
         return
@@ -123,7 +124,7 @@ def promote(
     reason: Annotated[str, typer.Option(help="Why, for the history and the audit trail.")] = "promoted by hand",
 ) -> None:
     """Make a registered version the champion (bypasses the gate; the reason is recorded)."""
-    _swap(pipeline, lambda registry: registry.promote(version, reason))
+    _swap(pipeline, "promoted", version, lambda registry: registry.promote(version, reason))
 
 
 @app.command()
@@ -133,7 +134,7 @@ def rollback(
     reason: Annotated[str, typer.Option(help="Why, for the history and the audit trail.")] = "rollback",
 ) -> None:
     """Swap the champion back atomically, to the previous champion or to `--to vN`."""
-    _swap(pipeline, lambda registry: registry.rollback(to, reason))
+    _swap(pipeline, "rollback", to, lambda registry: registry.rollback(to, reason))
 
 
 @app.command()
@@ -169,10 +170,18 @@ def verify(pipeline: Pipeline) -> None:
                "pointer, history and audit trail agree")
 
 
-def _swap(pipeline: str, change: Callable[[Registry], VersionInfo]) -> None:
+def _swap(pipeline: str, event: str, version: str | None, change: Callable[[Registry], VersionInfo]) -> None:
+    """Run a promotion or rollback; rerun after a crash that stopped this very change past its commit,
+    recovery finishes it and nothing more is done (a second rollback would go one version too far)."""
     registry = _open(pipeline)
     for what in registry.recover():
         typer.echo(f"{pipeline}: recovered first: {what}", err=True)
+    done = registry.completed
+    if done is not None and done.get("event") == event and (version is None or registry.get(version).version == done.get("version")):
+        verb = "rollback" if event == "rollback" else "promotion"
+        typer.echo(f"{pipeline}: champion {done.get('previous') or 'none'} -> {done['version']} "
+                   f"(the interrupted {verb} is now complete; run the command again to change it further)")
+        return
     before = registry.champion()
     after = change(registry)
     typer.echo(f"{pipeline}: champion {before.version if before else 'none'} -> {after.version}")

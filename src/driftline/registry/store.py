@@ -257,6 +257,9 @@ class Registry:
         self.baseline_dir = self.dir / BASELINE_DIR
         self.on_event = on_event
 
+    completed: dict[str, Any] | None = None
+    """The promotion or rollback the last recovery finished for a writer a crash stopped after its commit (else None)."""
+
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r}, {self.pipeline!r})"
 
@@ -448,6 +451,7 @@ class Registry:
 
     def _recover(self, rebuild_pointer: bool = False) -> list[str]:
         """The recovery every write starts with. Caller holds the lock."""
+        self.completed = None
         repaired: list[str] = []
         for folder in (self.dir, self.versions_dir):
             sweep_leftovers(folder, (TEMP_PREFIX,), lock_held=True)
@@ -469,7 +473,13 @@ class Registry:
                              recovered=what)
                 repaired.append(what)
         repaired += self._recover_pointer(rebuild_pointer)
-        repaired += [f"sent {n} history event(s) the audit trail lacked" for n in [self._catch_up()] if n]
+        events = self.history()
+        sent = self._catch_up()
+        if sent:
+            repaired.append(f"sent {sent} history event(s) the audit trail lacked")
+            late = [e for e in events[-sent:] if e.get("event") in POINTER_EVENTS]
+            if late and not rebuild_pointer and late[-1] is not None and self._champion_version() == late[-1].get("version"):
+                self.completed = late[-1]  # the swap was done, its audit record was not: the writer died just before
         return repaired
 
     def _recover_pointer(self, rebuild: bool) -> list[str]:
@@ -498,6 +508,8 @@ class Registry:
                                 hint=f"restore {REGISTRY_DIR}/{self.pipeline}/ from git")
         self._swap_champion(target, str(last.get("reason", "")))
         self._remove_baseline()
+        if not rebuild:
+            self.completed = last
         what = (f"{CHAMPION} set to {target} (it said {current or 'nothing'}): "
                 + ("rebuilt from history" if rebuild else f"the {last['event']} to {target} was committed when a crash stopped it"))
         self._append("repaired", target, what, file=CHAMPION, previous=current)
