@@ -14,6 +14,9 @@ and 5 categorical columns, some of them drifted:
     --repeat) and peak memory by tracemalloc in a separate, untimed run (numpy reports its
     buffers to tracemalloc, so the peak includes them; it is the peak above what was
     allocated before the report started);
+(b2) the monitor's own path as the stage runs it, `driftline.drift.monitor.column_report` with the
+    default monitor config: the deciding test, the informative tests, the missing share and the
+    report's histograms, in CPU seconds (time.process_time) beside the kernel's (issue 15);
 (c) the naive baseline: scipy's ks_2samp, wasserstein_distance and chi2_contingency per
     column on the raw arrays (NaN dropped, category counts by value_counts on both sides).
 
@@ -39,6 +42,8 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from driftline.atomic import write_json
+from driftline.config.groups import MonitorSpec
+from driftline.drift.monitor import column_report
 from driftline.drift.profile import load_profile, profile_frame, save_profile
 from driftline.drift.stats import run_tests
 
@@ -232,6 +237,14 @@ def main(argv: list[str] | None = None) -> int:
         run_tests(stored, current, n_threads=1)
         serial_timings.append(time.perf_counter() - start)
     serial_seconds = min(serial_timings)
+    columns = list(current.columns)
+    spec = MonitorSpec()
+    path_seconds, path_cpu = [], []
+    for _ in range(args.repeat):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        column_report(stored, current, columns, spec)
+        path_seconds.append(time.perf_counter() - start)
+        path_cpu.append(time.process_time() - cpu_start)
     load_after = os.getloadavg()[0]
 
     tracemalloc.start()
@@ -293,6 +306,14 @@ def main(argv: list[str] | None = None) -> int:
             "memory_method": "tracemalloc peak above the start of a separate untimed run (numpy buffers included)",
             "tests": "numeric: ks, wasserstein, psi, missing_share; categorical: chi2, jensen_shannon, missing_share",
         },
+        "monitor_path": {
+            "what": "drift.monitor.column_report with MonitorSpec() defaults: deciding + informative tests, missing share, histograms",
+            "seconds_best": min(path_seconds),
+            "seconds_all": path_seconds,
+            "cpu_seconds_best": min(path_cpu),
+            "cpu_seconds_all": path_cpu,
+            "ratio_cpu_over_kernel_cpu": min(path_cpu) / min(cpu_timings),
+        },
         "baseline": {
             "seconds": baseline_seconds,
             "tests": "scipy ks_2samp + wasserstein_distance per numeric column, chi2_contingency per categorical",
@@ -317,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
         (f"report, {args.threads} threads, first / best (s)", f"{timings[0]:.3f} / {best:.3f}"),
         (f"report, {args.threads} threads, median (s)", f"{float(np.median(timings)):.3f}"),
         ("report, 1 thread, best (s)", f"{serial_seconds:.3f}"),
+        ("kernel CPU, best (s)", f"{min(cpu_timings):.3f}"),
+        ("monitor path (column_report) CPU, best (s)", f"{min(path_cpu):.3f}"),
+        ("monitor path / kernel, CPU", f"{min(path_cpu) / min(cpu_timings):.1f}x"),
         ("load average before / after", f"{load_before:.2f} / {load_after:.2f}"),
         ("report peak memory, tracemalloc (MB)", f"{peak_mb:.0f}"),
         ("scipy baseline (s)", f"{baseline_seconds:.2f}"),
