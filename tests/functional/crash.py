@@ -45,6 +45,18 @@ def with_occurrence(points: list[str]) -> list[tuple[str, int]]:
     return out
 
 
+def remove(root: Path, rels: list[str]) -> None:
+    """Delete these project-relative files or folders, where they exist."""
+    import shutil
+
+    for rel in rels:
+        path = root / rel
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
 def temp_files(root: Path) -> list[str]:
     """Temporary files of atomic writes left anywhere in the project (git's and DVC's own folders aside)."""
     return sorted(p.relative_to(root).as_posix() for p in root.rglob(".*.tmp")

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from driftline.hashing import sha256_file
-from tests.functional.crash import assert_readable, audit_ok, kill_at, temp_files, trace, with_occurrence
+from tests.functional.crash import assert_readable, audit_ok, kill_at, remove, temp_files, trace, with_occurrence
 
 AUDIT_TORN = "append:audit/log.jsonl:during"
 NONDETERMINISTIC = {"reports/credit/live/metrics.json"}  # holds the training time in seconds
@@ -59,17 +59,6 @@ def hashes(root: Path, outs: list[str]) -> dict[str, str]:
             if file.exists():
                 found[file.relative_to(root).as_posix()] = sha256_file(file)
     return found
-
-
-def remove(root: Path, outs: list[str]) -> None:
-    import shutil
-
-    for out in outs:
-        path = root / out
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
 
 
 def crash_and_recover(cli, root: Path, tmp: Path, step: str, only: str | None = None) -> int:

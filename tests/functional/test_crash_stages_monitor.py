@@ -18,7 +18,7 @@ import pandas as pd
 
 from driftline.atomic import write_parquet
 from driftline.data.generator import generate_loans
-from tests.functional.crash import assert_readable, audit_ok, kill_at, temp_files, trace, with_occurrence
+from tests.functional.crash import assert_readable, audit_ok, kill_at, remove, temp_files, trace, with_occurrence
 
 STATE = "data/credit/monitor_state.json"
 INCOMING = "data/credit/incoming"
@@ -63,12 +63,9 @@ def snapshot(root: Path, dest: Path) -> None:
 
 
 def restore(root: Path, snap: Path) -> None:
+    remove(root, TOUCHED)
     for rel in TOUCHED:
         target = root / rel
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
         if (snap / rel).is_dir():
             shutil.copytree(snap / rel, target)
         elif (snap / rel).exists():
