@@ -473,13 +473,12 @@ class Registry:
                              recovered=what)
                 repaired.append(what)
         repaired += self._recover_pointer(rebuild_pointer)
-        events = self.history()
         sent = self._catch_up()
         if sent:
-            repaired.append(f"sent {sent} history event(s) the audit trail lacked")
-            late = [e for e in events[-sent:] if e.get("event") in POINTER_EVENTS]
-            if late and not rebuild_pointer and late[-1] is not None and self._champion_version() == late[-1].get("version"):
-                self.completed = late[-1]  # the swap was done, its audit record was not: the writer died just before
+            repaired.append(f"sent {len(sent)} history event(s) the audit trail lacked")
+            swaps = [e for e in sent if e.get("event") in POINTER_EVENTS]
+            if swaps and not rebuild_pointer and self._champion_version() == swaps[-1].get("version"):
+                self.completed = swaps[-1]  # the swap was done, its audit record was not: the writer died just before
         return repaired
 
     def _recover_pointer(self, rebuild: bool) -> list[str]:
@@ -515,16 +514,16 @@ class Registry:
         self._append("repaired", target, what, file=CHAMPION, previous=current)
         return [what]
 
-    def _catch_up(self) -> int:
-        """Send the listeners the history events they lack (a crash between the two); how many. Caller holds the lock."""
+    def _catch_up(self) -> list[dict[str, Any]]:
+        """Send the listeners the history events they lack (a crash between the two); those events. Caller holds the lock."""
         count = getattr(self.on_event, "delivered", None)
         done = count(self.pipeline) if count is not None else None
         if self.on_event is None or done is None:
-            return 0
+            return []
         late = self.history()[done:]
         for event in late:
             self.on_event(self.pipeline, event)
-        return len(late)
+        return late
 
     def _publish(self, record: dict[str, Any]) -> None:
         """Hand a committed event to the listeners (and any a crash kept from them). Caller holds the lock."""
