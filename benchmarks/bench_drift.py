@@ -262,8 +262,8 @@ def _why_differ(column: ColumnDrift, them: dict[str, Any]) -> str:
     if column.drifted and column.missing.drifted and not deciding:
         return (f"the missing share rose from {column.missing.reference:.1%} to {column.missing.current:.1%}: "
                 "driftline flags it, Evidently drops missing values before testing")
-    return (f"driftline's {column.test} is {column.statistic:.4g} against {column.threshold}, "
-            f"Evidently's {them.get('method')} is {them.get('score', float('nan')):.4g} against {them.get('threshold')}")
+    return (f"driftline's {column.test} is {_fmt(column.statistic)} against {column.threshold}, "
+            f"Evidently's {them.get('method')} is {_fmt(them.get('score'))} against {them.get('threshold')}")
 
 
 # ------------------------------------------------------------------------------------ main

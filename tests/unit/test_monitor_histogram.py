@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from driftline.config.groups import MonitorSpec
+from driftline.drift import sketch as kll
 from driftline.drift.monitor import HISTOGRAM_BINS, HISTOGRAM_SPAN, SCORE_COLUMN, column_report, histogram, prediction_report
 from driftline.drift.profile import profile_frame, profile_numeric
 from driftline.drift.report import CategoricalHistogram, NumericHistogram
-from driftline.drift import sketch as kll
 from driftline.drift.sketch import sketch_frame
 from driftline.drift.stats import prepare
 
