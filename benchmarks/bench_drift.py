@@ -44,6 +44,12 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from driftline.cpu import NUMPY_DISABLE_ENV, prefer_fast_sort
+
+# As the `driftline` command does before numpy loads (driftline.cpu): on AMD Zen 4, numpy's AVX2
+# sort instead of its microcoded AVX-512 one. Evidently's process inherits the same setting.
+prefer_fast_sort()
+
 import numpy as np
 import pandas as pd
 import scipy
@@ -396,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {
             **machine(load_start),
             "numpy": np.__version__,
+            NUMPY_DISABLE_ENV: os.environ.get(NUMPY_DISABLE_ENV),
             "scipy": scipy.__version__,
             "pandas": pd.__version__,
         },
