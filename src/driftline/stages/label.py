@@ -37,9 +37,10 @@ def _split_by_target(ctx: StageContext) -> tuple[pa.Table, pa.Table]:
     """The rows whose target is present, and the others, as pyarrow tables (pandas' metadata kept)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    table = _read_as_written(pq.ParquetFile(ctx.path(ctx.paths.validated)))
+    from driftline.data.tables import read_as_written
+
+    table = read_as_written(ctx.path(ctx.paths.validated))
     if ctx.cfg.target not in table.column_names:
         raise StageError(f"{ctx.pipeline}.label: column '{ctx.cfg.target}' not in {ctx.paths.validated}")
     target = table[ctx.cfg.target]
@@ -48,29 +49,6 @@ def _split_by_target(ctx: StageContext) -> tuple[pa.Table, pa.Table]:
         present = pc.and_(present, pc.invert(pc.is_nan(target)))
     present = present.combine_chunks() if isinstance(present, pa.ChunkedArray) else present
     return table.filter(present), table.filter(pc.invert(present))
-
-
-def _read_as_written(file: Any) -> pa.Table:
-    """A Parquet file as the table it was written from, so that writing it again gives the same bytes.
-
-    pyarrow reads a category column's text levels back as `string` where pandas wrote `large_string`;
-    the schema the file stores (ARROW:schema) restores them. One chunk per column, as pandas hands
-    its columns to pyarrow, so the pages come out the same too.
-    """
-    import base64
-
-    import pyarrow as pa
-
-    table = file.read().combine_chunks()
-    stored = file.metadata.metadata or {}
-    if b"ARROW:schema" not in stored:
-        return table
-    written = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(stored[b"ARROW:schema"])))
-    for i, field in enumerate(table.schema):
-        want = written.field(field.name).type if field.name in written.names else field.type
-        if pa.types.is_dictionary(field.type) and want != field.type:
-            table = table.set_column(i, field.with_type(want), table.column(i).cast(want))
-    return table
 
 
 def _attach(ctx: StageContext) -> tuple[Any, Any]:
