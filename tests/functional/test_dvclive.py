@@ -24,15 +24,18 @@ def metric_file(data: dict, path: str) -> dict:
 def test_dvc_exp_run_shows_dvclive_metrics_and_dvclive_neither_saves_experiments_nor_edits_dvc_yaml(sh, built_project: Path) -> None:
     root = built_project
     dvc_yaml = (root / "dvc.yaml").read_bytes()
-    sh(["dvc", "exp", "run", "-n", "leaves15", "-S", "credit.model.params.num_leaves=15"], root)
+    sh(["dvc", "exp", "run", "-n", "leaves15", "-S", "credit.model.params.num_leaves=15", "-S", "credit.model.train_curve=sample"], root)
     found = experiments(root, sh)
     assert list(found) == ["leaves15"], "DVC records the one experiment; DVCLive does not save another"
     assert (root / "dvc.yaml").read_bytes() == dvc_yaml, "DVCLive never edits the generated dvc.yaml"
     assert not (root / "dvclive").exists()
     training = metric_file(found["leaves15"], "reports/credit/live/metrics.json")
     assert 0.5 < training["valid"]["auc"] <= 1.0 and training["best_iteration"] >= 1 and training["num_threads"] >= 1
+    assert training["train_curve"] == "sample" and training["valid"]["auc"] < training["train"]["auc"] <= 1.0
     plots = json.loads(sh(["dvc", "plots", "show", "--json"], root).stdout)["data"]
-    assert {"reports/credit/live/plots/metrics/train/auc.tsv", "reports/credit/live/plots/metrics/valid/auc.tsv"} <= set(plots)
+    live = "reports/credit/live/plots/metrics"
+    assert {f"{live}/train_sample/auc.tsv", f"{live}/valid/auc.tsv"} <= set(plots)
+    assert f"{live}/train/auc.tsv" not in plots, "no curve is named as the whole train split when it is a sample"
 
 
 @pytest.fixture

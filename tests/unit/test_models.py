@@ -21,6 +21,7 @@ from driftline.models.train import (
     predict_scores,
     save_model,
     train_model,
+    training_summary,
 )
 
 # ---------------------------------------------------------------- data
@@ -223,19 +224,34 @@ def test_early_stopping_stops_on_a_noise_target() -> None:
     assert result.booster.current_iteration() == result.best_iteration
 
 
-def test_curves_have_one_row_per_iteration_with_train_and_valid_metrics(binary_result) -> None:
+def test_curves_have_one_row_per_iteration_with_valid_metrics_and_train_metrics_once(binary_result) -> None:
     curves = binary_result.curves
-    assert list(curves.columns) == [
-        "iteration",
-        "train_auc",
-        "train_binary_logloss",
-        "valid_auc",
-        "valid_binary_logloss",
-    ]
+    assert list(curves.columns) == ["iteration", "valid_auc", "valid_binary_logloss"]
     assert curves["iteration"].tolist() == list(range(1, len(curves) + 1))
     assert binary_result.best_iteration <= len(curves) <= FAST.num_boost_round
     assert curves["valid_auc"].notna().all()
-    assert curves["train_binary_logloss"].iloc[-1] < curves["train_binary_logloss"].iloc[0]
+    assert binary_result.train_curve == "none"
+    assert set(binary_result.train_metrics) == {"auc", "binary_logloss"}
+
+
+@pytest.mark.parametrize("curve", ["sample", "full"])
+def test_the_train_curve_changes_no_tree_and_its_metrics_at_the_best_iteration(binary_data: dict, binary_result, curve: str) -> None:
+    d = binary_data
+    spec = FAST.model_copy(update={"train_curve": curve, "train_curve_rows": 200})
+    drawn = train_model(d["X_train"], d["y_train"], d["X_valid"], d["y_valid"], "binary", spec)
+    name = {"sample": "train_sample", "full": "train"}[curve]
+    assert list(drawn.curves.columns) == ["iteration", f"{name}_auc", f"{name}_binary_logloss", "valid_auc", "valid_binary_logloss"]
+    assert drawn.curves[f"{name}_binary_logloss"].iloc[-1] < drawn.curves[f"{name}_binary_logloss"].iloc[0]
+    # the same trees, byte for byte, and the same early stop: a curve is only looked at
+    assert drawn.best_iteration == binary_result.best_iteration and len(drawn.curves) == len(binary_result.curves)
+    assert drawn.booster.model_to_string() == binary_result.booster.model_to_string()
+    # the train split's metrics, evaluated once at the best iteration, are what the full curve shows there
+    assert drawn.train_metrics == binary_result.train_metrics
+    if curve == "full":
+        at_best = drawn.curves.iloc[drawn.best_iteration - 1]
+        assert drawn.train_metrics == {"auc": at_best["train_auc"], "binary_logloss": at_best["train_binary_logloss"]}
+    summary = training_summary(drawn, train_rows=1, valid_rows=1, features=1, seconds=0.0)
+    assert summary["train_curve"] == curve and summary["train"]["auc"] == round(binary_result.train_metrics["auc"], 6)
 
 
 def test_saved_model_is_text_and_round_trips_exactly(tmp_path, binary_data: dict, binary_result) -> None:

@@ -256,6 +256,11 @@ class ModelSpec(BaseModel):
     num_boost_round: int = Field(1000, ge=1, le=MAX_ROUNDS)
     early_stopping_rounds: int = Field(50, ge=1, le=MAX_ROUNDS)
     threshold: float = Field(0.5, gt=0, lt=1)  # decision threshold for binary tasks
+    # The train split's metrics per boosting round: none (default: computed once, at the best
+    # iteration), a fixed seeded sample of `train_curve_rows` rows, or the full split (costs about as
+    # much as the boosting itself at 1M rows). The valid curve is always drawn.
+    train_curve: Literal["none", "sample", "full"] = "none"
+    train_curve_rows: int = Field(10_000, ge=100, le=INT32_MAX)
 
     @model_validator(mode="after")
     def _check_engine(self) -> ModelSpec:

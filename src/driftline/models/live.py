@@ -85,7 +85,7 @@ class Progress:
 
     def __call__(self, env: Any) -> None:
         round_ = env.iteration + 1
-        watched = next((r for r in env.evaluation_result_list if r[0] != "train"), None)
+        watched = next((r for r in env.evaluation_result_list if r[0] == "valid"), None)
         if watched is not None:
             _, name, value, higher_better = watched[:4]
             if self.best is None or (value > self.best[0] if higher_better else value < self.best[0]):

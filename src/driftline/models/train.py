@@ -6,6 +6,7 @@ Models are stored in LightGBM's own text format, never pickled.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 TRAIN_NAME = "train"
 VALID_NAME = "valid"
+#: The curve of `model.train_curve: sample`: a fixed seeded sample of the train split, every round.
+TRAIN_SAMPLE_NAME = "train_sample"
 
 
 @dataclass
@@ -32,9 +35,11 @@ class TrainResult:
     """A trained booster, its best iteration (1-based), and per-iteration metric curves.
 
     The booster holds only the trees up to the best iteration. `curves` has an `iteration`
-    column (1-based) and one `<split>_<metric>` column per split and metric, e.g. `train_auc`,
-    `valid_auc`, `valid_binary_logloss`; one row per iteration trained, including the ones
-    after the best that early stopping waited through.
+    column (1-based) and one `<split>_<metric>` column per curve and metric, e.g. `valid_auc`,
+    `valid_binary_logloss`, and with `model.train_curve` `train_auc` (full) or `train_sample_auc`
+    (sample); one row per iteration trained, including the ones after the best that early
+    stopping waited through. `train_metrics` are LightGBM's metrics on the whole train split at
+    the best iteration, computed once whatever the curve.
     """
 
     booster: lightgbm.Booster
@@ -42,6 +47,8 @@ class TrainResult:
     curves: pd.DataFrame
     classes: list[Any] | None = None  # multiclass: the class of each output column, in order
     threads: int = 0  # the num_threads LightGBM trained with (the user's, or driftline.threads' default)
+    train_metrics: dict[str, float] | None = None
+    train_curve: str = "none"  # model.train_curve: none, sample (of train_curve_rows rows) or full
     # engine dask: {split: metrics} recomputed on the whole train and valid splits after training
     # (driftline.models.evaluate), and how the rounds were chosen; `curves` are then the sample run's
     metrics: dict[str, dict[str, float]] | None = None
@@ -51,9 +58,11 @@ class TrainResult:
 def training_summary(result: TrainResult, *, train_rows: int, valid_rows: int, features: int, seconds: float) -> dict[str, Any]:
     """What a training reports (the train stage's `reports/<p>/live/metrics.json`, a sweep job's too).
 
-    `{split: {metric: value}}` at the best iteration (the trees the saved model keeps), then
-    best_iteration, rows, features, num_threads, seconds, and `step`: DVCLive's step of the last
-    round trained (0-based, so rounds trained - 1, early stopping's patience included).
+    `{split: {metric: value}}` at the best iteration (the trees the saved model keeps): `train` on
+    the whole train split (computed once, whatever `train_curve` drew), `valid` from its curve; then
+    best_iteration, rows, features, num_threads, seconds, `train_curve` (what the train curve in the
+    plots is: none, sample or full), and `step`: DVCLive's step of the last round trained
+    (0-based, so rounds trained - 1, early stopping's patience included).
     A model trained on Dask reports the metrics recomputed on the whole splits (driftline's metric
     names, as the evaluate stage writes them), and a `dask` block: where the rounds came from,
     the sample's rows, the workers and what the curves (the `step`) are.
@@ -62,15 +71,16 @@ def training_summary(result: TrainResult, *, train_rows: int, valid_rows: int, f
         metrics = result.metrics
     else:
         metrics = {}
+        if result.train_metrics is not None:
+            metrics[TRAIN_NAME] = {name: round(float(value), 6) for name, value in result.train_metrics.items()}
         best = result.curves.iloc[max(result.best_iteration - 1, 0)].to_dict() if len(result.curves) else {}
         for column, value in best.items():
-            if column != "iteration":
-                split, _, metric = str(column).partition("_")
-                metrics.setdefault(split, {})[metric] = round(float(value), 6)
+            if str(column).startswith(f"{VALID_NAME}_"):
+                metrics.setdefault(VALID_NAME, {})[str(column).removeprefix(f"{VALID_NAME}_")] = round(float(value), 6)
     extra = {"dask": result.dask} if result.dask is not None else {}
     return {**metrics, "best_iteration": result.best_iteration, "train_rows": train_rows, "valid_rows": valid_rows,
             "features": features, "num_threads": result.threads, "seconds": round(seconds, 3),
-            "step": max(len(result.curves) - 1, 0), **extra}
+            "train_curve": result.train_curve, "step": max(len(result.curves) - 1, 0), **extra}
 
 
 class TrainingDataError(DriftlineError):
@@ -133,7 +143,11 @@ def train_model(
     DVCLive's logger and `progress`).
     Threads: `model.params.num_threads` when set, else `driftline.threads.default_threads()`;
     OpenMP's waiting threads sleep (OMP_WAIT_POLICY=PASSIVE) unless the environment says otherwise.
-    `spec.rounds: given` trains `num_boost_round` rounds without early stopping. `spec.engine: dask`
+    `spec.rounds: given` trains `num_boost_round` rounds without early stopping.
+    `spec.train_curve` says what is evaluated on the train split each round: nothing (the default;
+    LightGBM evaluates it once, at the best iteration), a seeded sample of `train_curve_rows` rows
+    (which early stopping ignores), or the whole split. It changes no tree: the model is the same.
+    `spec.engine: dask`
     trains on a Dask cluster instead (see `_train_on_dask`): `curves` are then the sample run's,
     and `metrics` the whole train and valid splits'.
     """
@@ -180,27 +194,69 @@ def train_model(
         **dataset_args,
     )
     valid_set = lgb.Dataset(X_valid, label=y_valid_arr, reference=train_set)
+    curve_sets, curve_names = _train_curve(lgb, spec, train_set, X_train, y_train_arr, dataset_args, params)
 
     history: dict[str, dict[str, list[float]]] = {}
     stopping = [] if spec.rounds == "given" else [
-        lgb.early_stopping(
+        _WatchingOnly(VALID_NAME, lgb.early_stopping(
             stopping_rounds=spec.early_stopping_rounds,
             first_metric_only=bool(params.get("first_metric_only", True)),
             min_delta=params.get("early_stopping_min_delta", 0.0),
             verbose=False,
-        ),
+        )),
     ]
     callbacks = [*stopping, lgb.record_evaluation(history), *callbacks]
     booster = lgb.train(
         params,
         train_set,
         num_boost_round=spec.num_boost_round,
-        valid_sets=[train_set, valid_set],
-        valid_names=[TRAIN_NAME, VALID_NAME],
+        valid_sets=[*curve_sets, valid_set],
+        valid_names=[*curve_names, VALID_NAME],
         callbacks=callbacks,
+        keep_training_booster=True,  # to evaluate the train split once, below
     )
     best_iteration = int(booster.best_iteration) or booster.current_iteration()
-    return TrainResult(booster=booster, best_iteration=best_iteration, curves=_curves(history), threads=int(params["num_threads"]))
+    train_metrics = _train_metrics_at(booster, best_iteration)
+    booster.model_from_string(booster.model_to_string()).free_dataset()  # what lgb.train itself does otherwise
+    return TrainResult(booster=booster, best_iteration=best_iteration, curves=_curves(history), threads=int(params["num_threads"]),
+                       train_metrics=train_metrics, train_curve=spec.train_curve)
+
+
+def _train_curve(lgb: Any, spec: ModelSpec, train_set: Any, X_train: Any, y_train: np.ndarray,
+                 dataset_args: dict[str, Any], params: dict[str, Any]) -> tuple[list[Any], list[str]]:
+    """The datasets evaluated each round besides valid, and their names, for `spec.train_curve`."""
+    if spec.train_curve == "full":
+        return [train_set], [TRAIN_NAME]  # by identity: LightGBM knows it is the training data
+    if spec.train_curve == "sample" and len(y_train) > 0:
+        rows = sample_rows(len(y_train), spec.train_curve_rows, seed=int(params.get("seed", 0)))
+        return [lgb.Dataset(_take(X_train, rows), label=y_train[rows], reference=train_set, **dataset_args)], [TRAIN_SAMPLE_NAME]
+    return [], []
+
+
+def _train_metrics_at(booster: lightgbm.Booster, best_iteration: int) -> dict[str, float]:
+    """LightGBM's metrics on the whole train split with the trees up to `best_iteration`, evaluated once.
+
+    The rounds early stopping waited through are rolled back first (LightGBM keeps the train
+    split's scores, so this costs one pass of each metric, not a prediction)."""
+    while booster.current_iteration() > best_iteration:
+        booster.rollback_one_iter()
+    return {metric: float(value) for _, metric, value, *_ in booster.eval_train()}
+
+
+class _WatchingOnly:
+    """LightGBM's early stopping, shown only the results of the split named `watched`.
+
+    A train-split curve (a sample is a validation set to LightGBM) must never stop training or
+    choose the best iteration: the model is the same whatever `model.train_curve` draws."""
+
+    def __init__(self, watched: str, inner: Callable[..., None]) -> None:
+        self.watched = watched
+        self.inner = inner
+        self.order = getattr(inner, "order", 30)
+        self.before_iteration = getattr(inner, "before_iteration", False)
+
+    def __call__(self, env: Any) -> None:
+        self.inner(dataclasses.replace(env, evaluation_result_list=[r for r in env.evaluation_result_list or () if r[0] == self.watched]))
 
 
 def _train_on_dask(
@@ -353,7 +409,7 @@ def _check_class_labels(y: np.ndarray, num_class: int | None, what: str) -> None
 
 def _curves(history: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
     columns: dict[str, list[float]] = {}
-    for split in (TRAIN_NAME, VALID_NAME):
+    for split in (TRAIN_NAME, TRAIN_SAMPLE_NAME, VALID_NAME):
         for metric, values in history.get(split, {}).items():
             columns[f"{split}_{metric}"] = [float(v) for v in values]
     n = len(next(iter(columns.values()))) if columns else 0
