@@ -223,7 +223,8 @@ def main() -> None:
         "accuracy": accuracy_score(truth, predicted), "precision": precision_score(truth, predicted, zero_division=0),
         "recall": recall_score(truth, predicted), "f1": f1_score(truth, predicted), "n": len(truth),
     }
-    (out / "metrics.json").write_text(json.dumps({k: round(float(v), 6) for k, v in metrics.items()}, indent=2) + "\n")
+    (out / "metrics.json").write_text(json.dumps({k: v if isinstance(v, int) else round(float(v), 6) for k, v in metrics.items()},
+                                                 indent=2) + "\n")
     lap("evaluate")
     print(json.dumps({"rows": len(raw), "train_rows": len(parts["train"]), "roc_auc": round(metrics["roc_auc"], 6),
                       "best_iteration": booster.best_iteration, "num_threads": params["num_threads"],
