@@ -1,7 +1,7 @@
-"""Benchmark the drift-statistics core against per-column scipy calls.
+"""Benchmark the drift-statistics core against per-column scipy calls, and the monitor against Evidently.
 
-Run:  python benchmarks/bench_drift.py            (1M reference × 1M current rows)
-      python benchmarks/bench_drift.py --rows 100000   (quick check)
+Run:  python benchmarks/bench_drift.py            (1M reference × 1M current rows, Evidently included)
+      python benchmarks/bench_drift.py --rows 100000   (quick check; add --evidently to compare there too)
 
 Writes benchmarks/results/drift.json (generated; rerun the command above to refresh it) and
 prints a small table. Measured, all in one process, on seeded synthetic data with 20 numeric
@@ -18,7 +18,15 @@ and 5 categorical columns, some of them drifted:
     default monitor config: the deciding test, the informative tests, the missing share and the
     report's histograms, in CPU seconds (time.process_time) beside the kernel's (issue 15);
 (c) the naive baseline: scipy's ks_2samp, wasserstein_distance and chi2_contingency per
-    column on the raw arrays (NaN dropped, category counts by value_counts on both sides).
+    column on the raw arrays (NaN dropped, category counts by value_counts on both sides);
+(d) Evidently 0.7's `Report([DataDriftPreset()])` on the same frames (written to Parquet and read
+    back), in its own virtual environment because it needs pandas<3: made once, outside the
+    repo, in ~/.cache/driftline-bench/evidently (`python -m venv`, then pip install
+    "evidently==0.7.*" "pandas<3" pyarrow), and run there by benchmarks/_evidently_child.py.
+    Its CPU seconds (time.process_time in the child, the Parquet read excluded) are divided by the
+    monitor path's (target ≥ 100×), and its verdict on each column is set beside driftline's.
+    On by default at 1M rows (`--no-evidently` skips it); when the venv cannot be made the results
+    say so and carry no Evidently figure.
 
 Every statistic is compared with scipy's; the largest absolute difference must be ≤ 1e-9.
 """
@@ -26,8 +34,9 @@ Every statistic is compared with scipy's; the largest absolute difference must b
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy
+from _project import machine
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
@@ -45,12 +55,18 @@ from driftline.atomic import write_json
 from driftline.config.groups import MonitorSpec
 from driftline.drift.monitor import column_report
 from driftline.drift.profile import load_profile, profile_frame, save_profile
+from driftline.drift.report import ColumnDrift
 from driftline.drift.stats import run_tests
 
 RESULTS = Path(__file__).parent / "results" / "drift.json"
 TOLERANCE = 1e-9
 TARGET_SECONDS = 1.0
 TARGET_PEAK_MB = 500.0
+#: Evidently's CPU seconds over the monitor path's, on the same frames (issue 15).
+TARGET_RATIO_EVIDENTLY = 100.0
+EVIDENTLY_VENV = Path.home() / ".cache" / "driftline-bench" / "evidently"
+EVIDENTLY_PACKAGES = ("evidently==0.7.*", "pandas<3", "pyarrow")
+EVIDENTLY_CHILD = Path(__file__).parent / "_evidently_child.py"
 
 # (name, generator of reference values, injected change for the current batch)
 NUMERIC_COLUMNS: list[tuple[str, str, str]] = [
@@ -165,6 +181,91 @@ def scipy_baseline(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[floa
     return seconds, found
 
 
+# ------------------------------------------------------------------------------ Evidently
+
+
+def _evidently_ready(python: Path) -> str | None:
+    """Evidently's and pandas' versions in the venv, if they are the ones wanted (0.7.x, pandas<3)."""
+    if not python.exists():
+        return None
+    probe = "import evidently, pandas, pyarrow; print(evidently.__version__, pandas.__version__)"
+    proc = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return None
+    evidently, pandas = proc.stdout.split()
+    return proc.stdout.strip() if evidently.startswith("0.7.") and int(pandas.split(".")[0]) < 3 else None
+
+
+def evidently_python(venv: Path = EVIDENTLY_VENV) -> tuple[Path | None, str]:
+    """The interpreter of Evidently's own venv, made once and cached outside the repo; or None and why."""
+    python = venv / "bin" / "python"
+    if _evidently_ready(python):
+        return python, f"cached venv {venv}"
+    print(f"making Evidently's venv (once): {venv} …")
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    for cmd in ([sys.executable, "-m", "venv", "--clear", str(venv)],
+                [str(python), "-m", "pip", "install", "-q", *EVIDENTLY_PACKAGES]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            return None, f"`{' '.join(cmd)}` failed: {(proc.stderr or proc.stdout).strip()[-500:]}"
+    if not _evidently_ready(python):
+        return None, f"{venv} was made but does not import evidently 0.7 with pandas<3"
+    return python, f"venv made now: {venv}"
+
+
+def run_evidently(reference: pd.DataFrame, current: pd.DataFrame, kinds: dict[str, str]) -> dict[str, Any]:
+    """Evidently's DataDriftPreset on the same frames, in its own venv: its JSON, or {"error": why}."""
+    python, how = evidently_python()
+    if python is None:
+        return {"error": f"Evidently could not be set up, so it was not run: {how}"}
+    numeric = ",".join(c for c, kind in kinds.items() if kind == "numeric")
+    categorical = ",".join(c for c, kind in kinds.items() if kind != "numeric")
+    with tempfile.TemporaryDirectory(prefix="driftline-bench-evidently-") as tmp:
+        ref_path, cur_path = Path(tmp) / "reference.parquet", Path(tmp) / "current.parquet"
+        reference.to_parquet(ref_path)
+        current.to_parquet(cur_path)
+        print("running Evidently's DataDriftPreset in its own venv (takes minutes at 1M rows) …")
+        proc = subprocess.run([str(python), str(EVIDENTLY_CHILD), str(ref_path), str(cur_path), numeric, categorical],
+                              capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return {"error": f"Evidently's run failed (exit {proc.returncode}): {proc.stderr.strip()[-800:]}"}
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    found["venv"] = how
+    return found
+
+
+def compare_verdicts(ours: list[ColumnDrift], theirs: dict[str, Any], changes: dict[str, str]) -> list[dict[str, Any]]:
+    """Per column: the injected change, driftline's verdict (deciding test, statistic), Evidently's
+    (method, score), whether they agree, and why not when they differ."""
+    rows = []
+    for column in sorted(ours, key=lambda c: c.name):
+        them = theirs.get(column.name, {})
+        row: dict[str, Any] = {
+            "column": column.name,
+            "injected_change": changes[column.name],
+            "driftline": {"drifted": column.drifted, "test": column.test, "statistic": column.statistic,
+                          "threshold": column.threshold, "missing_share_drifted": column.missing.drifted},
+            "evidently": {"drifted": them.get("drifted"), "method": them.get("method"), "score": them.get("score"),
+                          "threshold": them.get("threshold")},
+        }
+        row["agree"] = them.get("drifted") is not None and bool(them["drifted"]) == column.drifted
+        if not row["agree"]:
+            row["why_differ"] = _why_differ(column, them)
+        rows.append(row)
+    return rows
+
+
+def _why_differ(column: ColumnDrift, them: dict[str, Any]) -> str:
+    if them.get("drifted") is None:
+        return "Evidently gave no verdict for this column"
+    deciding = column.statistic is not None and column.statistic >= column.threshold
+    if column.drifted and column.missing.drifted and not deciding:
+        return (f"the missing share rose from {column.missing.reference:.1%} to {column.missing.current:.1%}: "
+                "driftline flags it, Evidently drops missing values before testing")
+    return (f"driftline's {column.test} is {_fmt(column.statistic)} against {column.threshold}, "
+            f"Evidently's {them.get('method')} is {_fmt(them.get('score'))} against {them.get('threshold')}")
+
+
 # ------------------------------------------------------------------------------------ main
 
 
@@ -204,7 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of the report")
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--evidently", action=argparse.BooleanOptionalAction, default=None,
+                        help="run Evidently's DataDriftPreset on the same frames (default: on at 1M rows or more)")
     args = parser.parse_args(argv)
+    with_evidently = args.evidently if args.evidently is not None else args.rows >= 1_000_000
+    load_start = os.getloadavg()
 
     print(f"generating {args.rows:,} × {len(NUMERIC_COLUMNS) + len(CATEGORICAL_COLUMNS)} reference and current rows …")
     reference, current, kinds = make_frames(args.rows, args.seed)
@@ -240,9 +345,10 @@ def main(argv: list[str] | None = None) -> int:
     columns = list(current.columns)
     spec = MonitorSpec()
     path_seconds, path_cpu = [], []
+    monitored: list[ColumnDrift] = []
     for _ in range(args.repeat):
         start, cpu_start = time.perf_counter(), time.process_time()
-        column_report(stored, current, columns, spec)
+        monitored = column_report(stored, current, columns, spec)
         path_seconds.append(time.perf_counter() - start)
         path_cpu.append(time.process_time() - cpu_start)
     load_after = os.getloadavg()[0]
@@ -266,15 +372,32 @@ def main(argv: list[str] | None = None) -> int:
     best = min(timings)
     changes = {name: change for name, _, change in NUMERIC_COLUMNS}
     changes |= {name: change for name, _, change in CATEGORICAL_COLUMNS}
+    path_best = min(path_cpu)
+    evidently: dict[str, Any] = {"skipped": "--no-evidently (or fewer than 1M rows without --evidently)"}
+    if with_evidently:
+        evidently = run_evidently(reference, current, kinds)
+    versus: dict[str, Any] = {}
+    if "cpu_seconds" in evidently:
+        ratio = evidently["cpu_seconds"] / path_best
+        table = compare_verdicts(monitored, evidently["columns"], changes)
+        versus = {
+            "monitor_path_cpu_seconds": path_best,
+            "kernel_cpu_seconds": min(cpu_timings),
+            "evidently_cpu_seconds": evidently["cpu_seconds"],
+            "ratio_evidently_over_monitor_path": ratio,
+            "target_ratio": TARGET_RATIO_EVIDENTLY,
+            "target_met": ratio >= TARGET_RATIO_EVIDENTLY,
+            "verdicts_agree": sum(r["agree"] for r in table),
+            "columns_compared": len(table),
+            "columns": table,
+        }
     results = {
         "_generated_by": "benchmarks/bench_drift.py — regenerate with `python benchmarks/bench_drift.py`",
         "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
+            **machine(load_start),
             "numpy": np.__version__,
             "scipy": scipy.__version__,
             "pandas": pd.__version__,
-            "platform": platform.platform(),
         },
         "config": {
             "rows_reference": args.rows,
@@ -310,10 +433,12 @@ def main(argv: list[str] | None = None) -> int:
             "what": "drift.monitor.column_report with MonitorSpec() defaults: deciding + informative tests, missing share, histograms",
             "seconds_best": min(path_seconds),
             "seconds_all": path_seconds,
-            "cpu_seconds_best": min(path_cpu),
+            "cpu_seconds_best": path_best,
             "cpu_seconds_all": path_cpu,
-            "ratio_cpu_over_kernel_cpu": min(path_cpu) / min(cpu_timings),
+            "ratio_cpu_over_kernel_cpu": path_best / min(cpu_timings),
         },
+        "evidently": {key: value for key, value in evidently.items() if key != "columns"},
+        "versus_evidently": versus,
         "baseline": {
             "seconds": baseline_seconds,
             "tests": "scipy ks_2samp + wasserstein_distance per numeric column, chi2_contingency per categorical",
@@ -324,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
             "report_within_1s": best <= TARGET_SECONDS,
             "peak_within_500mb": peak_mb <= TARGET_PEAK_MB,
             "all_diffs_within_1e-9": all(v <= TOLERANCE for v in max_diff.values()),
+            **({"evidently_over_monitor_path_at_least_100x": versus["target_met"]} if versus else {}),
         },
         "columns": _column_summary(report, changes),
     }
@@ -339,22 +465,47 @@ def main(argv: list[str] | None = None) -> int:
         (f"report, {args.threads} threads, median (s)", f"{float(np.median(timings)):.3f}"),
         ("report, 1 thread, best (s)", f"{serial_seconds:.3f}"),
         ("kernel CPU, best (s)", f"{min(cpu_timings):.3f}"),
-        ("monitor path (column_report) CPU, best (s)", f"{min(path_cpu):.3f}"),
-        ("monitor path / kernel, CPU", f"{min(path_cpu) / min(cpu_timings):.1f}x"),
+        ("monitor path (column_report) CPU, best (s)", f"{path_best:.3f}"),
+        ("monitor path / kernel, CPU", f"{path_best / min(cpu_timings):.2f}x"),
         ("load average before / after", f"{load_before:.2f} / {load_after:.2f}"),
         ("report peak memory, tracemalloc (MB)", f"{peak_mb:.0f}"),
         ("scipy baseline (s)", f"{baseline_seconds:.2f}"),
         ("ratio baseline / report", f"{baseline_seconds / best:.1f}x"),
     ]
+    if versus:
+        rows += [("Evidently DataDriftPreset CPU (s)", f"{versus['evidently_cpu_seconds']:.1f}"),
+                 ("Evidently / monitor path, CPU", f"{versus['ratio_evidently_over_monitor_path']:.0f}x"),
+                 (f"target >= {TARGET_RATIO_EVIDENTLY:.0f}x met", str(versus["target_met"])),
+                 ("verdicts that agree", f"{versus['verdicts_agree']} of {versus['columns_compared']}")]
+    else:
+        rows.append(("Evidently", "not run"))
     rows += [(f"max |diff| {key}", f"{value:.2e}") for key, value in sorted(max_diff.items())]
     for label, value in rows:
         print(f"{label:<44}{value:>16}")
+    if "error" in evidently:
+        print(f"\nEvidently: {evidently['error']}")
     print()
-    for row in results["columns"]:
-        flags = [t for t in ("ks", "wasserstein", "psi", "missing_share", "chi2", "jensen_shannon") if row.get(t, {}).get("drifted")]
-        print(f"  {row['column']:<8} {row['injected_change']:<22} drifted by: {', '.join(flags) or '-'}")
+    if versus:
+        print(f"  {'column':<8} {'injected change':<20} {'driftline (deciding test)':<32} {'Evidently (method)':<40} agree")
+        for row in versus["columns"]:
+            ours, theirs = row["driftline"], row["evidently"]
+            mine = f"{'DRIFT' if ours['drifted'] else 'ok':<5} {ours['test']} {_fmt(ours['statistic'])}"
+            method = (theirs["method"] or "?").replace(" distance", "").replace(" (normed)", " normed")
+            other = f"{'DRIFT' if theirs['drifted'] else 'ok':<5} {method} {_fmt(theirs['score'])}"
+            print(f"  {row['column']:<8} {row['injected_change']:<20} {mine:<32} {other:<40} {'yes' if row['agree'] else 'NO'}")
+        for row in versus["columns"]:
+            if not row["agree"]:
+                print(f"  {row['column']}: {row['why_differ']}")
+    else:
+        for row in results["columns"]:
+            flags = [t for t in ("ks", "wasserstein", "psi", "missing_share", "chi2", "jensen_shannon") if row.get(t, {}).get("drifted")]
+            print(f"  {row['column']:<8} {row['injected_change']:<22} drifted by: {', '.join(flags) or '-'}")
     print(f"\nwrote {args.output}")
     return 0 if all(results["checks"].values()) else 1
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 if __name__ == "__main__":

@@ -114,12 +114,12 @@ def test_training_curves_hold_every_metric_lightgbm_records_round_by_round(task:
         X["signal"] = y + RNG.normal(0, 1, N)
     monkeypatch.chdir(tmp_path)
     live = training_logger("live")
-    result = train_model(X[:300], y[:300], X[300:], y[300:], task, ModelSpec(num_boost_round=5, early_stopping_rounds=50),
-                         callbacks=[lightgbm_callback(live)])
+    spec = ModelSpec(num_boost_round=5, early_stopping_rounds=50, train_curve="sample", train_curve_rows=100)
+    result = train_model(X[:300], y[:300], X[300:], y[300:], task, spec, callbacks=[lightgbm_callback(live)])
     live.end()
     assert "reports/p/live/plots/metrics" in {path for entry in training_plots("p") for path in entry}, "what the train stage declares"
     written = sorted(str(f.relative_to(tmp_path / "live/plots/metrics")) for f in (tmp_path / "live/plots/metrics").rglob("*.tsv"))
-    assert written == sorted(f"{split}/{m}.tsv" for split in ("train", "valid") for m in metrics.LIGHTGBM_METRICS[task])
+    assert written == sorted(f"{split}/{m}.tsv" for split in ("train_sample", "valid") for m in metrics.LIGHTGBM_METRICS[task])
     curve = (tmp_path / f"live/plots/metrics/valid/{metrics.curve_metric(task)}.tsv").read_text().splitlines()
     assert curve[0] == f"step\t{metrics.curve_metric(task)}" and len(curve) == 1 + len(result.curves) == 6
 

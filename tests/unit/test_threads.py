@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from driftline import threads
 from driftline.config.model import ModelSpec
 from driftline.models.train import train_model
 from driftline.sweep import runner
-from driftline.threads import PARALLEL_JOBS_ENV, default_threads, usable_cpus
+from driftline.threads import PARALLEL_JOBS_ENV, TRAININGS_ENV, default_threads, running_training, usable_cpus
 
 
 @pytest.mark.parametrize(
@@ -33,6 +34,57 @@ from driftline.threads import PARALLEL_JOBS_ENV, default_threads, usable_cpus
 )
 def test_default_threads(cpus: int, environ: dict[str, str], threads: int) -> None:
     assert default_threads(cpus, environ) == threads
+
+
+@pytest.mark.parametrize(
+    ("cpus", "environ", "trainings", "threads"),
+    [
+        pytest.param(4, {}, 2, 2, id="two-trainings-share"),
+        pytest.param(2, {}, 3, 1, id="more-trainings-than-cpus-still-one"),
+        pytest.param(4, {PARALLEL_JOBS_ENV: "2"}, 2, 2, id="sweep-jobs-are-those-trainings-not-twice"),
+        pytest.param(8, {PARALLEL_JOBS_ENV: "2"}, 4, 2, id="the-larger-count-wins"),
+        pytest.param(8, {"OMP_NUM_THREADS": "4"}, 2, 2, id="cap-then-share"),
+    ],
+)
+def test_trainings_running_at_once_share_the_cpus(cpus: int, environ: dict[str, str], trainings: int, threads: int) -> None:
+    assert default_threads(cpus, environ, trainings=trainings) == threads
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_running_training_is_registered_until_it_ends_and_dead_ones_are_not_counted(tmp_path) -> None:
+    (tmp_path / str(os.getppid())).touch()  # another live process, training
+    dead = tmp_path / str(_dead_pid())
+    dead.touch()  # a training that was killed
+    with running_training(tmp_path) as running:
+        assert (tmp_path / str(os.getpid())).exists()
+        assert running.count() == 2
+        assert not dead.exists(), "a dead training's entry is removed"
+    assert not (tmp_path / str(os.getpid())).exists()
+    blocked = tmp_path / "a-file-in-the-way"
+    blocked.touch()
+    with running_training(blocked / "trainings") as alone:
+        assert alone.count() == 1, "a folder that cannot be written counts this training only"
+
+
+def test_a_training_takes_its_share_when_another_is_running(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 4)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv(PARALLEL_JOBS_ENV, raising=False)
+    monkeypatch.setenv(TRAININGS_ENV, str(tmp_path))
+    alone = _train({})
+    (tmp_path / str(os.getppid())).touch()
+    shared = _train({})
+    assert (alone.threads, shared.threads) == (4, 2)
+    assert "[num_threads: 2]" in shared.booster.model_to_string()
+    assert [p.name for p in tmp_path.iterdir()] == [str(os.getppid())], "the training left the register"
 
 
 def test_usable_cpus_follow_the_affinity_mask(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 from driftline.config.groups import ColumnPolicy, MonitorSpec
 from driftline.drift import sketch as kll
 from driftline.drift.history import batch_stem
-from driftline.drift.profile import CategoricalProfile, NumericProfile, Profile, SketchProfile
+from driftline.drift.profile import CategoricalProfile, NumericProfile, Profile, SketchProfile, sorted_quantile
 from driftline.drift.report import (
     BatchQuality,
     CategoricalHistogram,
@@ -40,7 +40,17 @@ from driftline.drift.report import (
     SketchBound,
     TestOutcome,
 )
-from driftline.drift.stats import TESTS, DriftResult, Sample, adjust_p_values, default_test, prepare, run_tests
+from driftline.drift.stats import (
+    TESTS,
+    CategoricalSample,
+    DriftResult,
+    NumericSample,
+    Sample,
+    adjust_p_values,
+    default_test,
+    prepare,
+    run_tests,
+)
 
 SCORE_COLUMN = "__score__"
 HISTOGRAM_BINS = 20
@@ -295,7 +305,10 @@ def _realised(scores: np.ndarray, labels: np.ndarray, policy: Policy) -> float |
 def column_report(profiles: Mapping[str, Profile], current: pd.DataFrame, columns: list[str],
                   spec: MonitorSpec, samples: Mapping[str, Sample] | None = None) -> list[ColumnDrift]:
     """Each column's deciding test (the policy's, or the default for its kind and size), drifted first."""
-    results, chosen = _deciding(profiles, current, columns, spec, informative=True, samples=samples)
+    # Each column read, sorted or counted once: the tests and the histogram share the sample.
+    prepared = {c: prepare(profiles[c], samples[c] if samples and c in samples else current[c])
+                for c in columns if c in current}
+    results, chosen = _deciding(profiles, current, columns, spec, informative=True, samples=prepared)
     report = []
     for column, result in zip(columns, chosen):
         missing = next(r for r in results[column] if r.test == "missing_share")
@@ -317,7 +330,7 @@ def column_report(profiles: Mapping[str, Profile], current: pd.DataFrame, column
             unseen_categories=list(details.get("unseen_categories", details.get("new_categories", [])))[:20],
             other_tests={r.test: TestOutcome(statistic=_finite(r.statistic), p_value=_finite(r.p_value), drifted=bool(r.drifted))
                          for r in results[column] if r.test not in (result.test, "missing_share")},
-            histogram=histogram(profile, current[column]) if column in current else None,
+            histogram=histogram(profile, prepared[column]) if column in prepared else None,
             note=str(details.get("reason", "not computed")) if result.statistic is None else None,
             sketch=sketch_bound(profile, details),
         ))
@@ -334,22 +347,25 @@ def sketch_bound(profile: Profile, details: Mapping[str, object]) -> SketchBound
                        within_error_bound=bool(details.get("within_error_bound", False)))
 
 
-def prediction_psi(profiles: Mapping[str, Profile], scores: np.ndarray | None, spec: MonitorSpec) -> DriftResult | None:
-    """PSI of the champion's scores against its scores on the training rows (None without scores or a score profile)."""
+def prediction_psi(profiles: Mapping[str, Profile], scores: np.ndarray | Sample | None, spec: MonitorSpec) -> DriftResult | None:
+    """PSI of the champion's scores (raw, or prepared) against its scores on the training rows
+    (None without scores or a score profile)."""
     if scores is None or SCORE_COLUMN not in profiles:
         return None
-    return TESTS["psi"](profiles[SCORE_COLUMN], pd.Series(scores, name=SCORE_COLUMN), threshold=spec.prediction_threshold)
+    return TESTS["psi"](profiles[SCORE_COLUMN], scores, threshold=spec.prediction_threshold)
 
 
 def prediction_report(profiles: Mapping[str, Profile], scores: np.ndarray | None, spec: MonitorSpec) -> PredictionDrift | None:
-    """PSI of the champion's scores, with the histogram the report draws."""
-    result = prediction_psi(profiles, scores, spec)
-    if result is None or scores is None:
+    """PSI of the champion's scores, with the histogram the report draws (one sort for both)."""
+    if scores is None or SCORE_COLUMN not in profiles:
         return None
     profile = profiles[SCORE_COLUMN]
     assert isinstance(profile, (NumericProfile, SketchProfile))
+    sample = prepare(profile, scores)
+    result = prediction_psi(profiles, sample, spec)
+    assert result is not None
     return PredictionDrift(test="psi", statistic=_finite(result.statistic), threshold=spec.prediction_threshold,
-                           drifted=bool(result.drifted), histogram=histogram(profile, pd.Series(scores, name=SCORE_COLUMN)),
+                           drifted=bool(result.drifted), histogram=histogram(profile, sample),
                            reference_mean=_finite(profile.mean),
                            current_mean=_finite(float(np.mean(scores))) if len(scores) else None)
 
@@ -510,9 +526,16 @@ def severity(result: DriftResult) -> float:
     return round(result.statistic / result.threshold, 6) if result.threshold > 0 else 0.0
 
 
-def histogram(profile: Profile, current: pd.Series) -> Histogram | None:
-    """Reference and current shares on shared bins, for the report's plots."""
+def histogram(profile: Profile, current: pd.Series | np.ndarray | Sample) -> Histogram | None:
+    """Reference and current shares on shared bins, for the report's plots.
+
+    `current` is the column's values or its prepared sample (`drift.stats.prepare`): the tests'
+    sample is passed in, so the numeric shares come from the one sort the tests did, by binary
+    search per edge, and the categorical ones from the one count.
+    """
+    sample = prepare(profile, current)
     if isinstance(profile, (NumericProfile, SketchProfile)):
+        assert isinstance(sample, NumericSample)
         if profile.n_values == 0:
             return None
         if isinstance(profile, SketchProfile):
@@ -520,26 +543,18 @@ def histogram(profile: Profile, current: pd.Series) -> Histogram | None:
             first, last = profile.minimum, profile.maximum
         else:
             ref = profile.sorted_values
-            lo, hi = np.quantile(ref, HISTOGRAM_SPAN)
+            lo, hi = sorted_quantile(ref, HISTOGRAM_SPAN)
             first, last = float(ref[0]), float(ref[-1])
         if not hi > lo:
             lo, hi = first - 0.5, last + 0.5
         edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
-        cur = pd.to_numeric(current, errors="coerce").to_numpy(dtype=np.float64)
-        cur = cur[np.isfinite(cur)]
-
-        def shares(values: np.ndarray) -> list[float]:
-            if values.size == 0:
-                return [0.0] * HISTOGRAM_BINS
-            idx = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, HISTOGRAM_BINS - 1)
-            counts = np.bincount(idx, minlength=HISTOGRAM_BINS)
-            return [round(float(c) / values.size, 6) for c in counts]
-
         reference = kll.histogram_shares(profile, edges) if isinstance(profile, SketchProfile) else sorted_shares(profile.sorted_values, edges)
-        return NumericHistogram(edges=[round(float(e), 6) for e in edges], reference=reference, current=shares(cur))
+        return NumericHistogram(edges=[round(float(e), 6) for e in edges], reference=reference,
+                                current=sorted_shares(sample.sorted_values, edges))
     assert isinstance(profile, CategoricalProfile)
     ref_counts = dict(profile.counts)
-    cur_counts = dict(prepare(profile, current).counts)  # the reference's labels (one encoding for binaries)
+    assert isinstance(sample, CategoricalSample)
+    cur_counts = dict(sample.counts)  # the reference's labels (one encoding for binaries)
     categories = sorted(set(ref_counts) | set(cur_counts), key=lambda c: (-ref_counts.get(c, 0), c))
     ref_total = sum(ref_counts.values()) or 1
     cur_total = sum(cur_counts.values()) or 1
@@ -549,9 +564,10 @@ def histogram(profile: Profile, current: pd.Series) -> Histogram | None:
 
 
 def sorted_shares(sorted_values: np.ndarray, edges: np.ndarray) -> list[float]:
-    """The bin shares `histogram` gives unsorted values (below the first edge in the first bin, at or
+    """The bin shares of values counted one by one (below the first edge in the first bin, at or
     above the last inner edge in the last), read off sorted values with one binary search per edge:
-    O(bins · log n), never touching each of the n values."""
+    O(bins · log n), never touching each of the n values. Both sides of a numeric histogram use it:
+    the reference's stored sorted values and the current sample the tests sorted."""
     n = sorted_values.size
     if n == 0:
         return [0.0] * (len(edges) - 1)

@@ -19,7 +19,7 @@ import pandas as pd
 from driftline.atomic import write_text
 from driftline.config.model import ModelSpec, check_task, lightgbm_params
 from driftline.errors import DriftlineError
-from driftline.threads import default_threads, passive_wait
+from driftline.threads import default_threads, passive_wait, running_training
 
 if TYPE_CHECKING:
     import lightgbm
@@ -141,7 +141,8 @@ def train_model(
     integers 0..k-1; `num_class` defaults to the largest label + 1.
     `callbacks` are LightGBM callbacks called after each round, after the evaluation (say,
     DVCLive's logger and `progress`).
-    Threads: `model.params.num_threads` when set, else `driftline.threads.default_threads()`;
+    Threads: `model.params.num_threads` when set, else `driftline.threads.default_threads()`, shared
+    with the trainings running on this machine when this one starts (`threads.running_training`);
     OpenMP's waiting threads sleep (OMP_WAIT_POLICY=PASSIVE) unless the environment says otherwise.
     `spec.rounds: given` trains `num_boost_round` rounds without early stopping.
     `spec.train_curve` says what is evaluated on the train split each round: nothing (the default;
@@ -180,12 +181,21 @@ def train_model(
     if task == "multiclass":
         _check_class_labels(y_train_arr, num_class, "y_train")
         _check_class_labels(y_valid_arr, num_class, "y_valid")
-    params = lightgbm_params(spec, task, num_class, threads=default_threads())
     if spec.engine == "dask":
+        params = lightgbm_params(spec, task, num_class, threads=default_threads())
         names = [str(name) for name in feature_names] if isinstance(X_train, np.ndarray) else [str(c) for c in X_train.columns]
         return _train_on_dask(X_train, y_train_arr, X_valid, y_valid_arr, task, spec, params, names,
                               [names[j] if isinstance(j, int) else j for j in categorical_features], num_class, callbacks)
+    with running_training() as running:
+        params = lightgbm_params(spec, task, num_class, threads=default_threads(trainings=running.count()))
+        return _train_here(lgb, X_train, y_train_arr, X_valid, y_valid_arr, spec, params, categorical_features,
+                           dataset_args, callbacks)
 
+
+def _train_here(lgb: Any, X_train: Any, y_train_arr: np.ndarray, X_valid: Any, y_valid_arr: np.ndarray, spec: ModelSpec,
+                params: dict[str, Any], categorical_features: list[Any], dataset_args: dict[str, Any],
+                callbacks: Sequence[Callable[..., None]]) -> TrainResult:
+    """LightGBM on this machine, with early stopping on the valid split unless the rounds are given."""
     train_set = lgb.Dataset(
         X_train,
         label=y_train_arr,
