@@ -20,6 +20,7 @@ from driftline.faults import label, reached
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 
 @contextmanager
@@ -208,10 +209,19 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
-def write_parquet(path: str | os.PathLike[str], df: pd.DataFrame) -> None:
-    """Write a DataFrame as Parquet; same frame gives the same bytes (no wall-clock metadata)."""
+def write_parquet(path: str | os.PathLike[str], df: pd.DataFrame | pa.Table) -> None:
+    """Write a DataFrame as Parquet; same frame gives the same bytes (no wall-clock metadata).
+
+    A pyarrow Table (a stage that only moves rows, without pandas) is written with the same
+    options: a table read from such a file and filtered gives the bytes pandas would have written.
+    """
     with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+        if hasattr(df, "to_parquet"):
+            df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(df, tmp, compression="zstd")
 
 
 def write_csv(path: str | os.PathLike[str], df: pd.DataFrame) -> None:

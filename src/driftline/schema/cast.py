@@ -72,6 +72,9 @@ def cast_column(values: pd.Series, col: ColumnRules, *, strict: bool = True) -> 
             text[read] = pd.Series(cast[read]).dt.strftime("%Y-%m-%dT%H:%M:%S.%f").to_numpy()
         return text
     if col.kind == "category":
+        dtype = getattr(values, "dtype", None)
+        if isinstance(dtype, pd.CategoricalDtype) and all(isinstance(v, str) for v in dtype.categories):
+            return _recoded(pd.Categorical(values), col)
         return _categories(cast, col)
     return cast
 
@@ -111,6 +114,13 @@ def concat_cast(frames: Sequence[pd.DataFrame], rules: SchemaRules) -> pd.DataFr
 def _categories(values: Any, col: ColumnRules) -> pd.Categorical:
     text = as_text(values)
     return pd.Categorical(text, categories=_levels(col, text))
+
+
+def _recoded(values: pd.Categorical, col: ColumnRules) -> pd.Categorical:
+    """`_categories` of a category column with text levels, by its codes: the levels it uses are its text."""
+    codes = np.asarray(values.codes)
+    used = pd.Series(values.categories[np.unique(codes[codes >= 0])], dtype="string")
+    return values.set_categories(_levels(col, used))
 
 
 def _levels(col: ColumnRules, text: pd.Series) -> list[str]:

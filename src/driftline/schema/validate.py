@@ -123,16 +123,21 @@ def validate_frame(df: pd.DataFrame, spec: SchemaSpec | SchemaRules) -> Validati
     good = good[~bad_rows].reset_index(drop=True)
     for name, col in rules.columns.items():
         if col.kind == "category":
-            good[name] = _categorical(good[name], col)
+            good[name] = _categorical(good[name], col, frame[name][~bad_rows].reset_index(drop=True))
     quarantine = frame[bad_rows].copy()
     quarantine = quarantine.astype({c: "string" for c in quarantine.columns if quarantine[c].dtype == object})
     quarantine[REASON] = pd.array(reasons[bad_rows], dtype="string")
     return ValidationOutcome(good, quarantine.reset_index(drop=True), failures, bad_rows)
 
 
-def _categorical(values: pd.Series, col: ColumnRules) -> pd.Categorical:
-    """The declared levels, or (none declared) those of the good rows: a bad row's value is no level."""
+def _categorical(values: pd.Series, col: ColumnRules, given: pd.Series) -> pd.Categorical:
+    """The declared levels, or (none declared) those of the good rows: a bad row's value is no level.
+
+    `given`: the same rows as they came; a category column with text levels is recoded by its
+    codes (its levels are the text `values` holds), without hashing every value again."""
     levels = list(col.levels) if col.levels is not None else sorted(values.dropna().unique())
+    if isinstance(given.dtype, pd.CategoricalDtype) and all(isinstance(v, str) for v in given.dtype.categories):
+        return pd.Categorical(given).set_categories(levels)
     return pd.Categorical(values, categories=levels)
 
 
