@@ -8,9 +8,12 @@ kernels. The drift monitor sorts every numeric column of every batch, so its who
 1M x 1M rows went from about 1.5 s to 0.8 s of CPU (benchmarks/results/drift.json).
 
 OpenJDK made the same call for its AVX-512 sort (JDK-8317976: not on AMD family 19h). numpy has
-no switch but NPY_DISABLE_CPU_FEATURES, read once when numpy is imported, so the `driftline`
-command sets it before anything imports numpy, only on that CPU, and never over a value the user
-set. Zen 4 runs AVX-512 arithmetic as two 256-bit halves, so the AVX2 kernels lose nothing else.
+no switch but NPY_DISABLE_CPU_FEATURES, read once when numpy is imported, so `driftline run
+monitor` sets it before anything imports numpy, only on that CPU, and never over a value the user
+set. Only there: numpy's AVX-512 and AVX2 kernels of log and exp differ in the last bit, so
+setting it for every stage would make the features the command writes differ, bit for bit, from
+the same code run in a Python session (a crash test caught it). The monitor's figures are
+statistics, compared with thresholds.
 """
 
 from __future__ import annotations

@@ -9,10 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from driftline.cpu import prefer_fast_sort
-
-prefer_fast_sort()  # before anything imports numpy: its AVX-512 sort is 5x slower on AMD Zen 4 (driftline.cpu)
-
 import typer
 
 from driftline.cli.handler import command_group
@@ -70,7 +66,11 @@ def run(
     import time
 
     from driftline.cli.handler import report
+    from driftline.cpu import prefer_fast_sort
     from driftline.errors import DriftlineError
+
+    if step == "monitor":  # it sorts every new column; numpy is not loaded yet (driftline.cpu)
+        prefer_fast_sort()
     from driftline.stages.context import run_stage
 
     started = time.perf_counter()
