@@ -187,15 +187,20 @@ def train_model(
         return _train_on_dask(X_train, y_train_arr, X_valid, y_valid_arr, task, spec, params, names,
                               [names[j] if isinstance(j, int) else j for j in categorical_features], num_class, callbacks)
     with running_training() as running:
+        alone = int(lightgbm_params(spec, task, num_class, threads=default_threads())["num_threads"])
         params = lightgbm_params(spec, task, num_class, threads=default_threads(trainings=running.count()))
         return _train_here(lgb, X_train, y_train_arr, X_valid, y_valid_arr, spec, params, categorical_features,
-                           dataset_args, callbacks)
+                           dataset_args, callbacks, recorded_threads=alone)
 
 
 def _train_here(lgb: Any, X_train: Any, y_train_arr: np.ndarray, X_valid: Any, y_valid_arr: np.ndarray, spec: ModelSpec,
                 params: dict[str, Any], categorical_features: list[Any], dataset_args: dict[str, Any],
-                callbacks: Sequence[Callable[..., None]]) -> TrainResult:
-    """LightGBM on this machine, with early stopping on the valid split unless the rounds are given."""
+                callbacks: Sequence[Callable[..., None]], recorded_threads: int) -> TrainResult:
+    """LightGBM on this machine, with early stopping on the valid split unless the rounds are given.
+
+    The model text records `recorded_threads` (what this training would use alone), not the share
+    it trained with: the trees do not depend on the threads, so the file must not depend on what
+    else ran on the machine (DVC would see a new model). TrainResult.threads is the share used."""
     train_set = lgb.Dataset(
         X_train,
         label=y_train_arr,
@@ -227,6 +232,8 @@ def _train_here(lgb: Any, X_train: Any, y_train_arr: np.ndarray, X_valid: Any, y
     )
     best_iteration = int(booster.best_iteration) or booster.current_iteration()
     train_metrics = _train_metrics_at(booster, best_iteration)
+    if recorded_threads != int(params["num_threads"]):
+        booster.reset_parameter({"num_threads": recorded_threads})  # after the last round: no tree changes
     booster.model_from_string(booster.model_to_string()).free_dataset()  # what lgb.train itself does otherwise
     return TrainResult(booster=booster, best_iteration=best_iteration, curves=_curves(history), threads=int(params["num_threads"]),
                        train_metrics=train_metrics, train_curve=spec.train_curve)
