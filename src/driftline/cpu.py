@@ -19,6 +19,7 @@ statistics, compared with thresholds.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import MutableMapping
 from pathlib import Path
 
@@ -43,13 +44,18 @@ def slow_avx512_sort(cpuinfo: str) -> bool:
     return fields.get("vendor_id") == "AuthenticAMD" and family == AMD_FAMILY_19H and "avx512f" in fields.get("flags", "").split()
 
 
-def prefer_fast_sort(environ: MutableMapping[str, str] | None = None, cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+def prefer_fast_sort(environ: MutableMapping[str, str] | None = None, cpuinfo: Path = Path("/proc/cpuinfo"),
+                     numpy_loaded: bool | None = None) -> bool:
     """On Zen 4, have numpy use its AVX2 kernels (set NPY_DISABLE_CPU_FEATURES) unless the user set it.
 
-    Call it before numpy is imported: it changes nothing in a process that already imported numpy,
-    and child processes inherit it. Returns whether it set the variable."""
+    Only before numpy is imported (`numpy_loaded` defaults to whether it is): in a process that
+    already loaded numpy (a Python session calling the CLI in-process) the variable would change
+    nothing there and only leak into its child processes, so it is left alone. Child processes
+    of the process that sets it inherit it. Returns whether it set the variable."""
     environ = os.environ if environ is None else environ
-    if NUMPY_DISABLE_ENV in environ:
+    if numpy_loaded is None:
+        numpy_loaded = "numpy" in sys.modules
+    if numpy_loaded or NUMPY_DISABLE_ENV in environ:
         return False
     try:
         text = cpuinfo.read_text(encoding="utf-8", errors="replace")

@@ -35,12 +35,15 @@ def test_numpy_is_told_on_zen4_and_a_users_value_is_kept(tmp_path) -> None:
     zen4.write_text(cpuinfo("AuthenticAMD", 25, AVX512))
     intel.write_text(cpuinfo("GenuineIntel", 6, AVX512))
     environ: dict[str, str] = {}
-    assert prefer_fast_sort(environ, zen4) and environ[NUMPY_DISABLE_ENV].split() == ["X86_V4", "AVX512_ICL", "AVX512_SPR"]
+    assert prefer_fast_sort(environ, zen4, numpy_loaded=False)
+    assert environ[NUMPY_DISABLE_ENV].split() == ["X86_V4", "AVX512_ICL", "AVX512_SPR"]
     mine = {NUMPY_DISABLE_ENV: "AVX512_SPR"}
-    assert not prefer_fast_sort(mine, zen4) and mine == {NUMPY_DISABLE_ENV: "AVX512_SPR"}
+    assert not prefer_fast_sort(mine, zen4, numpy_loaded=False) and mine == {NUMPY_DISABLE_ENV: "AVX512_SPR"}
     untouched: dict[str, str] = {}
-    assert not prefer_fast_sort(untouched, intel) and untouched == {}
-    assert not prefer_fast_sort(untouched, tmp_path / "no-such-file") and untouched == {}
+    assert not prefer_fast_sort(untouched, intel, numpy_loaded=False) and untouched == {}
+    assert not prefer_fast_sort(untouched, tmp_path / "no-such-file", numpy_loaded=False) and untouched == {}
+    # a process that already loaded numpy (this one, or a session calling the CLI in-process) is left alone
+    assert not prefer_fast_sort(untouched, zen4, numpy_loaded=True) and untouched == {}
 
 
 def test_numpy_reads_the_names_without_complaint(tmp_path) -> None:

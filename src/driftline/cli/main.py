@@ -66,11 +66,7 @@ def run(
     import time
 
     from driftline.cli.handler import report
-    from driftline.cpu import prefer_fast_sort
     from driftline.errors import DriftlineError
-
-    if step == "monitor":  # it sorts every new column; numpy is not loaded yet (driftline.cpu)
-        prefer_fast_sort()
     from driftline.stages.context import run_stage
 
     started = time.perf_counter()
@@ -120,4 +116,20 @@ from driftline.cli.batch import app as batch_app  # noqa: E402  (typer only)
 app.add_typer(batch_app, name="batch")
 
 if __name__ == "__main__":  # pragma: no cover
+    app()
+
+
+def main() -> None:
+    """The `driftline` command (its console script): process-wide settings first, then the CLI.
+
+    `driftline run monitor ...` (what dvc.yaml runs) sorts every new column, so on AMD Zen 4 it
+    has numpy use its AVX2 sort, before numpy loads (driftline.cpu). Only the process the command
+    owns is changed: calling `app` in-process (tests, a Python session) changes no environment.
+    """
+    import sys
+
+    from driftline.cpu import prefer_fast_sort
+
+    if sys.argv[1:3] == ["run", "monitor"]:
+        prefer_fast_sort()
     app()
