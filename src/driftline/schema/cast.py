@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.errors import DriftlineError
-from driftline.schema.read import read_column
+from driftline.schema.read import has_text_levels, read_column
 from driftline.schema.rules import ColumnRules, SchemaRules
 
 EXAMPLES = 3
@@ -72,8 +72,7 @@ def cast_column(values: pd.Series, col: ColumnRules, *, strict: bool = True) -> 
             text[read] = pd.Series(cast[read]).dt.strftime("%Y-%m-%dT%H:%M:%S.%f").to_numpy()
         return text
     if col.kind == "category":
-        dtype = getattr(values, "dtype", None)
-        if isinstance(dtype, pd.CategoricalDtype) and all(isinstance(v, str) for v in dtype.categories):
+        if has_text_levels(getattr(values, "dtype", None)):
             return _recoded(pd.Categorical(values), col)
         return _categories(cast, col)
     return cast

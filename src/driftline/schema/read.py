@@ -276,8 +276,13 @@ def _read_typed(values: Any, kind: str) -> Read:
         return Read(np.where(inside, times, np.datetime64("NaT")).astype("datetime64[ns]"), ~inside)
     if kind in ("category", "string") and isinstance(dtype, pd.StringDtype):
         return Read(pd.array(values, dtype="string"), none)
-    if kind in ("category", "string") and isinstance(dtype, pd.CategoricalDtype) and all(isinstance(v, str) for v in dtype.categories):
+    if kind in ("category", "string") and has_text_levels(dtype):
         # text levels taken by code (-1, missing, becomes null): no Python object per value (0.6 s a 1M-row column)
         levels = pd.array(np.asarray(dtype.categories, dtype=object), dtype="string")
         return Read(levels.take(np.asarray(pd.Categorical(values).codes), allow_fill=True), none)
     return read_column(list(np.asarray(values, dtype=object)), kind)
+
+
+def has_text_levels(dtype: Any) -> bool:
+    """A pandas category dtype whose levels are all text: its values can be taken by code, never one by one."""
+    return isinstance(dtype, pd.CategoricalDtype) and all(isinstance(v, str) for v in dtype.categories)

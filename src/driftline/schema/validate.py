@@ -17,7 +17,7 @@ import pandas as pd
 
 from driftline.config.groups import SchemaSpec
 from driftline.errors import DriftlineError
-from driftline.schema.read import Read, read_column
+from driftline.schema.read import Read, has_text_levels, read_column
 from driftline.schema.rules import REQUIRED, UNEXPECTED, ColumnRules, SchemaRules, rules_for
 
 REASON = "_reasons"
@@ -136,7 +136,7 @@ def _categorical(values: pd.Series, col: ColumnRules, given: pd.Series) -> pd.Ca
     `given`: the same rows as they came; a category column with text levels is recoded by its
     codes (its levels are the text `values` holds), without hashing every value again."""
     levels = list(col.levels) if col.levels is not None else sorted(values.dropna().unique())
-    if isinstance(given.dtype, pd.CategoricalDtype) and all(isinstance(v, str) for v in given.dtype.categories):
+    if has_text_levels(given.dtype):
         return pd.Categorical(given).set_categories(levels)
     return pd.Categorical(values, categories=levels)
 
