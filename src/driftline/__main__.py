@@ -1,3 +1,3 @@
-from driftline.cli.main import app
+from driftline.cli.main import main
 
-app(prog_name="driftline")
+main()

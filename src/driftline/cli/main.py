@@ -115,9 +115,6 @@ from driftline.cli.batch import app as batch_app  # noqa: E402  (typer only)
 
 app.add_typer(batch_app, name="batch")
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
-
 
 def main() -> None:
     """The `driftline` command (its console script): process-wide settings first, then the CLI.
@@ -132,4 +129,8 @@ def main() -> None:
 
     if sys.argv[1:3] == ["run", "monitor"]:
         prefer_fast_sort()
-    app()
+    app(prog_name="driftline")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
