@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ from tests.drift_samples import EVIL, categorical_column, numeric_column, sample
 pytest_plugins = ["tests.corpus.plugin"]  # the bad-input corpus: its fixtures and the table at the end of a run
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Trainings on one machine share the CPUs (driftline.threads), and LightGBM sums a metric's losses per
+# thread, so a training beside another pytest worker's logs a logloss curve that differs in the 14th
+# digit. Each worker registers its trainings in its own folder: a test's two runs of one stage agree.
+os.environ.setdefault("DRIFTLINE_TRAININGS_DIR", tempfile.mkdtemp(prefix="driftline-trainings-"))
 BIN = Path(sys.executable).parent
 TEMPLATE_ROWS = 3000  # rows of the demo dataset in every project copy (the repo's own is 50,000)
 
