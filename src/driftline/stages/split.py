@@ -1,8 +1,12 @@
-"""split: labelled rows -> train / valid / test parquet files."""
+"""split: labelled rows -> train / valid / test parquet files.
+
+Which split a row lands in is decided by `driftline.data.split` on the few columns that rule reads
+(the target, the timestamp or the group); the rows themselves are only moved, with pyarrow, so
+the other columns never pass through pandas. The files are the bytes `split_frame` and pandas
+would write.
+"""
 
 from __future__ import annotations
-
-import pandas as pd
 
 from driftline.atomic import write_parquet
 from driftline.paths import SPLITS
@@ -10,15 +14,23 @@ from driftline.stages.context import StageContext, StageError
 
 
 def run(ctx: StageContext) -> str:
-    from driftline.data.split import split_frame
+    import pyarrow as pa
+
+    from driftline.data.split import assign_splits, check_classes
+    from driftline.data.tables import read_as_written
 
     p, cfg = ctx.paths, ctx.cfg
-    df = pd.read_parquet(ctx.path(p.labelled))
-    parts = split_frame(df, cfg.split, cfg.target, cfg.dataset.timestamp, cfg.task)
-    empty = [name for name in SPLITS if parts[name].empty]
+    table = read_as_written(ctx.path(p.labelled))
+    rule_reads = [cfg.target, cfg.dataset.timestamp if cfg.split.kind == "time" else None,
+                  cfg.split.group if cfg.split.kind == "group" else None]
+    decides = table.select([c for c in dict.fromkeys(rule_reads) if c and c in table.column_names]).to_pandas()
+    check_classes(decides, cfg.target, cfg.task)
+    labels = assign_splits(decides, cfg.split, cfg.target, cfg.dataset.timestamp, cfg.task)
+    parts = {name: table.filter(pa.array(labels == name)) for name in SPLITS}
+    empty = [name for name in SPLITS if not parts[name].num_rows]
     if empty:
-        raise StageError(f"{ctx.pipeline}.split left no rows in: {', '.join(empty)} ({len(df):,} labelled rows); use more data or larger shares")
+        raise StageError(f"{ctx.pipeline}.split left no rows in: {', '.join(empty)} ({table.num_rows:,} labelled rows); use more data or larger shares")
     for name in SPLITS:
         write_parquet(ctx.path(p.split(name)), parts[name])
-    sizes = ", ".join(f"{name} {len(parts[name]):,}" for name in SPLITS)
+    sizes = ", ".join(f"{name} {parts[name].num_rows:,}" for name in SPLITS)
     return f"{cfg.split.kind} split: {sizes} -> {p.split_dir}/"
