@@ -16,13 +16,13 @@ import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from driftline.atomic import write_json, write_text
 from driftline.stages.context import StageContext, StageError, remove_temp_files
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from driftline.config.groups import MonitorSpec
     from driftline.data.batches import Batch
     from driftline.drift.monitor import Policy, Reference
@@ -138,6 +138,8 @@ def export_served_decisions(ctx: StageContext, state: dict[str, Any]) -> str | N
 
 def _decisions(ctx: StageContext, location: Any, since: str | None, until: str | None) -> pd.DataFrame:
     """The pipeline's logged decisions with since < time <= until."""
+    import pandas as pd
+
     from driftline.predictions.log import PredictionLogError, read_decisions
 
     try:
@@ -201,6 +203,8 @@ def check_batches(ctx: StageContext, batches: list[Batch]) -> tuple[dict[Batch, 
 
 def read_batches(ctx: StageContext, batches: list[Batch]) -> pd.DataFrame:
     """The rows of batches accepted on earlier runs, in order (an empty frame for none)."""
+    import pandas as pd
+
     frames = [frame for frame in (read_batch(ctx, b.file) for b in batches) if not isinstance(frame, str)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -261,6 +265,8 @@ def read_reference(ctx: StageContext, champion: VersionInfo, spec: MonitorSpec) 
     After the gate refused a challenger (`monitor.on_refusal: rebaseline`, the default), the data
     the challenger was trained on instead, with the champion's own scores and metrics on it.
     """
+    import pandas as pd
+
     from driftline.drift.monitor import Reference
     from driftline.drift.profile import load_profile
     from driftline.registry.store import Registry
@@ -312,6 +318,8 @@ def estimator_of(ctx: StageContext, champion: VersionInfo, metrics: Mapping[str,
 
 def score_champion(ctx: StageContext, champion: VersionInfo, current: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The champion's scores on the new rows and their labels (NaN where unlabelled); none for multiclass."""
+    import numpy as np
+
     from driftline.registry.score import score_version
     from driftline.registry.store import Registry
 
@@ -365,15 +373,12 @@ def uncommitted_run_dropped(text: str, history: list[Any], files: list[str]) -> 
 
 
 def run(ctx: StageContext) -> str:
-    from driftline.clock import now_utc
     from driftline.data.batches import incoming_batches, read_trigger
-    from driftline.drift.history import HEADER, append_history, next_run, read_history, report_rows
-    from driftline.drift.html import render_drift_html
-    from driftline.drift.monitor import Batch as Current
-    from driftline.drift.monitor import build_report
+    from driftline.drift.history import HEADER
     from driftline.registry.store import Registry
 
-    p, policy = ctx.paths, policy_of(ctx)
+    p = ctx.paths
+    assert ctx.cfg.monitor is not None
     trigger_path = ctx.path(p.trigger)
     trigger = read_trigger(ctx.root, p.trigger)
     if not trigger_path.is_file():
@@ -381,7 +386,7 @@ def run(ctx: StageContext) -> str:
     state = read_state(ctx)
     finish_trigger(ctx, state)
     trigger = read_trigger(ctx.root, p.trigger)
-    if policy.spec.prediction_log:
+    if ctx.cfg.monitor.prediction_log:
         export_served_decisions(ctx, state)
     seen = {(b["file"], b["sha256"]) for b in state["seen"]}
     refused = {(b["file"], b["sha256"]) for b in state.get("rejected", [])}
@@ -395,6 +400,16 @@ def run(ctx: StageContext) -> str:
     strays = stray_note(ctx)
     if champion is not None and not new and _reported_on(ctx, champion.version):
         return f"no new batches ({len(pending)} pending, {len(trigger.absorbed)} absorbed); report unchanged{strays}"
+    # Past this point there is a report to build: the common run above (nothing new) never loads pandas
+    import pandas as pd
+
+    from driftline.clock import now_utc
+    from driftline.drift.history import append_history, next_run, read_history, report_rows
+    from driftline.drift.html import render_drift_html
+    from driftline.drift.monitor import Batch as Current
+    from driftline.drift.monitor import build_report
+
+    policy = policy_of(ctx)
 
     frames, quality = check_batches(ctx, new)
     accepted = [b for b in new if b in frames]

@@ -12,15 +12,15 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 from driftline.atomic import sweep_leftovers, temp_prefix, write_json, write_parquet, write_text
 from driftline.experiment import Experiment, current_experiment
 from driftline.registry.store import Registry, VersionInfo
 from driftline.stages.context import StageContext, StageError, project_registry
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from driftline.drift.estimate import Estimator
     from driftline.registry.gate import GateResult
 
@@ -41,6 +41,8 @@ def write_profile(ctx: StageContext, train: pd.DataFrame, folder: Path, scores: 
     `train`, the columns are profiled on the Dask cluster, one task per row group of that file, and
     merged exactly: the same profile, bit for bit.
     """
+    import pandas as pd
+
     from driftline.data.sources import is_partitioned
     from driftline.drift.profile import monitored_kinds, profile_frame, save_profile
 
@@ -116,6 +118,8 @@ def load_estimator(folder: Path) -> Estimator | None:
 
 
 def training_summary(ctx: StageContext, train: pd.DataFrame) -> dict:
+    import pandas as pd
+
     from driftline.data.batches import read_trigger
 
     ts = ctx.cfg.dataset.timestamp
@@ -150,6 +154,8 @@ def card_writer(ctx: StageContext, meta: dict, metrics: dict, gate: dict, test: 
 
 def absorbed_since(ctx: StageContext, registry: Registry, champion: VersionInfo) -> tuple[pd.DataFrame, list[str]]:
     """The rows of the batches absorbed into training since the champion was trained, and their files."""
+    import pandas as pd
+
     from driftline.data.batches import read_batch_frame, read_trigger
 
     training = json.loads(registry.file(champion.version, "training.json").read_text(encoding="utf-8"))
@@ -171,6 +177,9 @@ def store_challenger_baseline(ctx: StageContext, registry: Registry, champion: V
     so prediction drift and the performance signals compare the champion with itself.
     The baseline belongs to the current champion; a promotion or rollback makes it stale.
     """
+    import numpy as np
+    import pandas as pd
+
     from driftline.data.batches import read_trigger
     from driftline.hashing import fingerprint_files
     from driftline.models.evaluate import compute_metrics
@@ -215,6 +224,9 @@ def write_trained_rows(ctx: StageContext, train: pd.DataFrame, folder: Path) -> 
     (`driftline.data.split.row_keys`): a later gate leaves those rows out of its test split, whatever
     the split then assigns. Returns the summary kept in training.json.
     """
+    import numpy as np
+    import pandas as pd
+
     from driftline.data.split import TRAINED_ROWS_FILE, key_columns, row_keys
 
     valid = pd.read_parquet(ctx.path(ctx.paths.split("valid")))
@@ -228,6 +240,9 @@ def fair_test_rows(ctx: StageContext, registry: Registry, champion: VersionInfo,
                    test: pd.DataFrame) -> tuple[np.ndarray | None, GateResult | None]:
     """(mask of the test rows the champion did not train on, or None when its version does not record
     them; a refusal GateResult when a fair comparison is impossible, else None)."""
+    import numpy as np
+    import pandas as pd
+
     from driftline.data.split import unseen_rows
     from driftline.registry.gate import MIN_FAIR_ROWS, cannot_tell_fair_rows, too_few_fair_rows
 
@@ -307,7 +322,6 @@ def write_report(ctx: StageContext, report: dict, experiment: Experiment | None)
 def run(ctx: StageContext) -> str:
     from driftline.hashing import fingerprint_files, sha256_file
     from driftline.registry.gate import GateError, gate_metric, judge
-    from driftline.registry.score import score_version
     from driftline.registry.store import fingerprint_config
 
     p, cfg = ctx.paths, ctx.cfg
@@ -353,6 +367,11 @@ def run(ctx: StageContext) -> str:
                                  f"{ctx.pipeline} {twin.version}` reinstates it)")
             write_report(ctx, report, experiment)
             return f"model identical to {twin.version}: not registered again; {champion.version} stays champion"
+
+    # A model to judge: only from here on are the data read (an unchanged model, the common repro, never loads pandas)
+    import pandas as pd
+
+    from driftline.registry.score import score_version
 
     meta = json.loads(ctx.path(p.model_meta).read_text(encoding="utf-8"))
     test = pd.read_parquet(ctx.path(p.split("test")))
