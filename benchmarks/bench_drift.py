@@ -66,7 +66,9 @@ from driftline.drift.stats import run_tests
 
 RESULTS = Path(__file__).parent / "results" / "drift.json"
 TOLERANCE = 1e-9
-TARGET_SECONDS = 1.0
+#: The scipy baseline's seconds over the kernel's best, in the same run (12.6x measured at 1M x 1M).
+#: A ratio, not a time: an absolute "report within 1 s" flipped with the machine's load.
+TARGET_RATIO_BASELINE = 10.0
 TARGET_PEAK_MB = 500.0
 #: Evidently's CPU seconds over the monitor path's, on the same frames (issue 15).
 TARGET_RATIO_EVIDENTLY = 100.0
@@ -453,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_baseline_over_report_best": baseline_seconds / best,
         "max_abs_diff_vs_scipy": max_diff,
         "checks": {
-            "report_within_1s": best <= TARGET_SECONDS,
+            "baseline_over_report_at_least_10x": baseline_seconds / best >= TARGET_RATIO_BASELINE,
             "peak_within_500mb": peak_mb <= TARGET_PEAK_MB,
             "all_diffs_within_1e-9": all(v <= TOLERANCE for v in max_diff.values()),
             **({"evidently_over_monitor_path_at_least_100x": versus["target_met"]} if versus else {}),
