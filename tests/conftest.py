@@ -11,6 +11,7 @@ the point of the test (`sh`): `dvc repro`, `dvc exp`, a server over HTTP, worker
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -34,7 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 # Trainings on one machine share the CPUs (driftline.threads), and LightGBM sums a metric's losses per
 # thread, so a training beside another pytest worker's logs a logloss curve that differs in the 14th
 # digit. Each worker registers its trainings in its own folder: a test's two runs of one stage agree.
-os.environ.setdefault("DRIFTLINE_TRAININGS_DIR", tempfile.mkdtemp(prefix="driftline-trainings-"))
+if "DRIFTLINE_TRAININGS_DIR" not in os.environ:
+    os.environ["DRIFTLINE_TRAININGS_DIR"] = tempfile.mkdtemp(prefix="driftline-trainings-")
+    atexit.register(shutil.rmtree, os.environ["DRIFTLINE_TRAININGS_DIR"], True)
 BIN = Path(sys.executable).parent
 TEMPLATE_ROWS = 3000  # rows of the demo dataset in every project copy (the repo's own is 50,000)
 
