@@ -9,7 +9,7 @@ import pytest
 from driftline.config.groups import ColumnLabel, JoinLabel, RuleLabel, SplitSpec
 from driftline.data.generator import generate_loans
 from driftline.data.labels import LabelError, attach_labels
-from driftline.data.split import assign_splits, split_frame
+from driftline.data.split import assign_splits, columns_read, split_frame
 
 SPLITS = ("train", "valid", "test")
 
@@ -212,3 +212,18 @@ def test_empty_frame_gives_empty_splits() -> None:
     parts = split_frame(empty, SplitSpec(), "default", None, "binary")
     assert all(part.empty for part in parts.values())
     assert list(parts) == list(SPLITS)
+
+
+@pytest.mark.parametrize(("spec", "target", "task"), [
+    (SplitSpec(seed=3), "default", "binary"),
+    (SplitSpec(seed=3, stratify=False), "default", "binary"),
+    (SplitSpec(kind="time"), "interest_rate", "regression"),
+    (SplitSpec(kind="group", group="customer", seed=3), "default", "binary"),
+], ids=["stratified", "random", "time", "group"])
+def test_the_split_reads_only_the_columns_it_names(loans: pd.DataFrame, spec: SplitSpec, target: str, task: str) -> None:
+    """The split stage hands the rule only `columns_read` (the other columns stay in pyarrow)."""
+    rows = loans.assign(customer=[f"cust-{i % 500}" for i in range(len(loans))])
+    only = rows[columns_read(spec, target, "applied_at")]
+    assert len(only.columns) < len(rows.columns)
+    np.testing.assert_array_equal(assign_splits(only, spec, target, "applied_at", task),
+                                  assign_splits(rows, spec, target, "applied_at", task))

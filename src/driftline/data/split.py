@@ -19,8 +19,14 @@ def _assign(position: np.ndarray, spec: SplitSpec) -> np.ndarray:
     return np.where(position < train_end, "train", np.where(position < train_end + spec.valid, "valid", "test"))
 
 
+def columns_read(spec: SplitSpec, target: str, timestamp: str | None) -> list[str]:
+    """The columns `assign_splits` and `check_classes` read: a stage may hand them only these."""
+    return list(dict.fromkeys(c for c in (target, timestamp if spec.kind == "time" else None,
+                                          spec.group if spec.kind == "group" else None) if c))
+
+
 def assign_splits(df: pd.DataFrame, spec: SplitSpec, target: str, timestamp: str | None, task: str) -> np.ndarray:
-    """An array of 'train' / 'valid' / 'test', one per row of `df`."""
+    """An array of 'train' / 'valid' / 'test', one per row of `df` (only `columns_read` of it are read)."""
     n = len(df)
     if n == 0:
         return np.array([], dtype=object)

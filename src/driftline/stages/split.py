@@ -16,14 +16,13 @@ from driftline.stages.context import StageContext, StageError
 def run(ctx: StageContext) -> str:
     import pyarrow as pa
 
-    from driftline.data.split import assign_splits, check_classes
+    from driftline.data.split import assign_splits, check_classes, columns_read
     from driftline.data.tables import read_as_written
 
     p, cfg = ctx.paths, ctx.cfg
     table = read_as_written(ctx.path(p.labelled))
-    rule_reads = [cfg.target, cfg.dataset.timestamp if cfg.split.kind == "time" else None,
-                  cfg.split.group if cfg.split.kind == "group" else None]
-    decides = table.select([c for c in dict.fromkeys(rule_reads) if c and c in table.column_names]).to_pandas()
+    needed = columns_read(cfg.split, cfg.target, cfg.dataset.timestamp)
+    decides = table.select([c for c in needed if c in table.column_names]).to_pandas()
     check_classes(decides, cfg.target, cfg.task)
     labels = assign_splits(decides, cfg.split, cfg.target, cfg.dataset.timestamp, cfg.task)
     parts = {name: table.filter(pa.array(labels == name)) for name in SPLITS}
