@@ -70,9 +70,11 @@ class RunningTraining:
             return 1
         alive = 0
         for entry in self.directory.iterdir():
-            if entry.name.isdigit() and _alive(int(entry.name)):
+            if not entry.name.isdigit():
+                continue
+            if _alive(int(entry.name)):
                 alive += 1
-            elif entry.name.isdigit():
+            else:
                 entry.unlink(missing_ok=True)
         return max(alive, 1)
 
